@@ -1,0 +1,15 @@
+"""Exceptions raised when input data break the data contract."""
+
+__all__ = ["ContractError", "MissingTableError", "MissingColumnError"]
+
+
+class ContractError(ValueError):
+    """Input data do not follow the data contract; the message names the fix."""
+
+
+class MissingTableError(ContractError, FileNotFoundError):
+    """A required table file is absent from the data directory."""
+
+
+class MissingColumnError(ContractError):
+    """A required column is absent from a table."""

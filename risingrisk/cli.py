@@ -1,0 +1,16 @@
+"""The ``risingrisk`` command line: one command per pipeline stage."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="risingrisk",
+    help="Predict who is rising risk of high intensity use of urgent care, 6-18 months ahead, "
+    "and serve capacity-sized lists to neighbourhood teams.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+# Registration: one line per command; the command functions live in their stage's module.
