@@ -1,6 +1,6 @@
 """Exceptions raised when input data break the data contract."""
 
-__all__ = ["ContractError", "MissingTableError", "MissingColumnError"]
+__all__ = ["ContractError", "MissingTableError", "MissingColumnError", "FeatureConfigError"]
 
 
 class ContractError(ValueError):
@@ -13,3 +13,7 @@ class MissingTableError(ContractError, FileNotFoundError):
 
 class MissingColumnError(ContractError):
     """A required column is absent from a table."""
+
+
+class FeatureConfigError(ValueError):
+    """A feature configuration value is invalid; the message names the fix."""
