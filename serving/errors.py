@@ -1,0 +1,23 @@
+"""Exceptions raised by batch scoring, list publication and the service."""
+
+__all__ = ["ServingError", "CapacityError", "PublicationError", "PublicationNotFoundError", "ScoringError"]
+
+
+class ServingError(Exception):
+    """Base class for serving-stage errors; the message names the fix."""
+
+
+class CapacityError(ServingError, ValueError):
+    """A capacity rule or its inputs are invalid (e.g. a negative list size)."""
+
+
+class ScoringError(ServingError, ValueError):
+    """The feature table cannot be scored by the model (e.g. a model feature is missing)."""
+
+
+class PublicationError(ServingError, OSError):
+    """A publication could not be written or its files do not follow the publication layout."""
+
+
+class PublicationNotFoundError(ServingError, LookupError):
+    """No publication exists where one was asked for."""
