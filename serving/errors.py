@@ -1,6 +1,6 @@
 """Exceptions raised by batch scoring, list publication and the service."""
 
-__all__ = ["ServingError", "CapacityError", "PublicationError", "PublicationNotFoundError", "ScoringError"]
+__all__ = ["ServingError", "CapacityError", "PublicationError", "PublicationNotFoundError", "ScoringError", "TokenError"]
 
 
 class ServingError(Exception):
@@ -21,3 +21,7 @@ class PublicationError(ServingError, OSError):
 
 class PublicationNotFoundError(ServingError, LookupError):
     """No publication exists where one was asked for."""
+
+
+class TokenError(ServingError, ValueError):
+    """An access token cannot be created, revoked or read (bad scope, unknown id, unreadable token file)."""
