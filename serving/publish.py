@@ -179,6 +179,7 @@ def publish(
     stem = created.strftime("%Y%m%dT%H%M%SZ")
     tmp = root / f"{_TMP_PREFIX}{stem}-{uuid.uuid4().hex}"
     tmp.mkdir()
+    pointer_tmp = root / f"{_TMP_PREFIX}{CURRENT}-{uuid.uuid4().hex}"
     try:
         for name, frame in (("population", population), ("lists", lists), ("features", features), ("timeline", timeline)):
             _write_parquet(tmp / FILES[name], frame)
@@ -203,12 +204,12 @@ def publish(
                         raise
             attempt += 1
         _fsync_dir(root)
-        pointer_tmp = root / f"{_TMP_PREFIX}{CURRENT}-{uuid.uuid4().hex}"
         _write_bytes(pointer_tmp, (publication_id + "\n").encode())
         os.replace(pointer_tmp, root / CURRENT)
         _fsync_dir(root)
     except BaseException as error:
         shutil.rmtree(tmp, ignore_errors=True)
+        pointer_tmp.unlink(missing_ok=True)
         if isinstance(error, OSError) and not isinstance(error, PublicationError):
             raise PublicationError(
                 f"publication folder {root} must be writable; writing failed with {error}. "
