@@ -77,20 +77,27 @@ class Explanation:
         }
 
 
-def _matrix(model: RiskModel, X: pd.DataFrame) -> np.ndarray:
+def _frame(model: RiskModel, X: pd.DataFrame) -> pd.DataFrame:
     missing = [name for name in model.feature_names_ if name not in X.columns]
     if missing:
         raise KeyError(
             f"X must hold every model feature; missing {missing[:5]}{'…' if len(missing) > 5 else ''}. "
             "Build the table with features.build.build_features and the model's feature config."
         )
-    return X[model.feature_names_].astype("float64").to_numpy(na_value=np.nan)
+    return X[model.feature_names_]
+
+
+def _numeric(frame: pd.DataFrame) -> np.ndarray:
+    """Feature values as floats for reason text (NaN = missing; a category column's values become NaN)."""
+    return np.column_stack(
+        [pd.to_numeric(frame[c], errors="coerce").astype("float64").to_numpy(na_value=np.nan) for c in frame.columns]
+    ) if len(frame.columns) else np.empty((len(frame), 0))
 
 
 def tree_contributions(model: RiskModel, X: pd.DataFrame) -> np.ndarray:
     """Exact TreeSHAP log-odds contributions, shape ``(n, n_features + 1)``; the last column is the expected value."""
     return np.asarray(
-        model.booster_.predict(_matrix(model, X), pred_contrib=True, num_iteration=model.best_iteration_), dtype="float64"
+        model.booster_.predict(_frame(model, X), pred_contrib=True, num_iteration=model.best_iteration_), dtype="float64"
     )
 
 
@@ -143,10 +150,9 @@ def explain_rows(
     """
     names = list(model.feature_names_)
     groups = list(groups) if groups is not None else group_features(names)
-    matrix = _matrix(model, X)
-    contrib = np.asarray(
-        model.booster_.predict(matrix, pred_contrib=True, num_iteration=model.best_iteration_), dtype="float64"
-    )
+    frame = _frame(model, X)
+    contrib = tree_contributions(model, frame)
+    matrix = _numeric(frame)
     phi, base = contrib[:, :-1], contrib[:, -1]
     log_odds = phi.sum(axis=1) + base
     score = _calibrate(model, log_odds)
