@@ -1,0 +1,239 @@
+"""Build the point-in-time feature table (predictors, cohort flags, outcome labels) on embedded DuckDB.
+
+Rows are one per ``(person_id, as_of)``: with ``as_of`` dates, everyone registered and alive at each
+date (excluded people kept, with ``excluded_reason``); with an ``index``, exactly the caller's rows.
+
+Two clocks (leakage guard): an event counts at T only if ``event_date < T`` and
+``recorded_at <= T``; a code is active at T if ``start_date < T``, ``recorded_at <= T`` and
+``end_date`` is empty or ``>= T``. The persons table is a current snapshot: only registration and
+death dates relative to T are used from it, never anything recorded later about the person.
+
+Outcome labels (``labels=True``) look at ``[T + 6 months, T + 18 months)`` by default and count
+events by ``event_date`` however late they were recorded (the outcome is what happened).
+Follow-up rule, applied to every label:
+
+1. The label is ``<NA>`` unless the data cover the whole window: its last day is on or before the
+   data end (``config.data_end``, default the extract date = latest event date).
+2. A person who meets the outcome in the window is positive (1), even if they died or left the
+   practice inside the window: the events happened.
+3. A person who has not met the outcome and died (``death_date`` before the window end) or
+   deregistered (``registered_to`` before the window end) has no label (``<NA>``): follow-up was
+   incomplete, so "negative" would be a guess.
+4. Everyone else is negative (0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from features.codelists import load_codelists
+from features.config import OUTCOMES, FeatureConfig
+from features.contract import TABLES, table_path
+from features.dates import add_months, extract_date, to_date, window_covered
+from features.definitions import predictor_specs
+from features.errors import ContractError, FeatureConfigError, MissingColumnError
+from features.sql import plan, statements
+
+__all__ = ["build_features", "CARRIED", "KEYS", "COHORT", "label_names", "bounds_frame"]
+
+KEYS: tuple[str, ...] = ("person_id", "as_of")
+CARRIED: tuple[str, ...] = ("neighbourhood", "practice", "sex", "ethnic_group", "imd_decile", "imd_quintile", "age_band")
+COHORT: tuple[str, ...] = ("excluded_reason", "in_cohort")
+
+
+def label_names() -> list[str]:
+    """Names of the label columns, ``label_<outcome>`` for every outcome."""
+    return [f"label_{outcome}" for outcome in OUTCOMES]
+
+
+def bounds_frame(dates: Sequence[date], config: FeatureConfig, data_end: date) -> pd.DataFrame:
+    """One row per index date with every window edge precomputed (calendar months, clipped at month end).
+
+    Parameters
+    ----------
+    dates
+        Distinct index dates T.
+    config
+        Supplies the lookback offsets and the outcome window.
+    data_end
+        Last day the data cover; ``covered`` is true when the outcome window ends on or before it.
+    """
+    offsets = plan(config).offsets
+    start, end = config.outcome_window
+    rows = []
+    for day in sorted(set(dates)):
+        row: dict[str, object] = {"as_of": pd.Timestamp(day)}
+        for k in offsets:
+            row[f"lb_{k}"] = pd.Timestamp(add_months(day, -k))
+        row["ob_start"] = pd.Timestamp(add_months(day, start))
+        row["ob_end"] = pd.Timestamp(add_months(day, end))
+        row["covered"] = window_covered(add_months(day, end), data_end)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for column in frame.columns:
+        if column != "covered":
+            frame[column] = frame[column].astype("datetime64[us]")
+    return frame
+
+
+def _source_sql(path: Path) -> str:
+    if path.suffix == ".parquet":
+        return f"SELECT * FROM read_parquet('{path.as_posix()}')"
+    return f"SELECT * FROM read_csv('{path.as_posix()}', header = true, all_varchar = true)"
+
+
+def _register_sources(con: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
+    for name, columns in TABLES.items():
+        path = table_path(data_dir, name)
+        present = {row[0] for row in con.execute(f"DESCRIBE {_source_sql(path)}").fetchall()}
+        missing = [c.name for c in columns if c.required and c.name not in present]
+        if missing:
+            raise MissingColumnError(
+                f"table {path} must have columns {missing}; they are absent. Add them (see the data contract)."
+            )
+        fillers = [f"NULL AS {c.name}" for c in columns if c.name not in present]
+        select = ", ".join(["*", *fillers])
+        con.execute(f"CREATE VIEW src_{name} AS SELECT {select} FROM ({_source_sql(path)})")
+    duplicates = con.execute(
+        "SELECT COUNT(*) - COUNT(DISTINCT person_id) FROM src_persons"
+    ).fetchall()[0][0]
+    if duplicates:
+        raise ContractError(
+            f"persons.person_id must be unique; got {duplicates} duplicate rows. "
+            "Run `risingrisk validate` and build features from its output."
+        )
+
+
+def _index_frame(index: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in KEYS if c not in index.columns]
+    if missing:
+        raise ContractError(f"index must have columns {list(KEYS)}; missing {missing}. Pass person_id and as_of.")
+    frame = pd.DataFrame(
+        {
+            "person_id": index["person_id"].astype(str),
+            "as_of": pd.to_datetime(index["as_of"]).dt.normalize().astype("datetime64[us]"),
+        }
+    )
+    if frame.duplicated().any():
+        raise ContractError(
+            f"index must hold each (person_id, as_of) once; got {int(frame.duplicated().sum())} repeats. Drop duplicates."
+        )
+    return frame
+
+
+def _to_pandas(table: pa.Table, config: FeatureConfig, labels: bool) -> pd.DataFrame:
+    frame = table.to_pandas()
+    frame["as_of"] = frame["as_of"].astype("datetime64[us]")
+    for column in ("person_id", "neighbourhood", "practice", "sex", "ethnic_group", "age_band", "excluded_reason"):
+        frame[column] = frame[column].astype("str")
+    frame["imd_quintile"] = frame["imd_quintile"].astype("Int8")
+    frame.insert(frame.columns.get_loc("excluded_reason") + 1, "in_cohort", frame["excluded_reason"].isna())
+    for name, spec in predictor_specs(config).items():
+        frame[name] = frame[name].astype(spec.dtype)
+    if labels:
+        for name in label_names():
+            frame[name] = frame[name].astype("Int8")
+    return frame
+
+
+def build_features(
+    data_dir: Path | str,
+    *,
+    as_of: date | str | Sequence[date | str] | None = None,
+    index: pd.DataFrame | None = None,
+    labels: bool = False,
+    config: FeatureConfig | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Build one row per ``(person_id, as_of)`` with carried columns, cohort flags, predictors and labels.
+
+    Parameters
+    ----------
+    data_dir
+        A contract data directory (``persons``, ``events``, ``codes`` as Parquet or CSV).
+    as_of
+        Index date(s) T; rows are everyone registered and alive at T. Default (with no
+        ``index``): the extract date.
+    index
+        Alternatively, a frame of ``person_id, as_of`` rows to build exactly; people not registered
+        or not alive at their date are kept with ``excluded_reason`` ``not_registered``/``deceased``.
+    labels
+        Add ``label_high_intensity_use`` and ``label_emergency_admission`` (``Int8``, ``<NA>``
+        where follow-up is incomplete; see the module docstring). Labels look after T, so they are
+        for training and evaluation only and are never predictors.
+    config
+        Windows, thresholds, exclusions; ``FeatureConfig()`` when ``None``.
+    progress
+        Show a rich progress bar.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: ``person_id, as_of``, the carried columns, ``excluded_reason, in_cohort``, the
+        predictors in ``predictor_names(config)`` order, then the labels. Sorted by
+        ``as_of, person_id``.
+
+    Raises
+    ------
+    FeatureConfigError
+        If both ``as_of`` and ``index`` are given, or ``as_of`` is an empty list.
+    ContractError
+        If a table is missing, lacks a required column, or ``person_id`` repeats in persons.
+    """
+    config = config or FeatureConfig()
+    data_dir = Path(data_dir)
+    if as_of is not None and index is not None:
+        raise FeatureConfigError("as_of and index must not both be given; got both. Pass dates or an index, not both.")
+    steps = ["read tables", "index and windows", "events, codes and cohort", "to pandas"]
+    with Progress(
+        TextColumn("[bold]features[/]"), BarColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+        disable=not progress, transient=False,
+    ) as bar:
+        task = bar.add_task(steps[0], total=len(steps))
+        con = duckdb.connect(config=_duckdb_settings(config))
+        try:
+            _register_sources(con, data_dir)
+            codelist = load_codelists().rename(columns={"group": "grp"})[["code", "code_system", "grp", "category"]]
+            con.register("codelist", codelist)
+            bar.update(task, advance=1, description=steps[1])
+
+            data_end = config.data_end or extract_date(data_dir)
+            if index is not None:
+                idx = _index_frame(index)
+                dates = [ts.date() for ts in idx["as_of"].drop_duplicates()]
+                con.register("idx_in", idx)
+            else:
+                if as_of is None:
+                    dates = [extract_date(data_dir)]
+                elif isinstance(as_of, (str, date)):
+                    dates = [to_date(as_of)]
+                else:
+                    dates = sorted({to_date(d) for d in as_of})
+                if not dates:
+                    raise FeatureConfigError("as_of must hold at least one date; got none. Pass --as-of DATE.")
+            con.register("bounds", bounds_frame(dates, config, data_end))
+            for name, select in statements(config, labels=labels, index_mode=index is not None):
+                con.execute(f"CREATE TEMP VIEW {name} AS {select}")
+            bar.update(task, advance=1, description=steps[2])
+
+            table = con.sql("SELECT * FROM feature_table ORDER BY as_of, person_id").to_arrow_table()
+            bar.update(task, advance=1, description=steps[3])
+        finally:
+            con.close()
+        frame = _to_pandas(table, config, labels)
+        bar.update(task, advance=1, description="done")
+    return frame
+
+
+def _duckdb_settings(config: FeatureConfig) -> dict[str, str]:
+    settings = {"threads": str(config.threads), "preserve_insertion_order": "false"}
+    if config.memory_limit:
+        settings["memory_limit"] = config.memory_limit
+    return settings
