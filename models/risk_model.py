@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Literal
 
 import lightgbm as lgb
@@ -11,31 +13,66 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-__all__ = ["RiskModel", "LogOddsCalibrator"]
+__all__ = ["RiskModel", "LogOddsCalibrator", "BOOSTER_FILE", "STATE_FILE"]
+
+#: File names written by ``RiskModel.save``: the native LightGBM text model and the calibration state.
+BOOSTER_FILE = "booster.txt"
+STATE_FILE = "risk_model.json"
 
 CalibrationMethod = Literal["isotonic", "platt"]
 
 
 class LogOddsCalibrator:
-    """Monotone map from the booster's log-odds to a calibrated probability (isotonic or Platt)."""
+    """Monotone map from the booster's log-odds to a calibrated probability (isotonic or Platt).
+
+    The fitted map is stored as plain numbers (isotonic knots, or Platt's intercept and slope) so
+    it round-trips through JSON: no pickle is needed to reload a registered model.
+    """
 
     def __init__(self, *, method: CalibrationMethod) -> None:
         self.method = method
 
     def fit(self, log_odds: np.ndarray, y: np.ndarray) -> "LogOddsCalibrator":
+        log_odds = np.asarray(log_odds, dtype=float)
+        y = np.asarray(y, dtype=float)
         if self.method == "isotonic":
-            self.map_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(log_odds, y)
+            iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(log_odds, y)
+            self.knots_x_ = np.asarray(iso.X_thresholds_, dtype=float)
+            self.knots_y_ = np.asarray(iso.y_thresholds_, dtype=float)
         elif self.method == "platt":
-            self.map_ = LogisticRegression(C=1e6).fit(log_odds.reshape(-1, 1), y)
+            platt = LogisticRegression(C=1e6).fit(log_odds.reshape(-1, 1), y)
+            self.intercept_ = float(platt.intercept_[0])
+            self.slope_ = float(platt.coef_[0, 0])
         else:
-            raise ValueError(f"calibration method must be 'isotonic' or 'platt'; got {self.method!r}")
+            raise ValueError(f"calibration method must be 'isotonic' or 'platt'; got {self.method!r}. Use one of those two.")
         return self
 
     def transform(self, log_odds: np.ndarray) -> np.ndarray:
         """Return calibrated probabilities for ``log_odds``."""
+        log_odds = np.asarray(log_odds, dtype=float)
         if self.method == "isotonic":
-            return np.asarray(self.map_.predict(log_odds), dtype=float)
-        return self.map_.predict_proba(np.asarray(log_odds).reshape(-1, 1))[:, 1]
+            return np.interp(log_odds, self.knots_x_, self.knots_y_)
+        return 1.0 / (1.0 + np.exp(-(self.intercept_ + self.slope_ * log_odds)))
+
+    def to_dict(self) -> dict[str, object]:
+        """The fitted map as JSON-friendly numbers."""
+        if self.method == "isotonic":
+            return {"method": "isotonic", "x": self.knots_x_.tolist(), "y": self.knots_y_.tolist()}
+        return {"method": "platt", "intercept": self.intercept_, "slope": self.slope_}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> "LogOddsCalibrator":
+        """Rebuild a fitted calibrator from ``to_dict`` output."""
+        calibrator = cls(method=data["method"])  # type: ignore[arg-type]
+        if calibrator.method == "isotonic":
+            calibrator.knots_x_ = np.asarray(data["x"], dtype=float)
+            calibrator.knots_y_ = np.asarray(data["y"], dtype=float)
+        elif calibrator.method == "platt":
+            calibrator.intercept_ = float(data["intercept"])  # type: ignore[arg-type]
+            calibrator.slope_ = float(data["slope"])  # type: ignore[arg-type]
+        else:
+            raise ValueError(f"calibration method must be 'isotonic' or 'platt'; got {calibrator.method!r}. Re-train the model.")
+        return calibrator
 
 
 class RiskModel(ClassifierMixin, BaseEstimator):
@@ -119,3 +156,30 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         log_odds = self.predict_log_odds(X)
         positive = self.calibrator_.transform(log_odds) if self.calibrator_ is not None else 1.0 / (1.0 + np.exp(-log_odds))
         return np.column_stack([1.0 - positive, positive])
+
+    def save(self, directory: Path) -> Path:
+        """Write the native booster (``booster.txt``) and the calibration map (``calibrator.json``); no pickle."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.booster_.save_model(str(directory / BOOSTER_FILE), num_iteration=self.best_iteration_)
+        state = {
+            "params": self.get_params(),
+            "feature_names": self.feature_names_,
+            "best_iteration": self.best_iteration_,
+            "calibrator": self.calibrator_.to_dict() if self.calibrator_ is not None else None,
+        }
+        (directory / STATE_FILE).write_text(json.dumps(state, indent=2))
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path) -> "RiskModel":
+        """Rebuild a fitted model written by ``save``."""
+        directory = Path(directory)
+        state = json.loads((directory / STATE_FILE).read_text())
+        model = cls(**state["params"])
+        model.booster_ = lgb.Booster(model_file=str(directory / BOOSTER_FILE))
+        model.best_iteration_ = int(state["best_iteration"])
+        model.feature_names_ = list(state["feature_names"])
+        model.classes_ = np.array([0, 1])
+        model.calibrator_ = LogOddsCalibrator.from_dict(state["calibrator"]) if state["calibrator"] else None
+        return model
