@@ -1,6 +1,7 @@
 """Exceptions raised when input data break the data contract."""
 
-__all__ = ["ContractError", "MissingTableError", "MissingColumnError", "FeatureConfigError"]
+__all__ = ["ContractError", "MissingTableError", "MissingColumnError", "FeatureConfigError",
+           "UnreadableTableError", "ValidationOutputError"]
 
 
 class ContractError(ValueError):
@@ -13,6 +14,14 @@ class MissingTableError(ContractError, FileNotFoundError):
 
 class MissingColumnError(ContractError):
     """A required column is absent from a table."""
+
+
+class UnreadableTableError(ContractError):
+    """A table file exists but cannot be read as Parquet or CSV."""
+
+
+class ValidationOutputError(ValueError):
+    """The validation output folder cannot be used (for example, it is the input folder)."""
 
 
 class FeatureConfigError(ValueError):

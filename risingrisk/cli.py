@@ -16,3 +16,5 @@ app = typer.Typer(
 # Registration: one line per command; the command functions live in their stage's module.
 from serving.score import score_command  # noqa: E402
 app.command("score")(score_command)
+from features.validate import validate_command  # noqa: E402
+app.command("validate")(validate_command)

@@ -1,0 +1,559 @@
+"""Validate a data directory against the data contract: quarantine bad rows, write the rest, report both."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from features.codelists import load_codelists
+from features.contract import TABLE_NAMES, TABLES, Column, table_path
+from features.errors import ContractError, MissingColumnError, MissingTableError, ValidationOutputError
+from features.nhs_number import nhs_numbers_valid, normalise_nhs_numbers
+from features.readers import read_table
+
+__all__ = [
+    "RULES",
+    "IMD_DECILE_RANGE",
+    "DEFAULT_CODE_SYSTEM",
+    "REPORT_FILE",
+    "Example",
+    "TableReport",
+    "ValidationReport",
+    "validate",
+    "validate_command",
+]
+
+#: Rule ids, in precedence order: a row breaking several rules is quarantined under the first.
+RULES: tuple[str, ...] = (
+    "missing_required",
+    "bad_type",
+    "unparseable_date",
+    "invalid_value",
+    "invalid_nhs_number",
+    "future_date",
+    "registered_to_before_registered_from",
+    "death_before_birth",
+    "duplicate_person_id",
+    "orphan_person_id",
+    "person_rejected",
+    "event_after_death",
+    "duplicate_event",
+)
+#: Allowed range of ``persons.imd_decile`` (1 = most deprived, 10 = least).
+IMD_DECILE_RANGE: tuple[int, int] = (1, 10)
+#: ``codes.code_system`` when the column or the value is absent.
+DEFAULT_CODE_SYSTEM = "snomed"
+REPORT_FILE = "validation_report.json"
+REJECTED_DIR = "rejected"
+#: Columns whose values identify a person: never printed to the console.
+IDENTIFIER_COLUMNS: frozenset[str] = frozenset({"person_id", "nhs_number"})
+#: Columns of a rejected-rows file that precede the original columns.
+REJECTED_COLUMNS: tuple[str, ...] = ("row", "rule", "column", "value", "reason")
+#: Column holding the date a code or event must not follow the person's death.
+_DATED_BY: dict[str, str] = {"events": "event_date", "codes": "start_date"}
+#: ``recorded_at`` defaults to this column when absent.
+_RECORDED_DEFAULT: dict[str, str] = {"events": "event_date", "codes": "start_date"}
+_MICROSECONDS = pa.timestamp("us")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One quarantined row: where it is, which value broke which rule, and why."""
+
+    file: str
+    row: int
+    column: str
+    value: str | None
+    reason: str
+
+
+@dataclass
+class TableReport:
+    """What validation did with one table. ``rows_read == rows_accepted + rows_quarantined``."""
+
+    table: str
+    file: str
+    rows_read: int
+    rows_accepted: int
+    rows_quarantined: int
+    quarantined_by_rule: dict[str, int]
+    examples: dict[str, list[Example]]
+    defaults_applied: dict[str, int]
+    extra_columns: list[str]
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of :func:`validate` for a whole data directory."""
+
+    data_dir: str
+    out_dir: str
+    extract_date: date
+    created_at: str
+    tables: dict[str, TableReport]
+    codes_not_in_codelists: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def rows_quarantined(self) -> int:
+        """Rows quarantined across all tables."""
+        return sum(report.rows_quarantined for report in self.tables.values())
+
+    def to_dict(self) -> dict:
+        """Return the report as JSON-ready built-in types."""
+        result = asdict(self)
+        result["extract_date"] = self.extract_date.isoformat()
+        return result
+
+
+@dataclass
+class _Finding:
+    rule: str
+    column: str
+    mask: np.ndarray
+    reason: str
+
+
+@dataclass
+class _Checked:
+    """One table after the row checks: canonical columns, findings, and the raw table for quarantine."""
+
+    name: str
+    path: Path
+    raw: pa.Table
+    columns: dict[str, pa.ChunkedArray]
+    days: dict[str, np.ndarray]
+    findings: list[_Finding]
+    extra_columns: list[str]
+
+    def flag(self, rule: str, column: str, mask: np.ndarray, reason: str) -> None:
+        if mask.any():
+            self.findings.append(_Finding(rule, column, mask, reason))
+
+
+@dataclass(frozen=True)
+class _PersonIndex:
+    """What events and codes need to know about persons: every id read, and the accepted ones."""
+
+    all_ids: pa.Array
+    accepted_ids: pa.Array
+    accepted_death_days: np.ndarray
+
+
+def _mask(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Boolean Arrow values as a numpy mask, null counted as False."""
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _as_chunked(values: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    return values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values])
+
+
+def _as_strings(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    return _as_chunked(pc.cast(values, pa.string()))
+
+
+def _blank(values: pa.ChunkedArray) -> np.ndarray:
+    """True where a value is null or, for text, empty or only whitespace."""
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        return ~_mask(pc.not_equal(pc.utf8_trim_whitespace(values), ""))
+    return _mask(pc.is_null(values))
+
+
+def _with_nulls(values: pa.ChunkedArray, null: np.ndarray) -> pa.ChunkedArray:
+    if not null.any():
+        return values
+    return _as_chunked(pc.if_else(pa.array(null), pa.nulls(len(values), values.type), values))
+
+
+def _parse_temporal(values: pa.ChunkedArray, blank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (timestamps as numpy datetime64[us] with NaT, mask of present values that did not parse)."""
+    kind = values.type
+    if pa.types.is_dictionary(kind):
+        values, kind = values.cast(kind.value_type), kind.value_type
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        if pa.types.is_timestamp(kind) and kind.tz is not None:
+            values = pc.cast(values, pa.timestamp(kind.unit))  # stored as UTC; keep the UTC wall clock
+        stamps = pc.cast(values, _MICROSECONDS).to_numpy(zero_copy_only=False).astype("datetime64[us]")
+        return stamps, np.zeros(len(values), dtype=bool)
+    text = pd.Series(_as_strings(values).to_pandas(), dtype="str")
+    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).dt.tz_convert(None)
+    stamps = parsed.to_numpy(dtype="datetime64[us]")
+    return stamps, ~blank & np.isnat(stamps)
+
+
+def _parse_number(values: pa.ChunkedArray) -> np.ndarray:
+    """Return the values as float64 (NaN where absent or not a number)."""
+    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+        return np.asarray(pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    text = pd.Series(_as_strings(values).to_pandas(), dtype="str")
+    return pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _check_column(checked: _Checked, column: Column, extract_day: np.datetime64) -> None:
+    """Parse one contract column into its canonical type and flag its row-level problems."""
+    values = checked.raw.column(column.name)
+    blank = _blank(values)
+    if not column.nullable:
+        checked.flag("missing_required", column.name, blank, f"{column.name} is required; it is empty")
+    if column.kind == "string":
+        text = _as_strings(values)
+        if column.name == "nhs_number":
+            text = normalise_nhs_numbers(text)
+            bad = ~blank & ~nhs_numbers_valid(text)
+            checked.flag("invalid_nhs_number", column.name, bad, "nhs_number must be 10 digits passing the Modulus 11 check")
+        if column.allowed is not None:
+            bad = ~blank & ~_mask(pc.is_in(text, value_set=pa.array(column.allowed)))
+            checked.flag("invalid_value", column.name, bad, f"{column.name} must be one of {', '.join(column.allowed)}")
+        checked.columns[column.name] = _with_nulls(text, blank)
+    elif column.kind in ("date", "timestamp"):
+        stamps, bad = _parse_temporal(values, blank)
+        checked.flag("unparseable_date", column.name, bad, f"{column.name} must be an ISO date (YYYY-MM-DD)")
+        days = stamps.astype("datetime64[D]")
+        future = days > extract_day
+        checked.flag("future_date", column.name, future, f"{column.name} must not be after the extract date {extract_day}")
+        checked.days[column.name] = days
+        if column.kind == "date":
+            checked.columns[column.name] = _as_chunked(pa.array(days, type=pa.date32(), from_pandas=True))
+        else:
+            checked.columns[column.name] = _as_chunked(pa.array(stamps, type=_MICROSECONDS, from_pandas=True))
+    else:
+        numbers = _parse_number(values)
+        if column.kind == "int":
+            low, high = IMD_DECILE_RANGE
+            ok = np.isfinite(numbers) & (numbers == np.floor(numbers)) & (numbers >= low) & (numbers <= high)
+            reason = f"{column.name} must be a whole number from {low} to {high}"
+            canonical = pa.array(np.where(ok, numbers, 0).astype(np.int64), mask=~ok)
+        else:
+            ok = np.isfinite(numbers) & (numbers >= 0)
+            reason = f"{column.name} must be a number of at least 0"
+            canonical = pa.array(np.where(ok, numbers, np.nan), mask=~ok)
+        checked.flag("bad_type", column.name, ~blank & ~ok, reason)
+        checked.columns[column.name] = _as_chunked(canonical)
+
+
+def _check_table(name: str, path: Path, extract_day: np.datetime64) -> _Checked:
+    """Read one table, insist on its required columns, and run the checks that need only its own rows."""
+    raw = read_table(path)
+    contract = TABLES[name]
+    missing = [column.name for column in contract if column.required and column.name not in raw.column_names]
+    if missing:
+        optional = [column.name for column in contract if column.required and column.nullable]
+        raise MissingColumnError(
+            f"table {name} ({path}) must have column(s) {missing}; it has {raw.column_names}. "
+            f"Add the column(s) to the export (columns {optional} may be left empty)."
+        )
+    known = {column.name for column in contract}
+    checked = _Checked(
+        name=name,
+        path=path,
+        raw=raw,
+        columns={},
+        days={},
+        findings=[],
+        extra_columns=[c for c in raw.column_names if c not in known],
+    )
+    for column in contract:
+        if column.name in raw.column_names:
+            _check_column(checked, column, extract_day)
+    return checked
+
+
+def _check_persons(checked: _Checked) -> None:
+    days = checked.days
+    checked.flag(
+        "registered_to_before_registered_from",
+        "registered_to",
+        days["registered_to"] < days["registered_from"],
+        "registered_to must not be before registered_from",
+    )
+    checked.flag("death_before_birth", "death_date", days["death_date"] < days["birth_date"], "death_date must not be before birth_date")
+    ids = checked.columns["person_id"]
+    duplicated = pd.Series(ids.to_pandas(), dtype="str").duplicated(keep="first").to_numpy() & _mask(pc.is_valid(ids))
+    checked.flag("duplicate_person_id", "person_id", duplicated, "person_id must be unique; an earlier row has the same person_id")
+
+
+def _check_person_links(checked: _Checked, persons: _PersonIndex) -> None:
+    """Flag events or codes whose person is absent, quarantined, or dead before the row's date."""
+    ids = checked.columns["person_id"]
+    present = _mask(pc.is_valid(ids))
+    known = _mask(pc.is_in(ids, value_set=persons.all_ids))
+    checked.flag("orphan_person_id", "person_id", present & ~known, "person_id must exist in persons")
+    position = pc.fill_null(pc.index_in(ids, value_set=persons.accepted_ids), -1).to_numpy(zero_copy_only=False)
+    linked = position >= 0
+    checked.flag("person_rejected", "person_id", known & ~linked, "the person's persons row was quarantined")
+    death = np.full(len(position), np.datetime64("NaT"), dtype="datetime64[D]")
+    death[linked] = persons.accepted_death_days[position[linked]]
+    dated_by = _DATED_BY[checked.name]
+    checked.flag(
+        "event_after_death", dated_by, checked.days[dated_by] > death, f"{dated_by} must not be after the person's death_date"
+    )
+
+
+def _check_duplicate_events(checked: _Checked) -> None:
+    """Flag every copy but the first of rows identical in all columns."""
+    numbered = checked.raw.append_column("__row", pa.array(np.arange(checked.raw.num_rows, dtype=np.int64)))
+    first = numbered.group_by(checked.raw.column_names).aggregate([("__row", "min")])["__row_min"]
+    keep = np.zeros(checked.raw.num_rows, dtype=bool)
+    keep[first.to_numpy()] = True
+    checked.flag("duplicate_event", "person_id", ~keep, "an earlier events row is identical in every column")
+
+
+def _primary_rule(checked: _Checked) -> np.ndarray:
+    """Index into ``checked.findings`` of the first rule each row breaks (by RULES order), -1 if none."""
+    checked.findings.sort(key=lambda finding: RULES.index(finding.rule))
+    assigned = np.full(checked.raw.num_rows, -1, dtype=np.int32)
+    for position, finding in enumerate(checked.findings):
+        assigned[finding.mask & (assigned < 0)] = position
+    return assigned
+
+
+def _rejected_frame(checked: _Checked, assigned: np.ndarray) -> pd.DataFrame:
+    """The quarantined rows as text: row number (1 = first data row), rule, column, value, reason, then the row."""
+    rows = np.flatnonzero(assigned >= 0)
+    original = checked.raw.take(pa.array(rows))
+    text = pd.DataFrame({name: _as_strings(original.column(name)).to_pandas() for name in original.column_names}, dtype="str")
+    chosen = assigned[rows]
+    findings = checked.findings
+    column = np.array([findings[i].column for i in chosen], dtype=object)
+    value = pd.Series(pd.NA, index=text.index, dtype="str")
+    for name in np.unique(column) if len(column) else []:
+        value = value.mask(column == name, text[name])
+    front = pd.DataFrame(
+        {
+            "row": rows + 1,
+            "rule": pd.Series([findings[i].rule for i in chosen], dtype="str"),
+            "column": pd.Series(column, dtype="str"),
+            "value": value,
+            "reason": pd.Series([findings[i].reason for i in chosen], dtype="str"),
+        }
+    )
+    return pd.concat([front, text], axis=1)
+
+
+def _accepted_table(checked: _Checked, keep: np.ndarray) -> tuple[pa.Table, dict[str, int]]:
+    """Accepted rows in canonical types, every contract column present, defaults filled in."""
+    mask = pa.array(keep)
+    columns: dict[str, pa.ChunkedArray] = {}
+    defaults: dict[str, int] = {}
+    kinds = {"string": pa.string(), "date": pa.date32(), "timestamp": _MICROSECONDS, "int": pa.int64(), "float": pa.float64()}
+    for column in TABLES[checked.name]:
+        values = checked.columns.get(column.name)
+        values = pc.filter(values, mask) if values is not None else pa.chunked_array([pa.nulls(int(keep.sum()), kinds[column.kind])])
+        if column.name == "recorded_at":
+            fallback = pc.cast(columns[_RECORDED_DEFAULT[checked.name]], _MICROSECONDS)
+            defaults[column.name] = values.null_count
+            values = pc.coalesce(values, fallback)
+        elif column.name == "code_system":
+            defaults[column.name] = values.null_count
+            values = pc.coalesce(pc.utf8_lower(values), pa.scalar(DEFAULT_CODE_SYSTEM))
+        columns[column.name] = _as_chunked(values)
+    for name in checked.extra_columns:
+        columns[name] = pc.filter(checked.raw.column(name), mask)
+    return pa.table(columns), defaults
+
+
+def _person_index(persons: _Checked, accepted: pa.Table) -> _PersonIndex:
+    all_ids = pc.unique(pc.drop_null(persons.columns["person_id"]))
+    death = accepted.column("death_date").to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    return _PersonIndex(all_ids=all_ids, accepted_ids=accepted.column("person_id").combine_chunks(), accepted_death_days=death)
+
+
+def _codes_not_in_codelists(codes: pa.Table) -> dict[str, dict[str, int]]:
+    """Rows and distinct codes, per code system, that no code list names."""
+    lists = load_codelists()
+    listed = pa.array((lists["code_system"] + "\x1f" + lists["code"]).unique())
+    keys = pc.binary_join_element_wise(codes.column("code_system"), codes.column("code"), "\x1f")
+    unlisted = ~_mask(pc.is_in(keys, value_set=listed))
+    frame = pd.DataFrame(
+        {
+            "code_system": codes.column("code_system").filter(pa.array(unlisted)).to_pandas(),
+            "code": codes.column("code").filter(pa.array(unlisted)).to_pandas(),
+        }
+    )
+    summary = frame.groupby("code_system")["code"].agg(["size", "nunique"])
+    return {str(system): {"rows": int(row["size"]), "distinct_codes": int(row["nunique"])} for system, row in summary.iterrows()}
+
+
+def _examples(checked: _Checked, rejected: pd.DataFrame, per_rule: int) -> dict[str, list[Example]]:
+    examples: dict[str, list[Example]] = {}
+    for rule, group in rejected.groupby("rule", sort=False):
+        examples[str(rule)] = [
+            Example(
+                file=checked.path.name,
+                row=int(row.row),
+                column=str(row.column),
+                value=None if pd.isna(row.value) else str(row.value),
+                reason=str(row.reason),
+            )
+            for row in group.head(per_rule).itertuples(index=False)
+        ]
+    return examples
+
+
+def _finish_table(checked: _Checked, out: Path, examples_per_rule: int) -> tuple[TableReport, pa.Table]:
+    """Split one checked table into accepted (Parquet) and quarantined (CSV) rows and report on it."""
+    assigned = _primary_rule(checked)
+    keep = assigned < 0
+    accepted, defaults = _accepted_table(checked, keep)
+    pq.write_table(accepted, out / f"{checked.name}.parquet")
+    rejected = _rejected_frame(checked, assigned)
+    rejected.to_csv(out / REJECTED_DIR / f"{checked.name}.csv", index=False)
+    counts = rejected["rule"].value_counts()
+    report = TableReport(
+        table=checked.name,
+        file=str(checked.path),
+        rows_read=checked.raw.num_rows,
+        rows_accepted=accepted.num_rows,
+        rows_quarantined=len(rejected),
+        quarantined_by_rule={rule: int(counts.get(rule, 0)) for rule in RULES},
+        examples=_examples(checked, rejected, examples_per_rule),
+        defaults_applied=defaults,
+        extra_columns=checked.extra_columns,
+    )
+    return report, accepted
+
+
+def _output_dir(data_dir: Path, out: Path | None) -> Path:
+    out = Path(out) if out is not None else data_dir / "validated"
+    if out.resolve() == data_dir.resolve():
+        raise ValidationOutputError(
+            f"--out must differ from the data directory; got {out}. Pass another folder, or omit --out to use {data_dir / 'validated'}."
+        )
+    (out / REJECTED_DIR).mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def validate(
+    data_dir: Path,
+    *,
+    out: Path | None = None,
+    extract_date: date | None = None,
+    examples_per_rule: int = 5,
+    progress: bool = False,
+) -> ValidationReport:
+    """Check ``data_dir`` against the data contract; write accepted rows, quarantined rows and a report.
+
+    Parameters
+    ----------
+    data_dir
+        Folder holding ``persons``, ``events`` and ``codes`` as Parquet or CSV.
+    out
+        Output folder (default ``data_dir/validated``). Receives ``{table}.parquet`` with the accepted rows
+        in canonical types (itself a valid data directory), ``rejected/{table}.csv`` with every quarantined
+        row and its reason, and ``validation_report.json``.
+    extract_date
+        Dates after this day are ``future_date``; default today (UTC).
+    examples_per_rule
+        How many quarantined rows per table and rule the report quotes.
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    ValidationReport
+        Per table: rows read, accepted and quarantined, counts by rule (each quarantined row under the first
+        rule it breaks, in :data:`RULES` order) and examples; and codes that no code list names.
+
+    Raises
+    ------
+    MissingTableError, MissingColumnError, UnreadableTableError
+        Fatal contract problems; the message names the file and the fix.
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise MissingTableError(f"--data must be a folder holding persons, events and codes; got {data_dir}, which is not a folder. Point --data at the extract.")
+    paths = {name: table_path(data_dir, name) for name in TABLE_NAMES}
+    out = _output_dir(data_dir, out)
+    extract_date = extract_date or datetime.now(UTC).date()
+    extract_day = np.datetime64(extract_date, "D")
+    reports: dict[str, TableReport] = {}
+    with Progress(transient=True, disable=not progress) as bar:
+        task = bar.add_task("validating", total=len(TABLE_NAMES))
+        bar.update(task, description="persons")
+        persons = _check_table("persons", paths["persons"], extract_day)
+        _check_persons(persons)
+        reports["persons"], accepted_persons = _finish_table(persons, out, examples_per_rule)
+        person_index = _person_index(persons, accepted_persons)
+        del persons, accepted_persons
+        bar.advance(task)
+        accepted_codes = None
+        for name in ("events", "codes"):
+            bar.update(task, description=name)
+            checked = _check_table(name, paths[name], extract_day)
+            _check_person_links(checked, person_index)
+            if name == "events":
+                _check_duplicate_events(checked)
+            reports[name], accepted = _finish_table(checked, out, examples_per_rule)
+            if name == "codes":
+                accepted_codes = accepted
+            del checked, accepted
+            bar.advance(task)
+    report = ValidationReport(
+        data_dir=str(data_dir),
+        out_dir=str(out),
+        extract_date=extract_date,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        tables=reports,
+        codes_not_in_codelists=_codes_not_in_codelists(accepted_codes),
+    )
+    (out / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    return report
+
+
+def _print_report(report: ValidationReport, console: Console) -> None:
+    summary = Table(title=f"Validation of {report.data_dir} (extract date {report.extract_date})")
+    for heading in ("table", "file", "rows read", "accepted", "quarantined"):
+        summary.add_column(heading, justify="right" if heading not in ("table", "file") else "left")
+    for table in report.tables.values():
+        summary.add_row(
+            table.table, Path(table.file).name, f"{table.rows_read:,}", f"{table.rows_accepted:,}", f"{table.rows_quarantined:,}"
+        )
+    console.print(summary)
+    if report.rows_quarantined:
+        rules = Table(title="Quarantined rows by rule (first example)")
+        for heading in ("table", "rule", "rows", "row", "column", "value"):
+            rules.add_column(heading, justify="right" if heading in ("rows", "row") else "left")
+        for table in report.tables.values():
+            for rule, count in table.quarantined_by_rule.items():
+                if count:
+                    first = table.examples[rule][0]
+                    shown = "(identifier hidden)" if first.column in IDENTIFIER_COLUMNS else str(first.value)
+                    rules.add_row(table.table, rule, f"{count:,}", str(first.row), first.column, shown)
+        console.print(rules)
+    for system, counts in report.codes_not_in_codelists.items():
+        console.print(f"codes not in any code list ({system}): {counts['rows']:,} rows, {counts['distinct_codes']:,} distinct codes")
+    console.print(f"accepted rows: {report.out_dir}/{{table}}.parquet; quarantined rows: {report.out_dir}/{REJECTED_DIR}/; report: {report.out_dir}/{REPORT_FILE}")
+
+
+def validate_command(
+    data: Annotated[Path, typer.Option("--data", help="Folder holding persons, events and codes (Parquet or CSV).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder for accepted rows, rejected rows and the report [default: DATA/validated].")
+    ] = None,
+    extract_date: Annotated[
+        datetime | None, typer.Option("--extract-date", formats=["%Y-%m-%d"], help="Dates after this day are future_date [default: today, UTC].")
+    ] = None,
+) -> None:
+    """Check a data directory against the data contract; quarantine bad rows with their reason; report."""
+    console = Console()
+    try:
+        report = validate(data, out=out, extract_date=extract_date.date() if extract_date else None, progress=True)
+    except (ContractError, ValidationOutputError) as error:
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
+        raise typer.Exit(code=1) from error
+    _print_report(report, console)
