@@ -9,7 +9,7 @@ from datetime import date
 
 from features.codelists import SOCIAL_NEEDS
 from features.contract import SETTINGS
-from features.definitions import PREDICTORS, FeatureSpec, describe
+from features.definitions import PREDICTORS, SETTING_NOUNS, FeatureSpec, describe
 
 __all__ = ["ReasonGroup", "group_features", "reason_text"]
 
@@ -66,6 +66,24 @@ def _describe(name: str, values: Mapping[str, float | None], as_of: date | None,
     return describe(name, value, row=values, as_of=as_of, specs=specs)
 
 
+def _setting_text(
+    group: ReasonGroup, values: Mapping[str, float | None], head: str, as_of: date | None, specs: Mapping[str, FeatureSpec]
+) -> str:
+    windows = [m for m in group.members if re.fullmatch(rf"{group.key}_\d+_\d+m", m)]
+    if not windows:
+        return _describe(head, values, as_of, specs)
+    used = [m for m in windows if (values.get(m) or 0.0) > 0]
+    if not used:
+        longest = max(int(re.fullmatch(r".*_(\d+)m", m).group(1)) for m in windows)
+        return f"No {SETTING_NOUNS[group.key][1]} in the last {longest} months"
+    counts = _describe(used[0], values, as_of, specs)
+    if used[0] != windows[0]:
+        counts += f"; none in the last {_window_start(used[0])} months"
+    if head in windows or values.get(head) is None:
+        return counts
+    return f"{_describe(head, values, as_of, specs)}; {counts[0].lower()}{counts[1:]}"
+
+
 def reason_text(
     group: ReasonGroup,
     values: Mapping[str, float | None],
@@ -76,6 +94,13 @@ def reason_text(
 ) -> str:
     """What one reason says about one person, from the feature phrases and their actual values.
 
+    A setting's reason states its most recent non-zero count window with the window before
+    ("4 A&E attendances in the last 3 months (none in the 3 months before)"), adds "none in the
+    last N months" when that window is older, and is led by the trend or days-since-last when
+    that feature moves the score most; with no use at all it reads "No A&E attendances in the
+    last 24 months". A social need reads its label with the onset month. Other features read
+    their registry phrase with the person's value.
+
     Parameters
     ----------
     group
@@ -85,9 +110,7 @@ def reason_text(
     as_of
         Scoring date, to turn months since onset into a month ("Housing insecurity (since March 2026)").
     contributions
-        Per-feature contributions; the group is headed by the member that moves the score most.
-        Without them the first member heads it. When a setting's headline is not its most recent
-        window, the most recent window's count follows, so recent use is always stated.
+        Per-feature contributions; the member that moves the score most leads a setting's text.
     specs
         Feature registry; defaults to ``features.definitions.PREDICTORS``.
     """
@@ -98,9 +121,6 @@ def reason_text(
     head = members[0]
     if contributions is not None:
         head = max(members, key=lambda m: (abs(contributions.get(m, 0.0)), -members.index(m)))
-    text = _describe(head, values, as_of, specs)
-    recent = members[0]
-    if group.key in SETTINGS and head != recent and re.fullmatch(rf"{group.key}_\d+_\d+m", recent):
-        tail = _describe(recent, values, as_of, specs)
-        text += "; " + tail[0].lower() + tail[1:]
-    return text
+    if group.key in SETTINGS:
+        return _setting_text(group, values, head, as_of, specs)
+    return _describe(head, values, as_of, specs)

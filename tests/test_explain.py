@@ -136,6 +136,17 @@ def test_setting_reason_text_states_recent_count_and_the_window_before() -> None
     )
 
 
+def test_setting_reason_text_says_when_use_is_older_or_absent() -> None:
+    group = ReasonGroup("ed", ("ed_0_3m", "ed_3_6m", "ed_6_12m", "ed_12_24m", "days_since_ed"))
+    older = {"ed_0_3m": 0.0, "ed_3_6m": 1.0, "ed_6_12m": 0.0, "ed_12_24m": 3.0, "days_since_ed": 150.0}
+    assert reason_text(group, older, contributions={"days_since_ed": -0.4}) == (
+        "Last A&E attendance 150 days ago; 1 A&E attendance 3 to 6 months ago (none in the 6 months before); "
+        "none in the last 3 months"
+    )
+    never = {"ed_0_3m": 0.0, "ed_3_6m": 0.0, "ed_6_12m": 0.0, "ed_12_24m": 0.0, "days_since_ed": None}
+    assert reason_text(group, never, contributions={"days_since_ed": -0.4}) == "No A&E attendances in the last 24 months"
+
+
 def test_social_need_reason_text_dates_the_onset_and_says_when_absent() -> None:
     group = ReasonGroup("sn_lives_alone", ("sn_lives_alone", "sn_lives_alone_months"))
     assert reason_text(group, {"sn_lives_alone": 1.0, "sn_lives_alone_months": 8.0}, as_of=AS_OF) == (
