@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,9 +18,21 @@ from serving.capacity import CapacityConfig, list_sizes, neighbourhood_stats
 from serving.errors import ScoringError
 
 if TYPE_CHECKING:
+    from features.config import FeatureConfig
     from models.risk_model import RiskModel
+    from risingrisk.home import Home
+    from serving.publish import Publication
 
-__all__ = ["RiskBands", "ScoreConfig", "ScoredPopulation", "score_population", "build_timeline", "score_command"]
+__all__ = [
+    "RiskBands",
+    "ScoreConfig",
+    "ScoredPopulation",
+    "ScoringRun",
+    "score_population",
+    "build_timeline",
+    "score_and_publish",
+    "score_command",
+]
 
 _KEYS = ("person_id", "as_of", "neighbourhood", "in_cohort", "excluded_reason")
 
@@ -243,8 +256,116 @@ def build_timeline(data_dir: Path, as_of: date, person_ids: pd.Series, *, months
             [str(path), as_of, start, as_of],
         ).df()
     frame["person_id"] = frame["person_id"].astype("str")
+    frame["month"] = frame["month"].dt.date
     frame["setting"] = frame["setting"].astype("str")
     return frame
+
+
+@dataclass(frozen=True)
+class ScoringRun:
+    """One scoring run: what was published, the scored population and seconds per step."""
+
+    publication: "Publication"
+    result: ScoredPopulation
+    as_of: date
+    extract_date: date
+    previous_id: str | None
+    seconds: dict[str, float]
+
+
+def score_and_publish(
+    data_dir: Path,
+    model: "RiskModel",
+    *,
+    feature_config: "FeatureConfig | None" = None,
+    model_metadata: dict[str, Any] | None = None,
+    as_of: date | None = None,
+    where: "Home | Path | None" = None,
+    config: ScoreConfig | None = None,
+    clock: Callable[[], datetime] | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> ScoringRun:
+    """Build features as of a date with the training feature code, score, explain and publish.
+
+    Parameters
+    ----------
+    data_dir
+        Data directory (contract v1).
+    model
+        The fitted, calibrated ``RiskModel`` (e.g. ``training.registry.load_model().model``).
+    feature_config
+        The model's feature config (``LoadedModel.feature_config``): scoring must build features
+        exactly as training did, or scores silently shift.
+    model_metadata
+        Model identity recorded in the publication metadata (name, version, alias, run id, outcome).
+    as_of
+        Scoring date; default the data's extract date (latest event date). Only rows with
+        ``event_date < as_of`` and ``recorded_at <= as_of`` are used.
+    where
+        A ``Home`` or publications root; default the home's publications folder.
+    config
+        Capacity, bands, reasons and timeline length.
+    clock
+        Publication clock (UTC), injectable for reproducible ids.
+    on_step
+        Called with a short description before each step (for progress display).
+    """
+    from features.build import build_features
+    from features.dates import extract_date
+    from models.explain import EXPLANATION_SPACE
+    from serving.publish import _utc_now, current_publication, publications_root, publish
+
+    config = config or ScoreConfig()
+    step = on_step or (lambda _description: None)
+    seconds: dict[str, float] = {}
+    tick = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal tick
+        now = time.perf_counter()
+        seconds[name] = now - tick
+        tick = now
+
+    step("Building features")
+    extracted = extract_date(data_dir)
+    when = as_of or extracted
+    table = build_features(data_dir, as_of=[when], config=feature_config)
+    lap("features")
+    step("Scoring and explaining")
+    root = publications_root(where)
+    previous = current_publication(root)
+    result = score_population(table, model, config=config, previous_lists=previous.lists() if previous is not None else None)
+    lap("score_and_explain")
+    step("Building timelines")
+    scored_ids = result.population.loc[result.population["score"].notna(), "person_id"]
+    timeline = build_timeline(data_dir, when, scored_ids, months=config.timeline_months)
+    lap("timeline")
+    step("Publishing")
+    metadata = {
+        **(model_metadata or {}),
+        "as_of": when.isoformat(),
+        "extract_date": extracted.isoformat(),
+        "rows_in": result.rows_in,
+        "rows_scored": result.rows_scored,
+        "rows_excluded": result.rows_excluded,
+        "rows_without_neighbourhood": result.rows_without_neighbourhood,
+        "excluded_by_reason": {
+            str(k): int(v) for k, v in result.population["excluded_reason"].value_counts(dropna=True).sort_index().items()
+        },
+        "list_sizes": result.list_sizes,
+        "capacity": result.capacity,
+        "capacity_rule": config.capacity.describe(),
+        "risk_bands": config.bands.describe(),
+        "explanation_space": EXPLANATION_SPACE,
+        "base_score": result.base_score,
+        "top_reasons": config.top_reasons,
+    }
+    publication = publish(
+        root, population=result.population, lists=result.lists, features=result.features,
+        timeline=timeline, metadata=metadata, clock=clock or _utc_now,
+    )
+    lap("publish")
+    return ScoringRun(publication, result, when, extracted, previous.id if previous is not None else None, seconds)
 
 
 def score_command(
@@ -262,11 +383,8 @@ def score_command(
     from rich.progress import Progress
     from rich.table import Table
 
-    from features.build import build_features
-    from features.dates import extract_date
-    from models.explain import EXPLANATION_SPACE
+    from features.dates import to_date
     from risingrisk.home import home
-    from serving.publish import current_publication, publish, publications_root
     from training.registry import load_model
 
     console = Console()
@@ -275,63 +393,35 @@ def score_command(
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Loading model", total=5)
         loaded = load_model(model, home=home())
-        progress.update(task, advance=1, description="Building features")
-        extracted = extract_date(data)
-        when = date.fromisoformat(as_of) if as_of else extracted
-        table = build_features(data, as_of=[when], config=loaded.feature_config)
-        progress.update(task, advance=1, description="Scoring and explaining")
-        root = publications_root(out if out is not None else home())
-        previous = current_publication(root)
-        result = score_population(
-            table, loaded.model, config=config, previous_lists=previous.lists() if previous is not None else None
-        )
-        progress.update(task, advance=1, description="Building timelines")
-        scored_ids = result.population.loc[result.population["score"].notna(), "person_id"]
-        timeline = build_timeline(data, when, scored_ids, months=config.timeline_months)
-        progress.update(task, advance=1, description="Publishing")
-        metadata = {
-            "model_name": loaded.name,
-            "model_version": loaded.version,
-            "model_alias": loaded.alias,
-            "model_run_id": loaded.run_id,
-            "outcome": loaded.outcome,
-            "as_of": when.isoformat(),
-            "extract_date": extracted.isoformat(),
-            "rows_in": result.rows_in,
-            "rows_scored": result.rows_scored,
-            "rows_excluded": result.rows_excluded,
-            "rows_without_neighbourhood": result.rows_without_neighbourhood,
-            "excluded_by_reason": {
-                str(k): int(v) for k, v in result.population["excluded_reason"].value_counts(dropna=True).sort_index().items()
+
+        def on_step(description: str) -> None:
+            progress.update(task, advance=1, description=description)
+
+        run = score_and_publish(
+            data, loaded.model, feature_config=loaded.feature_config,
+            model_metadata={
+                "model_name": loaded.name, "model_version": loaded.version, "model_alias": loaded.alias,
+                "model_run_id": loaded.run_id, "outcome": loaded.outcome,
             },
-            "list_sizes": result.list_sizes,
-            "capacity": result.capacity,
-            "capacity_rule": config.capacity.describe(),
-            "risk_bands": config.bands.describe(),
-            "explanation_space": EXPLANATION_SPACE,
-            "base_score": result.base_score,
-            "top_reasons": config.top_reasons,
-        }
-        publication = publish(
-            root, population=result.population, lists=result.lists, features=result.features,
-            timeline=timeline, metadata=metadata,
+            as_of=to_date(as_of) if as_of else None, where=out if out is not None else home(), config=config, on_step=on_step,
         )
         progress.update(task, advance=1)
-    summary = Table(title=f"Published {publication.id}")
+    result = run.result
+    summary = Table(title=f"Published {run.publication.id}")
     summary.add_column("item")
     summary.add_column("value", justify="right")
     for label, value in (
         ("model", f"{loaded.name} v{loaded.version} ({loaded.alias})"),
-        ("as of / extract date", f"{when} / {extracted}"),
+        ("as of / extract date", f"{run.as_of} / {run.extract_date}"),
         ("people in", f"{result.rows_in:,}"),
         ("scored (eligible)", f"{result.rows_scored:,}"),
         ("excluded", f"{result.rows_excluded:,}"),
         ("without neighbourhood (not listed)", f"{result.rows_without_neighbourhood:,}"),
         ("neighbourhood lists", f"{len(result.capacity)}"),
         ("people listed", f"{len(result.lists):,} (new {int(result.lists['is_new'].sum()):,})"),
-        ("previous publication", previous.id if previous is not None else "none"),
+        ("previous publication", run.previous_id or "none"),
         ("seconds", f"{time.perf_counter() - started:.1f}"),
-        ("folder", str(publication.path)),
+        ("folder", str(run.publication.path)),
     ):
         summary.add_row(label, value)
     console.print(summary)
