@@ -18,3 +18,5 @@ from serving.score import score_command  # noqa: E402
 app.command("score")(score_command)
 from features.validate import validate_command  # noqa: E402
 app.command("validate")(validate_command)
+from features.simulation import simulate_command  # noqa: E402
+app.command("simulate")(simulate_command)

@@ -1,0 +1,160 @@
+"""Plant a known number of bad rows of every kind validation checks, one broken rule per row."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from features.simulation.config import SimulationConfig
+
+__all__ = ["plant_defects", "as_strings", "RULES"]
+
+#: Rule ids shared with features/validate.py (INTERFACES.md).
+RULES: tuple[str, ...] = (
+    "missing_required",
+    "bad_type",
+    "invalid_value",
+    "unparseable_date",
+    "future_date",
+    "registered_to_before_registered_from",
+    "death_before_birth",
+    "event_after_death",
+    "orphan_person_id",
+    "person_rejected",
+    "duplicate_person_id",
+    "duplicate_event",
+    "invalid_nhs_number",
+)
+
+
+def as_strings(table: pa.Table) -> dict[str, list[str | None]]:
+    """Columns as Python lists of ISO strings (dates ``YYYY-MM-DD``, timestamps ``YYYY-MM-DD HH:MM:SS``)."""
+    out: dict[str, list[str | None]] = {}
+    for name in table.column_names:
+        col = table[name]
+        if pa.types.is_timestamp(col.type):
+            col = pc.strftime(col.cast(pa.timestamp("s")), format="%Y-%m-%d %H:%M:%S")
+        elif pa.types.is_floating(col.type):
+            col = pc.round(col, 2)
+        out[name] = col.cast(pa.string()).to_pylist()
+    return out
+
+
+def _day(s: str) -> date:
+    return date.fromisoformat(s[:10])
+
+
+def plant_defects(
+    cfg: SimulationConfig,
+    rng: np.random.Generator,
+    tables: dict[str, pa.Table],
+    window_end: date,
+) -> tuple[dict[str, dict[str, list[str | None]]], dict[str, dict[str, int]]]:
+    """Return the three tables as string columns with bad rows appended, and the manifest {table: {rule: n}}.
+
+    Parameters
+    ----------
+    cfg
+        ``dirty_rows_per_rule`` rows are planted per rule and table; ``dirty_rejected_persons`` extra persons
+        have an invalid ``sex`` and otherwise valid events and codes (each of those rows is ``person_rejected``).
+    rng
+        The run's random generator.
+    tables
+        Clean ``persons``, ``events`` and ``codes`` tables.
+    window_end
+        First day after the window; planted dates stay before it except ``future_date``.
+
+    Bad persons rows are new people with no events or codes (so nothing cascades), except the rejected
+    persons above; duplicates copy a clean row and are placed after it.
+    """
+    k = cfg.dirty_rows_per_rule
+    future = cfg.dirty_future_date
+    data = {name: as_strings(t) for name, t in tables.items()}
+    persons, events, codes = data["persons"], data["events"], data["codes"]
+    manifest: dict[str, dict[str, int]] = {"persons": {}, "events": {}, "codes": {}}
+    planted: dict[str, list[dict[str, str | None]]] = {"persons": [], "events": [], "codes": []}
+    n_persons = len(persons["person_id"])
+    width = len(persons["person_id"][0]) - 1
+    next_id = iter(range(n_persons + 1, n_persons + 10_000_000))
+
+    def fresh_id() -> str:
+        return f"P{next(next_id):0{width}d}"
+
+    def row(table: dict[str, list[str | None]], i: int) -> dict[str, str | None]:
+        return {c: v[i] for c, v in table.items()}
+
+    def plant(table: str, rule: str, r: dict[str, str | None]) -> None:
+        planted[table].append(r)
+        manifest[table][rule] = manifest[table].get(rule, 0) + 1
+
+    alive = [i for i in rng.permutation(n_persons)[: 50 * k + 100].tolist() if persons["death_date"][i] is None]
+
+    def new_person() -> dict[str, str | None]:
+        r = row(persons, alive[int(rng.integers(len(alive)))])
+        r.update(person_id=fresh_id(), nhs_number=None, registered_to=None, death_date=None)
+        return r
+
+    # --- persons ---
+    for _ in range(k):
+        r = new_person(); r["birth_date"] = None; plant("persons", "missing_required", r)
+        r = new_person(); r["imd_decile"] = "11"; plant("persons", "bad_type", r)
+        r = new_person(); r["ethnic_group"] = "Purple"; plant("persons", "invalid_value", r)
+        r = new_person(); r["birth_date"] = "1985-02-30"; plant("persons", "unparseable_date", r)
+        r = new_person(); r["registered_from"] = future; plant("persons", "future_date", r)
+        r = new_person(); r["registered_to"] = (_day(r["registered_from"]) - timedelta(days=30)).isoformat()
+        plant("persons", "registered_to_before_registered_from", r)
+        r = new_person(); r["death_date"] = (_day(r["birth_date"]) - timedelta(days=100)).isoformat()
+        plant("persons", "death_before_birth", r)
+        r = new_person(); number = persons["nhs_number"][alive[int(rng.integers(len(alive)))]]
+        r["nhs_number"] = number[:9] + str((int(number[9]) + 1 + int(rng.integers(8))) % 10)
+        plant("persons", "invalid_nhs_number", r)
+    for i in rng.choice(n_persons, size=k, replace=False).tolist():
+        plant("persons", "duplicate_person_id", row(persons, int(i)))
+
+    # --- persons whose row is rejected, with otherwise valid events and codes ---
+    n_events, n_codes = len(events["person_id"]), len(codes["person_id"])
+    for _ in range(cfg.dirty_rejected_persons):
+        r = new_person(); r["sex"] = "X"; plant("persons", "invalid_value", r)
+        for i in rng.choice(n_events, size=3, replace=False).tolist():
+            e = row(events, int(i)); e["person_id"] = r["person_id"]; plant("events", "person_rejected", e)
+        for i in rng.choice(n_codes, size=2, replace=False).tolist():
+            c = row(codes, int(i)); c["person_id"] = r["person_id"]; plant("codes", "person_rejected", c)
+
+    # --- events ---
+    death = {pid: d for pid, d in zip(persons["person_id"], persons["death_date"]) if d is not None}
+    living_rows = [int(i) for i in rng.choice(n_events, size=min(n_events, 20 * k), replace=False) if events["person_id"][int(i)] not in death]
+    picks = iter(living_rows)
+    for _ in range(k):
+        e = row(events, next(picks)); e["setting"] = None; plant("events", "missing_required", e)
+        e = row(events, next(picks)); e["cost_gbp"] = "twelve"; plant("events", "bad_type", e)
+        e = row(events, next(picks)); e["setting"] = "A&E"; plant("events", "invalid_value", e)
+        e = row(events, next(picks)); e["event_date"] = "2022-02-30 10:00:00"; plant("events", "unparseable_date", e)
+        e = row(events, next(picks)); e["event_date"] = f"{future} 10:00:00"; e["recorded_at"] = None
+        plant("events", "future_date", e)
+        e = row(events, next(picks)); e["person_id"] = f"Z{e['person_id'][1:]}"; plant("events", "orphan_person_id", e)
+        plant("events", "duplicate_event", row(events, next(picks)))
+    dead = [(pid, _day(d)) for pid, d in death.items() if _day(d) + timedelta(days=2) < window_end]
+    for j in rng.choice(len(dead), size=min(k, len(dead)), replace=False).tolist():
+        pid, d = dead[int(j)]
+        e = row(events, int(rng.integers(n_events)))
+        when = d + timedelta(days=1)
+        e.update(person_id=pid, event_date=f"{when.isoformat()} 12:00:00", recorded_at=f"{when.isoformat()} 13:00:00")
+        plant("events", "event_after_death", e)
+
+    # --- codes (of living people) ---
+    candidates = rng.choice(n_codes, size=min(n_codes, 40 * k), replace=False).tolist()
+    living_codes = [int(i) for i in candidates if codes["person_id"][int(i)] not in death][: 4 * k]
+    for i in np.array(living_codes).reshape(4, k).T.tolist():
+        c = row(codes, i[0]); c["code"] = None; plant("codes", "missing_required", c)
+        c = row(codes, i[1]); c["start_date"] = "2021-02-30"; plant("codes", "unparseable_date", c)
+        c = row(codes, i[2]); c.update(start_date=future, end_date=None, recorded_at=None); plant("codes", "future_date", c)
+        c = row(codes, i[3]); c["person_id"] = f"Z{c['person_id'][1:]}"; plant("codes", "orphan_person_id", c)
+
+    for table, rows in planted.items():
+        order = rng.permutation(len(rows))
+        for column in data[table]:
+            data[table][column].extend(rows[int(o)][column] for o in order)
+    return data, manifest
