@@ -129,7 +129,7 @@ def _index_frame(index: pd.DataFrame) -> pd.DataFrame:
 
 
 def _to_pandas(table: pa.Table, config: FeatureConfig, labels: bool) -> pd.DataFrame:
-    frame = table.to_pandas()
+    frame = table.to_pandas(self_destruct=True, split_blocks=True)
     frame["as_of"] = frame["as_of"].astype("datetime64[us]")
     for column in ("person_id", "neighbourhood", "practice", "sex", "ethnic_group", "age_band", "excluded_reason"):
         frame[column] = frame[column].astype("str")
@@ -191,45 +191,72 @@ def build_features(
     data_dir = Path(data_dir)
     if as_of is not None and index is not None:
         raise FeatureConfigError("as_of and index must not both be given; got both. Pass dates or an index, not both.")
-    steps = ["read tables", "index and windows", "events, codes and cohort", "to pandas"]
     with Progress(
         TextColumn("[bold]features[/]"), BarColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
         disable=not progress, transient=False,
     ) as bar:
-        task = bar.add_task(steps[0], total=len(steps))
+        task = bar.add_task("reading tables", total=None)
         con = duckdb.connect(config=_duckdb_settings(config))
         try:
             _register_sources(con, data_dir)
             codelist = load_codelists().rename(columns={"group": "grp"})[["code", "code_system", "grp", "category"]]
             con.register("codelist", codelist)
-            bar.update(task, advance=1, description=steps[1])
-
             data_end = config.data_end or extract_date(data_dir)
-            if index is not None:
-                idx = _index_frame(index)
-                dates = [ts.date() for ts in idx["as_of"].drop_duplicates()]
-                con.register("idx_in", idx)
-            else:
-                if as_of is None:
-                    dates = [extract_date(data_dir)]
-                elif isinstance(as_of, (str, date)):
-                    dates = [to_date(as_of)]
-                else:
-                    dates = sorted({to_date(d) for d in as_of})
-                if not dates:
-                    raise FeatureConfigError("as_of must hold at least one date; got none. Pass --as-of DATE.")
+            idx = _index_frame(index) if index is not None else None
+            dates = _dates(data_dir, as_of, idx)
             con.register("bounds", bounds_frame(dates, config, data_end))
-            for name, select in statements(config, labels=labels, index_mode=index is not None):
+            if idx is not None:
+                con.register("idx_in", idx)
+            for name, select in statements(config, labels=labels, index_mode=idx is not None):
                 con.execute(f"CREATE TEMP VIEW {name} AS {select}")
-            bar.update(task, advance=1, description=steps[2])
-
-            table = con.sql("SELECT * FROM feature_table ORDER BY as_of, person_id").to_arrow_table()
-            bar.update(task, advance=1, description=steps[3])
+            if idx is not None:
+                sizes = idx["as_of"].dt.date.value_counts().to_dict()
+            else:
+                sizes = {to_date(d): n for d, n in con.sql("SELECT as_of, COUNT(*) FROM idx GROUP BY as_of").fetchall()}
+            chunks = _chunks(dates, sizes, config.rows_per_scan)
+            bar.update(task, total=len(chunks) + 1, completed=0, description=f"building {len(dates)} date(s)")
+            tables = []
+            for chunk in chunks:
+                con.register("bounds", bounds_frame(chunk, config, data_end))
+                if idx is not None:
+                    con.register("idx_in", idx[idx["as_of"].dt.date.isin(chunk)])
+                table = con.sql("SELECT * FROM feature_table").to_arrow_table()
+                tables.append(table.sort_by([("as_of", "ascending"), ("person_id", "ascending")]))
+                bar.update(task, advance=1, description=f"built {chunk[-1]:%Y-%m-%d}")
         finally:
             con.close()
-        frame = _to_pandas(table, config, labels)
+        frame = _to_pandas(pa.concat_tables(tables), config, labels)
         bar.update(task, advance=1, description="done")
     return frame
+
+
+def _dates(data_dir: Path, as_of: date | str | Sequence[date | str] | None, idx: pd.DataFrame | None) -> list[date]:
+    if idx is not None:
+        return sorted({ts.date() for ts in idx["as_of"].drop_duplicates()})
+    if as_of is None:
+        return [extract_date(data_dir)]
+    if isinstance(as_of, (str, date)):
+        return [to_date(as_of)]
+    dates = sorted({to_date(d) for d in as_of})
+    if not dates:
+        raise FeatureConfigError("as_of must hold at least one date; got none. Pass --as-of DATE.")
+    return dates
+
+
+def _chunks(dates: list[date], sizes: dict[date, int], limit: int) -> list[list[date]]:
+    """Group consecutive dates so each scan builds at most ``limit`` rows (a single date may exceed it)."""
+    chunks: list[list[date]] = []
+    current: list[date] = []
+    rows = 0
+    for day in dates:
+        n = sizes.get(day, 0)
+        if current and rows + n > limit:
+            chunks.append(current)
+            current, rows = [], 0
+        current.append(day)
+        rows += n
+    chunks.append(current)
+    return chunks
 
 
 def _duckdb_settings(config: FeatureConfig) -> dict[str, str]:

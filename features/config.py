@@ -62,6 +62,9 @@ class FeatureConfig:
         Last date the data cover, for label follow-up; ``None`` = the extract date (latest event date).
     threads, memory_limit
         DuckDB threads and memory limit (e.g. ``"4GB"``; ``None`` = DuckDB's default).
+    rows_per_scan
+        Index dates are grouped so one scan of the events builds at most this many rows; bounds
+        memory on large populations and never changes the result.
     """
 
     windows: tuple[tuple[int, int], ...] = ((0, 3), (3, 6), (6, 12), (12, 24))
@@ -85,6 +88,7 @@ class FeatureConfig:
     data_end: date | None = None
     threads: int = 2
     memory_limit: str | None = None
+    rows_per_scan: int = 3_000_000
 
     def __post_init__(self) -> None:
         windows = tuple((int(a), int(b)) for a, b in self.windows)
@@ -118,7 +122,7 @@ class FeatureConfig:
             raise FeatureConfigError(f"exclusions must be drawn from {list(EXCLUSIONS)}; got {unknown}. Fix the names.")
         for name in (
             "trend_months", "recent_months", "hiu_ed", "hiu_emergency_admission", "hiu_ambulance_111",
-            "emergency_admission_min", "already_hiu_ed", "already_hiu_months", "threads",
+            "emergency_admission_min", "already_hiu_ed", "already_hiu_months", "threads", "rows_per_scan",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
