@@ -29,6 +29,7 @@ __all__ = ["EXPLANATION_SPACE", "Reason", "Explanation", "tree_contributions", "
 EXPLANATION_SPACE = "probability"
 
 Direction = Literal["raises", "lowers"]
+_SINGLE_THREAD_ROWS = 64
 
 
 @dataclass(frozen=True)
@@ -87,18 +88,35 @@ def _frame(model: RiskModel, X: pd.DataFrame) -> pd.DataFrame:
     return X[model.feature_names_]
 
 
+def _is_numeric(frame: pd.DataFrame) -> bool:
+    return all(pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype) for dtype in frame.dtypes)
+
+
 def _numeric(frame: pd.DataFrame) -> np.ndarray:
     """Feature values as floats for reason text (NaN = missing; a category column's values become NaN)."""
+    if _is_numeric(frame):
+        return frame.to_numpy(dtype="float64", na_value=np.nan)
     return np.column_stack(
         [pd.to_numeric(frame[c], errors="coerce").astype("float64").to_numpy(na_value=np.nan) for c in frame.columns]
-    ) if len(frame.columns) else np.empty((len(frame), 0))
+    )
+
+
+def _contributions(model: RiskModel, data: np.ndarray | pd.DataFrame) -> np.ndarray:
+    # One thread for small batches: OpenMP start-up and barriers cost more than a few rows of TreeSHAP.
+    threads = {"num_threads": 1} if len(data) <= _SINGLE_THREAD_ROWS else {}
+    return np.asarray(
+        model.booster_.predict(data, pred_contrib=True, num_iteration=model.best_iteration_, **threads), dtype="float64"
+    )
 
 
 def tree_contributions(model: RiskModel, X: pd.DataFrame) -> np.ndarray:
-    """Exact TreeSHAP log-odds contributions, shape ``(n, n_features + 1)``; the last column is the expected value."""
-    return np.asarray(
-        model.booster_.predict(_frame(model, X), pred_contrib=True, num_iteration=model.best_iteration_), dtype="float64"
-    )
+    """Exact TreeSHAP log-odds contributions, shape ``(n, n_features + 1)``; the last column is the expected value.
+
+    All-numeric features go to LightGBM as one float matrix (much faster for a single row);
+    a table with category columns goes as a DataFrame so LightGBM applies its category mapping.
+    """
+    frame = _frame(model, X)
+    return _contributions(model, frame.to_numpy(dtype="float64", na_value=np.nan) if _is_numeric(frame) else frame)
 
 
 def _calibrate(model: RiskModel, log_odds: np.ndarray) -> np.ndarray:
@@ -151,8 +169,8 @@ def explain_rows(
     names = list(model.feature_names_)
     groups = list(groups) if groups is not None else group_features(names)
     frame = _frame(model, X)
-    contrib = tree_contributions(model, frame)
     matrix = _numeric(frame)
+    contrib = _contributions(model, matrix if _is_numeric(frame) else frame)
     phi, base = contrib[:, :-1], contrib[:, -1]
     log_odds = phi.sum(axis=1) + base
     score = _calibrate(model, log_odds)
