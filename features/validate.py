@@ -526,13 +526,17 @@ def _print_report(report: ValidationReport, console: Console) -> None:
     console.print(summary)
     if report.rows_quarantined:
         rules = Table(title="Quarantined rows by rule (first example)")
-        for heading in ("table", "rule", "rows", "row", "column", "value"):
-            rules.add_column(heading, justify="right" if heading in ("rows", "row") else "left")
+        for heading in ("table", "rule", "rows", "row", "column"):
+            rules.add_column(heading, justify="right" if heading in ("rows", "row") else "left", no_wrap=True)
+        rules.add_column("value", overflow="fold")
         for table in report.tables.values():
             for rule, count in table.quarantined_by_rule.items():
                 if count:
                     first = table.examples[rule][0]
-                    shown = "(identifier hidden)" if first.column in IDENTIFIER_COLUMNS else str(first.value)
+                    if first.column in IDENTIFIER_COLUMNS:
+                        shown = "(hidden)"
+                    else:
+                        shown = "(empty)" if first.value is None else first.value
                     rules.add_row(table.table, rule, f"{count:,}", str(first.row), first.column, shown)
         console.print(rules)
     for system, counts in report.codes_not_in_codelists.items():
