@@ -199,7 +199,7 @@ def build_features(
         con = duckdb.connect(config=_duckdb_settings(config))
         try:
             _register_sources(con, data_dir)
-            codelist = load_codelists().rename(columns={"group": "grp"})[["code", "code_system", "grp", "category"]]
+            codelist = load_codelists(config.codelists and Path(config.codelists)).rename(columns={"group": "grp"})[["code", "code_system", "grp", "category"]]
             con.register("codelist", codelist)
             data_end = config.data_end or extract_date(data_dir)
             idx = _index_frame(index) if index is not None else None

@@ -65,6 +65,9 @@ class FeatureConfig:
     rows_per_scan
         Index dates are grouped so one scan of the events builds at most this many rows; bounds
         memory on large populations and never changes the result.
+    codelists
+        Folder of code-list CSVs (see :func:`features.codelists.load_codelists`); ``None`` = the
+        lists shipped with the package.
     """
 
     windows: tuple[tuple[int, int], ...] = ((0, 3), (3, 6), (6, 12), (12, 24))
@@ -89,6 +92,7 @@ class FeatureConfig:
     threads: int = 2
     memory_limit: str | None = None
     rows_per_scan: int = 3_000_000
+    codelists: str | None = None
 
     def __post_init__(self) -> None:
         windows = tuple((int(a), int(b)) for a, b in self.windows)
