@@ -377,6 +377,10 @@ def score_command(
     capacity_rule: Annotated[
         str, typer.Option(help="per_population (ceil per neighbourhood) or allocation (Tier 2 formula).")
     ] = "per_population",
+    capacity_file: Annotated[
+        Path | None,
+        typer.Option(help="TOML file with a [capacity] table (per_thousand, rule, weights, overrides); overrides the two options above."),
+    ] = None,
 ) -> None:
     """Score the population with a registered model and publish capacity-sized neighbourhood lists."""
     from rich.console import Console
@@ -388,7 +392,14 @@ def score_command(
     from training.registry import load_model
 
     console = Console()
-    config = ScoreConfig(capacity=CapacityConfig(per_thousand=capacity_per_thousand, rule=capacity_rule))  # type: ignore[arg-type]
+    capacity = CapacityConfig(per_thousand=capacity_per_thousand, rule=capacity_rule)  # type: ignore[arg-type]
+    if capacity_file is not None:
+        import tomllib
+
+        settings = {"per_thousand": capacity_per_thousand, "rule": capacity_rule}
+        settings.update(tomllib.loads(capacity_file.read_text()).get("capacity", {}))
+        capacity = CapacityConfig.from_dict(settings)
+    config = ScoreConfig(capacity=capacity)
     started = time.perf_counter()
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Loading model", total=5)

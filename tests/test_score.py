@@ -168,3 +168,9 @@ def test_is_new_marks_only_people_not_on_their_previous_list(tmp_path: Path, mod
     new = lists[lists["is_new"]]
     assert new[["neighbourhood", "rank"]].values.tolist() == [["Cantab", 9]]
     assert not (set(new["person_id"]) & set(first.lists()["person_id"]))
+
+
+def test_the_allocation_rule_splits_the_system_total_across_neighbourhoods(model: RiskModel) -> None:
+    result = score_population(_table(), model, config=ScoreConfig(capacity=CapacityConfig(rule="allocation")))
+    assert sum(result.capacity.values()) == 19  # ceil(6 / 1000 × 3,001)
+    assert result.list_sizes == result.capacity
