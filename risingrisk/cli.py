@@ -20,3 +20,7 @@ from features.validate import validate_command  # noqa: E402
 app.command("validate")(validate_command)
 from features.simulation import simulate_command  # noqa: E402
 app.command("simulate")(simulate_command)
+from training.train import train_command  # noqa: E402
+app.command("train")(train_command)
+from training.promote import promote_command  # noqa: E402
+app.command("promote")(promote_command)

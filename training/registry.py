@@ -138,7 +138,8 @@ def _local_path(uri: str, tmp_root: Path) -> Path:
 
 
 def _model_dir(registry: Any, version: Any) -> Path:
-    model_id = getattr(version, "model_id", None)
+    source = str(version.source)
+    model_id = getattr(version, "model_id", None) or (source.removeprefix("models:/") if source.startswith("models:/m-") else None)
     if model_id:
         return _local_path(registry.get_logged_model(model_id).artifact_location, Path(tempfile.mkdtemp(prefix="risingrisk-model-")))
     return _local_path(version.source, Path(tempfile.mkdtemp(prefix="risingrisk-model-")))
