@@ -148,7 +148,9 @@ def score_population(
             "the feature table must hold one row per person (one as_of date); got repeated person_ids. "
             "Pass a single as_of date to build_features."
         )
-    table = table.sort_values("person_id", kind="stable").reset_index(drop=True)
+    if not table["person_id"].is_monotonic_increasing:
+        table = table.sort_values("person_id", kind="stable")
+    table = table.reset_index(drop=True)
     eligible = table["in_cohort"].fillna(False).astype(bool).to_numpy()
     scored = table.loc[eligible]
     score = pd.Series(np.nan, index=table.index, dtype="float64")
