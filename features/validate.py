@@ -306,8 +306,15 @@ def _check_person_links(checked: _Checked, persons: _PersonIndex) -> None:
 
 def _check_duplicate_events(checked: _Checked) -> None:
     """Flag every copy but the first of rows identical in all columns."""
-    numbered = checked.raw.append_column("__row", pa.array(np.arange(checked.raw.num_rows, dtype=np.int64)))
-    first = numbered.group_by(checked.raw.column_names).aggregate([("__row", "min")])["__row_min"]
+    keys = {}
+    for name in checked.raw.column_names:
+        values = checked.raw.column(name)
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            values = pc.dictionary_encode(values).combine_chunks().indices  # same groups, far less hashing memory
+        keys[name] = values
+    numbered = pa.table(keys).append_column("__row", pa.array(np.arange(checked.raw.num_rows, dtype=np.int64)))
+    # single-threaded: as fast on two cores and steadier when other work shares them
+    first = numbered.group_by(list(keys), use_threads=False).aggregate([("__row", "min")])["__row_min"]
     keep = np.zeros(checked.raw.num_rows, dtype=bool)
     keep[first.to_numpy()] = True
     checked.flag("duplicate_event", "person_id", ~keep, "an earlier events row is identical in every column")
