@@ -1,0 +1,100 @@
+"""Server-rendered clinician pages: a neighbourhood's list and a person's reasons, timeline and data freshness."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+__all__ = ["PageConfig", "Bar", "reason_bars", "Pages"]
+
+
+@dataclass(frozen=True)
+class PageConfig:
+    """Layout of the pages: how many reasons the bar chart shows and the chart's size in pixels."""
+
+    chart_reasons: int = 10
+    chart_width: int = 760
+    label_width: int = 420
+    bar_height: int = 22
+    bar_gap: int = 6
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of the reasons chart, in SVG user units."""
+
+    text: str
+    direction: str
+    contribution: float
+    x: float
+    y: float
+    width: float
+    label: str
+
+
+def reason_bars(reasons: Sequence[dict[str, Any]], config: PageConfig) -> tuple[list[Bar], float, float]:
+    """Bars for the largest reasons, drawn from a zero line; returns (bars, zero line x, chart height).
+
+    Bars to the right raise the score, bars to the left lower it; lengths are proportional to
+    the contributions, scaled so the longest bar fills its side.
+    """
+    shown = list(reasons)[: config.chart_reasons]
+    plot = config.chart_width - config.label_width
+    raises = max((r["contribution"] for r in shown if r["contribution"] > 0), default=0.0)
+    lowers = max((-r["contribution"] for r in shown if r["contribution"] < 0), default=0.0)
+    total = raises + lowers
+    zero = config.label_width + (plot * lowers / total if total > 0 else plot / 2)
+    scale = plot / total if total > 0 else 0.0
+    bars = []
+    for i, r in enumerate(shown):
+        width = abs(r["contribution"]) * scale
+        x = zero if r["contribution"] >= 0 else zero - width
+        bars.append(
+            Bar(
+                text=r["text"],
+                direction=r["direction"],
+                contribution=r["contribution"],
+                x=round(x, 2),
+                y=i * (config.bar_height + config.bar_gap),
+                width=round(max(width, 1.0), 2),
+                label=f"{r['contribution'] * 100:+.1f} pts",
+            )
+        )
+    height = len(shown) * (config.bar_height + config.bar_gap)
+    return bars, round(zero, 2), height
+
+
+class Pages:
+    """Jinja2 templates of ``serving/templates`` (autoescaped) and the data each page needs."""
+
+    def __init__(self, config: PageConfig | None = None) -> None:
+        self.config = config or PageConfig()
+        self.env = Environment(loader=PackageLoader("serving", "templates"), autoescape=select_autoescape(["html"]))
+
+    def login(self, *, message: str | None = None) -> str:
+        return self.env.get_template("login.html").render(title="Sign in", message=message)
+
+    def error(self, *, status: int, message: str) -> str:
+        return self.env.get_template("error.html").render(title=f"Error {status}", status=status, message=message)
+
+    def index(self, *, neighbourhoods: Sequence[str], scope: str) -> str:
+        return self.env.get_template("index.html").render(title="Neighbourhood lists", neighbourhoods=neighbourhoods, scope=scope)
+
+    def neighbourhood_list(self, data: dict[str, Any]) -> str:
+        return self.env.get_template("list.html").render(title=f"{data['neighbourhood']} list", data=data)
+
+    def person(self, data: dict[str, Any]) -> str:
+        bars, zero, height = reason_bars(data["reasons"], self.config)
+        peak = max((sum(c.values()) for c in (m["counts"] for m in data["timeline"])), default=0)
+        return self.env.get_template("person.html").render(
+            title="Person explanation",
+            data=data,
+            bars=bars,
+            zero=zero,
+            chart_height=height,
+            config=self.config,
+            peak=peak,
+        )

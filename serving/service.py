@@ -1,0 +1,530 @@
+"""The risingrisk BentoML service: neighbourhood lists, explanations, PHM scoring, model info and clinician pages."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import bentoml
+import numpy as np
+import pandas as pd
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from risingrisk.home import Home, home as default_home
+from serving.api_models import (
+    ErrorResponse,
+    ModelInfo,
+    NeighbourhoodList,
+    PersonExplanation,
+    ScoreResponse,
+    ScoreResult,
+    ScoreRow,
+)
+from serving.audit import AuditLog
+from serving.auth import Principal, TokenStore
+from serving.pages import PageConfig, Pages
+from serving.store import PublishedStore, load_store
+
+__all__ = ["ServiceConfig", "ServingState", "RisingRisk", "IdentifierRedactor", "install_redaction", "load_champion"]
+
+logger = logging.getLogger(__name__)
+
+#: Session cookie of the clinician pages (holds the bearer token; HttpOnly, SameSite=Strict).
+COOKIE = "rr_token"
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Limits and shapes of the service's answers."""
+
+    max_score_rows: int = 1000
+    timeline_months: int = 24
+    score_reasons: int = 5
+    person_id_pattern: str = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+    max_neighbourhood_length: int = 100
+    model_alias: str = "champion"
+    pages: PageConfig = field(default_factory=PageConfig)
+
+
+class IdentifierRedactor(logging.Filter):
+    """Replace person ids in URL paths of log records (access logs, errors) by ``<redacted>``."""
+
+    pattern = re.compile(r"(/(?:v1|pages)/people/)[^/\s?#\"')]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, ValidationError):
+            # pydantic puts the offending input (which may hold ids) in its message: log the count only
+            record.msg = f"{record.getMessage()} (invalid request body: {error.error_count()} errors; inputs not logged)"
+            record.args, record.exc_info, record.exc_text = None, None, None
+        if isinstance(record.msg, str) and "/people/" in record.msg:
+            record.msg = self.pattern.sub(r"\1<redacted>", record.msg)
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            if any(isinstance(a, str) and "/people/" in a for a in args):
+                redacted = tuple(self.pattern.sub(r"\1<redacted>", a) if isinstance(a, str) else a for a in args)
+                record.args = redacted if isinstance(record.args, tuple) else redacted[0]
+        return True
+
+
+_REDACTED_LOGGERS = ("bentoml.access", "uvicorn.access", "uvicorn.error", "bentoml", "bentoml.serve", "_bentoml_impl")
+
+
+def install_redaction() -> None:
+    """Attach the redactor to the access/error loggers and to every handler of the root logger."""
+    redactor = IdentifierRedactor()
+    targets: list[logging.Filterer] = [logging.getLogger(name) for name in _REDACTED_LOGGERS]
+    targets += logging.getLogger().handlers
+    for name in _REDACTED_LOGGERS:
+        targets += logging.getLogger(name).handlers
+    for target in targets:
+        if not any(isinstance(f, IdentifierRedactor) for f in target.filters):
+            target.addFilter(redactor)
+
+
+def load_champion(alias: str, home: Home) -> Any:
+    """The registered model behind ``alias`` (``training.registry.load_model``)."""
+    from training.registry import load_model
+
+    return load_model(alias, home=home)
+
+
+def _reason_groups(feature_names: list[str]) -> list[Any]:
+    from serving.reasons import group_features
+
+    return group_features(feature_names)
+
+
+@dataclass
+class ServingState:
+    """What the service answers from: the current publication in memory, the model, tokens and the audit log.
+
+    ``problems`` lists why the service is not ready (no publication, no model, a mismatch); the
+    process keeps running and ``/readyz`` reports them.
+    """
+
+    home: Home
+    config: ServiceConfig
+    tokens: TokenStore
+    audit: AuditLog
+    store: PublishedStore | None = None
+    model: Any = None
+    groups: list[Any] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, where: Home, config: ServiceConfig | None = None) -> "ServingState":
+        """Load the current publication and the champion model; record problems instead of failing."""
+        from serving.publish import current_publication
+
+        config = config or ServiceConfig()
+        state = cls(where, config, TokenStore(where.tokens), AuditLog(where.audit_db))
+        started = time.perf_counter()
+        try:
+            publication = current_publication(where)
+            if publication is None:
+                state.problems.append("no publication: run risingrisk score to publish lists")
+            else:
+                state.store = load_store(publication, timeline_length=config.timeline_months)
+        except Exception as error:  # noqa: BLE001 - any failure must leave the process up and say why
+            state.problems.append(f"publication unreadable: {type(error).__name__}: {error}")
+        try:
+            state.model = load_champion(config.model_alias, where)
+        except Exception as error:  # noqa: BLE001
+            state.problems.append(f"model {config.model_alias!r} not loaded: {type(error).__name__}: {error}")
+        if state.model is not None:
+            state.groups = _reason_groups(list(state.model.feature_names))
+        if state.model is not None and state.store is not None:
+            published = str(state.store.metadata.get("model_version"))
+            if published != str(state.model.version):
+                state.problems.append(
+                    f"model version {state.model.version} ({config.model_alias}) is not the version {published} "
+                    "that scored the current publication: run risingrisk score to re-publish"
+                )
+            missing = [n for n in state.model.feature_names if n not in state.store.feature_names]
+            if missing:
+                state.problems.append(f"the publication's features lack model features {missing[:5]}: re-publish")
+        logger.info(
+            "service state loaded in %.1f s: %s people, ready=%s",
+            time.perf_counter() - started,
+            state.store.size if state.store is not None else 0,
+            not state.problems,
+        )
+        return state
+
+    @property
+    def ready(self) -> bool:
+        return not self.problems
+
+    def freshness(self) -> dict[str, Any]:
+        store = self._require_store()
+        meta = store.metadata
+        return {
+            "publication_id": store.publication_id,
+            "model_version": str(meta.get("model_version")),
+            "as_of": store.as_of.isoformat(),
+            "extract_date": None if meta.get("extract_date") is None else str(meta.get("extract_date")),
+            "published_at": str(meta.get("created_at")),
+        }
+
+    def _require_store(self) -> PublishedStore:
+        if self.store is None or not self.ready:
+            raise HTTPException(503, "service not ready: " + "; ".join(self.problems))
+        return self.store
+
+    def neighbourhood_list(self, principal: Principal, neighbourhood: str, endpoint: str) -> dict[str, Any]:
+        """The list as a dict (NeighbourhoodList fields); 403 outside scope, 404 unknown. Audited."""
+        self.check_neighbourhood(neighbourhood)
+        if not principal.may_see(neighbourhood):
+            self.audit.record(token_id=principal.token_id, endpoint=endpoint, neighbourhood=neighbourhood, status=403, publication_id=None)
+            raise HTTPException(403, "this token may not see that neighbourhood's list; ask the PHM team for a token of that neighbourhood")
+        store = self._require_store()
+        people = store.list_of(neighbourhood)
+        if people is None:
+            self.audit.record(token_id=principal.token_id, endpoint=endpoint, neighbourhood=neighbourhood, status=404, publication_id=store.publication_id)
+            raise HTTPException(404, "unknown neighbourhood: no one in the current publication lives there")
+        self.audit.record(
+            token_id=principal.token_id,
+            endpoint=endpoint,
+            neighbourhood=neighbourhood,
+            status=200,
+            publication_id=store.publication_id,
+            person_ids=[p["person_id"] for p in people],
+        )
+        return {"neighbourhood": neighbourhood, **self.freshness(), "people": people}
+
+    def explanation(self, principal: Principal, person_id: str, endpoint: str) -> dict[str, Any]:
+        """The person's explanation and timeline (PersonExplanation fields); 404 if absent or out of scope. Audited."""
+        if re.fullmatch(self.config.person_id_pattern, person_id) is None:
+            raise HTTPException(422, f"person_id must match {self.config.person_id_pattern}; fix the id in the request path")
+        store = self._require_store()
+        row = store.find(person_id)
+        record = store.person(row) if row is not None else None
+        if record is None or record.neighbourhood is None or not principal.may_see(record.neighbourhood):
+            self.audit.record(token_id=principal.token_id, endpoint=endpoint, neighbourhood=None, status=404, publication_id=store.publication_id)
+            raise HTTPException(404, "no such person in the current publication for this token")
+        base_score: float | None = None
+        reasons: list[dict[str, Any]] = []
+        features = store.features_of(record.row)
+        if features is not None:
+            from models.explain import explain_rows
+
+            explained = explain_rows(self.model.model, features, as_of=store.as_of, groups=self.groups)[0]
+            base_score = explained.base_score
+            reasons = [r.to_dict() for r in explained.reasons]
+        self.audit.record(
+            token_id=principal.token_id,
+            endpoint=endpoint,
+            neighbourhood=record.neighbourhood,
+            status=200,
+            publication_id=store.publication_id,
+            person_ids=[record.person_id],
+        )
+        return {
+            "person_id": record.person_id,
+            "neighbourhood": record.neighbourhood,
+            **self.freshness(),
+            "excluded_reason": record.excluded_reason,
+            "score": record.score,
+            "base_score": base_score,
+            "percentile_neighbourhood": record.percentile_neighbourhood,
+            "percentile_overall": record.percentile_overall,
+            "risk_band": record.risk_band,
+            "list_rank": record.list_rank,
+            "explanation_space": str(store.metadata.get("explanation_space", "probability")),
+            "reasons": reasons,
+            "settings": store.settings,
+            "timeline": [{"month": m.strftime("%Y-%m"), "counts": c} for m, c in store.timeline(record.row)],
+        }
+
+    def check_neighbourhood(self, neighbourhood: str) -> None:
+        if not neighbourhood.strip() or len(neighbourhood) > self.config.max_neighbourhood_length or not neighbourhood.isprintable():
+            raise HTTPException(
+                422,
+                f"neighbourhood must be a printable name of at most {self.config.max_neighbourhood_length} characters; "
+                "use a name from the publication's list_sizes",
+            )
+
+    def score_rows(self, rows: list[ScoreRow]) -> ScoreResponse:
+        """Score PHM-supplied rows; 413 if too many, 422 if a row's features do not match the model."""
+        if self.model is None:
+            raise HTTPException(503, "service not ready: " + "; ".join(self.problems))
+        if not rows:
+            raise HTTPException(422, "rows must hold at least one feature row; got an empty list")
+        if len(rows) > self.config.max_score_rows:
+            raise HTTPException(
+                413, f"rows must hold at most {self.config.max_score_rows} rows per request; got {len(rows)}. Split the batch."
+            )
+        names = list(self.model.feature_names)
+        expected = set(names)
+        for i, row in enumerate(rows):
+            missing = [n for n in names if n not in row.features]
+            unknown = sorted(set(row.features) - expected)
+            if missing or unknown:
+                raise HTTPException(
+                    422,
+                    f"row {i} features must be exactly the model's features (GET /v1/model feature_names); "
+                    f"missing {missing[:10]}, unknown {unknown[:10]}",
+                )
+            bad = _type_problems(row.features)
+            if bad:
+                raise HTTPException(422, f"row {i} has values of the wrong type: {'; '.join(bad[:10])}")
+        X = pd.DataFrame(
+            [[np.nan if row.features[n] is None else row.features[n] for n in names] for row in rows],
+            columns=names,
+            dtype="float64",
+        )
+        from models.explain import EXPLANATION_SPACE, explain_rows
+
+        explained = explain_rows(self.model.model, X, top=self.config.score_reasons, groups=self.groups)
+        return ScoreResponse(
+            model_version=str(self.model.version),
+            explanation_space=EXPLANATION_SPACE,
+            results=[
+                ScoreResult(row_id=row.row_id, score=e.score, base_score=e.base_score, reasons=[r.to_dict() for r in e.reasons])
+                for row, e in zip(rows, explained)
+            ],
+        )
+
+    def model_info(self) -> ModelInfo:
+        if self.model is None:
+            raise HTTPException(503, "service not ready: " + "; ".join(self.problems))
+        m = self.model
+        card = getattr(m, "model_card_path", None)
+        return ModelInfo(
+            name=str(m.name),
+            version=str(m.version),
+            alias=str(m.alias),
+            outcome=str(m.outcome),
+            training_window={str(k): [str(v) for v in vs] for k, vs in dict(m.training_window).items()},
+            metrics={str(k): float(v) for k, v in dict(m.metrics).items()},
+            feature_names=list(m.feature_names),
+            model_card_url="/v1/model/card" if card is not None and Path(card).exists() else None,
+            publication_id=self.store.publication_id if self.store is not None else None,
+            publication_model_version=str(self.store.metadata.get("model_version")) if self.store is not None else None,
+        )
+
+
+def _type_problems(features: dict[str, float | None]) -> list[str]:
+    """Values that break a feature's registered kind (flags 0/1, counts whole and >= 0, all finite)."""
+    from features.definitions import PREDICTORS
+
+    problems = []
+    for name, value in features.items():
+        if value is None:
+            continue
+        if not math.isfinite(value):
+            problems.append(f"{name} must be finite or null; got {value}")
+            continue
+        kind = PREDICTORS[name].kind if name in PREDICTORS else None
+        if kind == "flag" and value not in (0.0, 1.0):
+            problems.append(f"{name} must be 0 or 1; got {value}")
+        elif kind == "count" and (value < 0 or value != int(value)):
+            problems.append(f"{name} must be a whole number >= 0; got {value}")
+    return problems
+
+
+def _error(status: int, message: str, detail: list[dict[str, Any]] | None = None) -> JSONResponse:
+    return JSONResponse(ErrorResponse(error=message, detail=detail).model_dump(exclude_none=True), status_code=status)
+
+
+def _wants_html(request: Request) -> bool:
+    return request.url.path.startswith("/pages/")
+
+
+app = FastAPI(
+    title="risingrisk",
+    description="Neighbourhood lists of people at rising risk of high intensity use, with reasons. "
+    "Every request needs `Authorization: Bearer <token>` (risingrisk tokens create).",
+)
+PAGES = Pages(ServiceConfig().pages)
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "No or invalid bearer token."},
+    422: {"model": ErrorResponse, "description": "Malformed request."},
+    503: {"model": ErrorResponse, "description": "Model or lists missing (see /readyz)."},
+}
+
+
+@app.exception_handler(HTTPException)
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    if _wants_html(request):
+        if exc.status_code == 401:
+            return RedirectResponse("/pages/login", status_code=303)
+        return HTMLResponse(PAGES.error(status=exc.status_code, message=str(exc.detail)), status_code=exc.status_code)
+    return _error(exc.status_code, str(exc.detail))
+
+
+@app.exception_handler(RequestValidationError)
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()]
+    return _error(422, "the request does not match the API: see detail", detail)
+
+
+@app.exception_handler(Exception)
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    logger.error("unexpected %s while answering a request", type(exc).__name__)
+    return _error(500, "internal error; the service log has the error type (no identifiers)")
+
+
+_REQUESTS = bentoml.metrics.Counter(
+    name="risingrisk_http_requests_total",
+    documentation="Requests to the lists, explanation, model and page routes, by route template and status.",
+    labelnames=["route", "status"],
+)
+_LATENCY = bentoml.metrics.Histogram(
+    name="risingrisk_http_request_duration_seconds",
+    documentation="Latency of the lists, explanation, model and page routes, by route template.",
+    labelnames=["route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+
+
+@app.middleware("http")
+async def _route_metrics(request: Request, call_next: Any) -> Response:
+    started = time.perf_counter()
+    response = await call_next(request)
+    route = request.scope.get("route")
+    template = getattr(route, "path", "unmatched")
+    _REQUESTS.labels(route=template, status=str(response.status_code)).inc()
+    _LATENCY.labels(route=template).observe(time.perf_counter() - started)
+    return response
+
+
+def _principal(state: ServingState, request: Request, *, cookie: bool = False) -> Principal:
+    header = request.headers.get("authorization")
+    if header is None and cookie and request.cookies.get(COOKIE):
+        header = f"Bearer {request.cookies[COOKIE]}"
+    principal = state.tokens.authenticate(header)
+    if principal is None:
+        raise HTTPException(401, "a valid bearer token is required: send Authorization: Bearer <token>")
+    return principal
+
+
+#: Paths BentoML's own access log and metrics must not see: their URLs carry person ids (the
+#: metrics label is the raw path). ``risingrisk_http_*`` metrics below label them by route template.
+PERSON_PATHS = ["/v1/people/", "/pages/people/"]
+
+
+@bentoml.service(name="risingrisk", traffic={"timeout": 60}, logging={"access": {"skip_paths": PERSON_PATHS}})
+@bentoml.asgi_app(app, path="/")
+class RisingRisk:
+    """Lists, explanations and scores for neighbourhood teams and the PHM team (one process, state in memory)."""
+
+    def __init__(self) -> None:
+        install_redaction()
+        self.state = ServingState.load(default_home(), ServiceConfig())
+
+    def __is_ready__(self) -> bool:
+        if not self.state.ready:
+            from starlette.exceptions import HTTPException as StarletteHTTPException
+
+            raise StarletteHTTPException(503, "not ready: " + "; ".join(self.state.problems) + "\n")
+        return True
+
+    @app.get(
+        "/v1/neighbourhoods/{neighbourhood}/list",
+        response_model=NeighbourhoodList,
+        responses={**AUTH_RESPONSES, 403: {"model": ErrorResponse, "description": "Token not scoped to this neighbourhood."},
+                   404: {"model": ErrorResponse, "description": "Unknown neighbourhood."}},
+        summary="A neighbourhood's ranked list",
+    )
+    def neighbourhood_list(self, neighbourhood: str, request: Request) -> Response:
+        """Ranked list with score, percentiles, band, top reasons, is_new, model version and as_of."""
+        principal = _principal(self.state, request)
+        data = self.state.neighbourhood_list(principal, neighbourhood, "GET /v1/neighbourhoods/{neighbourhood}/list")
+        return Response(NeighbourhoodList.model_validate(data).model_dump_json(), media_type="application/json")
+
+    @app.get(
+        "/v1/people/{person_id}/explanation",
+        response_model=PersonExplanation,
+        responses={**AUTH_RESPONSES, 404: {"model": ErrorResponse, "description": "No such person for this token."}},
+        summary="Why a person has their score, and their service use",
+    )
+    def person_explanation(self, person_id: str, request: Request) -> Response:
+        """Every reason with its contribution, and month-by-month contacts over the last 24 months."""
+        principal = _principal(self.state, request)
+        data = self.state.explanation(principal, person_id, "GET /v1/people/{person_id}/explanation")
+        return Response(PersonExplanation.model_validate(data).model_dump_json(), media_type="application/json")
+
+    @app.get("/v1/model", response_model=ModelInfo, responses=AUTH_RESPONSES, summary="The model behind the lists")
+    def model_info(self, request: Request) -> ModelInfo:
+        """Model version, training window, headline metrics and a link to the model card."""
+        _principal(self.state, request)
+        return self.state.model_info()
+
+    @app.get("/v1/model/card", responses=AUTH_RESPONSES, summary="The model card")
+    def model_card(self, request: Request) -> Response:
+        """The model card file of the loaded model."""
+        _principal(self.state, request)
+        card = getattr(self.state.model, "model_card_path", None)
+        if card is None or not Path(card).exists():
+            raise HTTPException(404, "the loaded model has no model card; re-run risingrisk train to write one")
+        return FileResponse(card)
+
+    @bentoml.api(route="/v1/score")
+    def score(self, rows: list[ScoreRow], ctx: bentoml.Context) -> ScoreResponse:
+        """Score feature rows supplied by the PHM team (PHM token only); at most 1,000 rows a request."""
+        principal = self.state.tokens.authenticate(ctx.request.headers.get("authorization"))
+        try:
+            if principal is None:
+                raise HTTPException(401, "a valid bearer token is required: send Authorization: Bearer <token>")
+            if not principal.is_phm:
+                raise HTTPException(403, "only PHM tokens may score rows")
+            return self.state.score_rows(rows)
+        except HTTPException as error:
+            # BentoML copies ctx.response.status_code onto whatever the API returns
+            ctx.response.status_code = error.status_code
+            return _error(error.status_code, str(error.detail))
+
+    # ---- clinician pages -------------------------------------------------------------------
+
+    @app.get("/pages/login", response_class=HTMLResponse, include_in_schema=False)
+    def login_form(self) -> HTMLResponse:
+        return HTMLResponse(PAGES.login())
+
+    @app.post("/pages/login", include_in_schema=False)
+    async def login(self, request: Request) -> Response:
+        form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+        token = (form.get("token") or [""])[0].strip()
+        if self.state.tokens.authenticate(f"Bearer {token}") is None:
+            return HTMLResponse(PAGES.login(message="That token is not valid (or was revoked)."), status_code=401)
+        response = RedirectResponse("/pages/", status_code=303)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/")
+        return response
+
+    @app.get("/pages/logout", include_in_schema=False)
+    def logout(self) -> Response:
+        response = RedirectResponse("/pages/login", status_code=303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    @app.get("/pages/", response_class=HTMLResponse, include_in_schema=False)
+    def pages_index(self, request: Request) -> HTMLResponse:
+        principal = _principal(self.state, request, cookie=True)
+        store = self.state._require_store()
+        names = sorted(n for n in set(store.lists) | set(store.neighbourhoods) if principal.may_see(n))
+        return HTMLResponse(PAGES.index(neighbourhoods=names, scope=principal.scope_label))
+
+    @app.get("/pages/neighbourhoods/{neighbourhood}", response_class=HTMLResponse, include_in_schema=False)
+    def list_page(self, neighbourhood: str, request: Request) -> HTMLResponse:
+        principal = _principal(self.state, request, cookie=True)
+        data = self.state.neighbourhood_list(principal, neighbourhood, "GET /pages/neighbourhoods/{neighbourhood}")
+        return HTMLResponse(PAGES.neighbourhood_list(data))
+
+    @app.get("/pages/people/{person_id}", response_class=HTMLResponse, include_in_schema=False)
+    def person_page(self, person_id: str, request: Request) -> HTMLResponse:
+        principal = _principal(self.state, request, cookie=True)
+        data = self.state.explanation(principal, person_id, "GET /pages/people/{person_id}")
+        return HTMLResponse(PAGES.person(data))
+
+
+install_redaction()

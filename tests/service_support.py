@@ -1,0 +1,118 @@
+"""Test helpers for the service tests: a small fitted model and a tiny publication written by serving.publish."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.risk_model import RiskModel
+from risingrisk.home import Home
+from serving.capacity import CapacityConfig
+from serving.publish import Publication, publish
+from serving.score import ScoreConfig, score_population
+
+__all__ = ["AS_OF", "FEATURES", "NEIGHBOURHOODS", "TestModel", "fit_model", "write_publication", "feature_frame"]
+
+AS_OF = date(2026, 11, 1)
+FEATURES = [
+    "ed_0_3m", "ed_3_6m", "ed_6_12m", "ed_12_24m", "ed_trend", "days_since_ed",
+    "sn_lives_alone", "sn_lives_alone_months", "age", "imd_decile",
+]
+NEIGHBOURHOODS = ["Alpha Vale", "Brook & Fen", "Cedar"]
+
+
+@dataclass
+class TestModel:
+    """The fields of training.registry.LoadedModel the service reads."""
+
+    __test__ = False
+
+    model: RiskModel
+    name: str = "risingrisk-high-intensity-use"
+    version: str = "3"
+    alias: str = "champion"
+    run_id: str = "run0"
+    outcome: str = "high_intensity_use"
+    feature_config: Any = None
+    metrics: dict[str, float] = field(default_factory=lambda: {"auroc": 0.81})
+    training_window: dict[str, list[str]] = field(default_factory=lambda: {"train": ["2024-11-01"], "calibrate": ["2025-05-01"]})
+    model_card_path: Path | None = None
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.model.feature_names_)
+
+
+def feature_frame(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Synthetic predictor rows with an outcome driven by recent ED use and living alone."""
+    rng = np.random.default_rng(seed)
+    windows = {name: rng.poisson(lam, n).astype(float) for name, lam in
+               (("ed_0_3m", 0.6), ("ed_3_6m", 0.5), ("ed_6_12m", 0.8), ("ed_12_24m", 1.2))}
+    alone = (rng.random(n) < 0.25).astype(float)
+    frame = pd.DataFrame({
+        **windows,
+        "ed_trend": windows["ed_0_3m"] + windows["ed_3_6m"] - windows["ed_6_12m"],
+        "days_since_ed": np.where(windows["ed_0_3m"] > 0, rng.integers(1, 90, n), np.nan),
+        "sn_lives_alone": alone,
+        "sn_lives_alone_months": np.where(alone == 1, rng.integers(0, 60, n), np.nan),
+        "age": rng.integers(0, 95, n).astype(float),
+        "imd_decile": rng.integers(1, 11, n).astype(float),
+    })
+    logit = -2.5 + 0.9 * frame["ed_0_3m"] + 1.0 * alone - 0.05 * frame["imd_decile"]
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return frame, y
+
+
+def fit_model() -> TestModel:
+    X, y = feature_frame(2000, 1)
+    Xv, yv = feature_frame(600, 2)
+    Xc, yc = feature_frame(800, 3)
+    model = RiskModel(n_estimators=40, num_leaves=7, min_child_samples=20, early_stopping_rounds=10, n_jobs=1)
+    return TestModel(model.fit(X, y, X_valid=Xv, y_valid=yv).calibrate(Xc, yc, method="platt"))
+
+
+def write_publication(home: Home, model: TestModel, *, people: int = 60, per_thousand: float = 100.0) -> Publication:
+    """Score ``people`` synthetic people in three neighbourhoods and publish them (lists of ceil(n/10))."""
+    X, _ = feature_frame(people, 11)
+    ids = [f"P{i:07d}" for i in range(1, people + 1)]
+    excluded = pd.array([("end_of_life" if i % 20 == 7 else pd.NA) for i in range(people)], dtype="str")
+    table = pd.DataFrame({
+        "person_id": pd.array(ids, dtype="str"),
+        "as_of": pd.Timestamp(AS_OF),
+        "neighbourhood": pd.array([NEIGHBOURHOODS[i % 3] for i in range(people)], dtype="str"),
+        "in_cohort": pd.isna(excluded),
+        "excluded_reason": excluded,
+        **{c: X[c] for c in FEATURES},
+    })
+    result = score_population(table, model.model, config=ScoreConfig(capacity=CapacityConfig(per_thousand=per_thousand)))
+    rows = []
+    for i, pid in enumerate(ids):
+        for k in range(i % 4):
+            rows.append({"person_id": pid, "month": date(2026, 10 - k, 1), "setting": "ed", "count": k + 1})
+        rows.append({"person_id": pid, "month": date(2025, 1, 1), "setting": "gp", "count": 2})
+    timeline = pd.DataFrame(rows).sort_values(["person_id", "month", "setting"]).reset_index(drop=True)
+    metadata = {
+        "model_name": model.name,
+        "model_version": model.version,
+        "as_of": AS_OF.isoformat(),
+        "extract_date": "2026-10-31",
+        "rows_in": result.rows_in,
+        "rows_scored": result.rows_scored,
+        "rows_excluded": result.rows_excluded,
+        "list_sizes": result.list_sizes,
+        "explanation_space": "probability",
+    }
+    return publish(
+        home.ensure(),
+        population=result.population,
+        lists=result.lists,
+        features=result.features,
+        timeline=timeline,
+        metadata=metadata,
+        clock=lambda: datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc),
+    )
