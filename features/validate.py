@@ -26,7 +26,7 @@ from features.readers import read_table
 
 __all__ = [
     "RULES",
-    "IMD_DECILE_RANGE",
+    "NUMBER_RANGES",
     "DEFAULT_CODE_SYSTEM",
     "REPORT_FILE",
     "Example",
@@ -52,8 +52,11 @@ RULES: tuple[str, ...] = (
     "event_after_death",
     "duplicate_event",
 )
-#: Allowed range of ``persons.imd_decile`` (1 = most deprived, 10 = least).
-IMD_DECILE_RANGE: tuple[int, int] = (1, 10)
+#: Allowed (lowest, highest) value of numeric columns; None leaves that side open. Values outside are bad_type.
+NUMBER_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "imd_decile": (1, 10),  # 1 = most deprived, 10 = least
+    "cost_gbp": (0, None),
+}
 #: ``codes.code_system`` when the column or the value is absent.
 DEFAULT_CODE_SYSTEM = "snomed"
 REPORT_FILE = "validation_report.json"
@@ -204,8 +207,26 @@ def _parse_number(values: pa.ChunkedArray) -> np.ndarray:
     return pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+def _range_text(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f" from {low:g} to {high:g}"
+    if low is not None:
+        return f" of at least {low:g}"
+    return f" of at most {high:g}" if high is not None else ""
+
+
 def _check_column(checked: _Checked, column: Column, extract_day: np.datetime64) -> None:
-    """Parse one contract column into its canonical type and flag its row-level problems."""
+    """Parse one contract column into its canonical type and flag its row-level problems.
+
+    Parameters
+    ----------
+    checked
+        The table being checked; receives the canonical column, its days (dates) and findings.
+    column
+        The contract column, present in ``checked.raw``.
+    extract_day
+        Dates after this day are ``future_date``.
+    """
     values = checked.raw.column(column.name)
     blank = _blank(values)
     if not column.nullable:
@@ -233,21 +254,40 @@ def _check_column(checked: _Checked, column: Column, extract_day: np.datetime64)
             checked.columns[column.name] = _as_chunked(pa.array(stamps, type=_MICROSECONDS, from_pandas=True))
     else:
         numbers = _parse_number(values)
+        low, high = NUMBER_RANGES.get(column.name, (None, None))
+        ok = np.isfinite(numbers)
         if column.kind == "int":
-            low, high = IMD_DECILE_RANGE
-            ok = np.isfinite(numbers) & (numbers == np.floor(numbers)) & (numbers >= low) & (numbers <= high)
-            reason = f"{column.name} must be a whole number from {low} to {high}"
+            ok &= numbers == np.floor(numbers)
+        if low is not None:
+            ok &= numbers >= low
+        if high is not None:
+            ok &= numbers <= high
+        shape = "a whole number" if column.kind == "int" else "a number"
+        checked.flag("bad_type", column.name, ~blank & ~ok, f"{column.name} must be {shape}{_range_text(low, high)}")
+        if column.kind == "int":
             canonical = pa.array(np.where(ok, numbers, 0).astype(np.int64), mask=~ok)
         else:
-            ok = np.isfinite(numbers) & (numbers >= 0)
-            reason = f"{column.name} must be a number of at least 0"
             canonical = pa.array(np.where(ok, numbers, np.nan), mask=~ok)
-        checked.flag("bad_type", column.name, ~blank & ~ok, reason)
         checked.columns[column.name] = _as_chunked(canonical)
 
 
 def _check_table(name: str, path: Path, extract_day: np.datetime64) -> _Checked:
-    """Read one table, insist on its required columns, and run the checks that need only its own rows."""
+    """Read one table, insist on its required columns, and run the checks that need only its own rows.
+
+    Parameters
+    ----------
+    name
+        Contract table name.
+    path
+        Its file (Parquet or CSV).
+    extract_day
+        Dates after this day are ``future_date``.
+
+    Raises
+    ------
+    UnreadableTableError, MissingColumnError
+        Fatal: the file cannot be read or lacks a required column.
+    """
     raw = read_table(path)
     contract = TABLES[name]
     missing = [column.name for column in contract if column.required and column.name not in raw.column_names]
@@ -413,7 +453,22 @@ def _examples(checked: _Checked, rejected: pd.DataFrame, per_rule: int) -> dict[
 
 
 def _finish_table(checked: _Checked, out: Path, examples_per_rule: int) -> tuple[TableReport, pa.Table]:
-    """Split one checked table into accepted (Parquet) and quarantined (CSV) rows and report on it."""
+    """Split one checked table into accepted (Parquet) and quarantined (CSV) rows and report on it.
+
+    Parameters
+    ----------
+    checked
+        The table after every check.
+    out
+        Output folder: ``{table}.parquet`` and ``rejected/{table}.csv`` are written here.
+    examples_per_rule
+        How many quarantined rows per rule the report quotes.
+
+    Returns
+    -------
+    tuple[TableReport, pyarrow.Table]
+        The table's report and its accepted rows.
+    """
     assigned = _primary_rule(checked)
     keep = assigned < 0
     accepted, defaults = _accepted_table(checked, keep)

@@ -74,8 +74,18 @@ def test_an_unreadable_parquet_file_exits_non_zero_naming_the_file(tmp_path: Pat
     (data / "persons.parquet").write_bytes(b"not parquet at all")
     result = invoke("--data", str(data))
     assert result.exit_code == 1
-    assert "persons.parquet must be a readable parquet file" in result.output
+    assert "persons.parquet must be a readable Parquet file" in result.output
     assert "Export the table again" in result.output
+
+
+def test_a_ragged_csv_row_exits_non_zero_naming_the_line_but_not_its_contents(tmp_path: Path) -> None:
+    data = extract(tmp_path)
+    with (data / "events.csv").open("a") as handle:
+        handle.write("PSECRET9,2024-02-01,ed,2024-02-02,10,surplus\n")
+    result = invoke("--data", str(data))
+    assert result.exit_code == 1
+    assert "events.csv line 3 must have 5 fields like the header; got 6 (1 such lines)" in result.output
+    assert "PSECRET9" not in result.output
 
 
 def test_an_empty_csv_exits_non_zero_asking_for_a_header_row(tmp_path: Path) -> None:
