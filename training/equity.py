@@ -68,6 +68,15 @@ def _group_metrics(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray) -
     }
 
 
+def _natural_key(group: str) -> tuple[int, float, str]:
+    """Order groups as people read them: numbers and age bands by their first number, text alphabetically, missing last."""
+    head = group.split(" × ")[0]
+    digits = "".join(ch for ch in head.split("-")[0] if ch.isdigit() or ch == ".")
+    if head == MISSING_GROUP:
+        return (2, 0.0, group)
+    return (0, float(digits), group) if digits else (1, 0.0, group)
+
+
 def _gate(row: pd.Series, config: EquityConfig) -> list[str]:
     failures = []
     if row["auroc"] < config.min_group_auroc:
@@ -123,6 +132,7 @@ def audit_equity(
         ).by_group
         per_group = per_group[per_group.map(lambda v: isinstance(v, dict))]
         by_group = pd.DataFrame(list(per_group), index=per_group.index).reset_index()
+        by_group = by_group.iloc[sorted(range(len(by_group)), key=lambda i: [_natural_key(str(by_group[c].iloc[i])) for c in columns])]
         by_group.insert(0, "group", by_group[list(columns)].astype(str).agg(" × ".join, axis=1))
         by_group.insert(0, "attribute", " × ".join(columns))
         parts.append(by_group.drop(columns=list(columns)))

@@ -1,0 +1,44 @@
+"""The model card: every TRIPOD+AI section present in Markdown and HTML; tables rendered exactly."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from training.model_card import REQUIRED_SECTIONS, CardFacts, markdown_table, render_model_card, write_model_card
+
+
+def _facts(oracle: dict[str, float] | None) -> CardFacts:
+    table = markdown_table(pd.DataFrame({"model": ["LightGBM"], "AUROC": ["0.812 (0.801–0.823)"]}))
+    return CardFacts(
+        model_name="risingrisk-high-intensity-use", version="3", run_id="abc", created_at="2026-11-24 12:00 UTC",
+        experiment="default", outcome="high_intensity_use", outcome_definition="high intensity use", outcome_window=(6, 18),
+        data_dir="/data", data_start="2022-11-01", extract_date="2026-10-31", train_dates=["2024-11-01"],
+        valid_dates=["2025-02-01", "2025-05-01"], hyperparameters={"learning_rate": 0.05}, best_iteration=120,
+        calibration_method="platt", calibration_cv_brier={"isotonic": 0.0141, "platt": 0.0139}, capacity_per_1000=6.0,
+        capacity_fraction=0.0064, top_fractions=[0.01, 0.05], headline={"auroc": "0.812", "ppv_capacity": "0.3", "calibration_slope": "1.0"},
+        oracle=oracle, equity_passed=False, equity_failures=["sex = F: AUROC 0.600 < 0.65"],
+        equity_gates={"min_group_size": 1000, "min_group_positives": 25, "min_group_auroc": 0.65, "max_abs_calibration_in_the_large": 0.02},
+        n_bootstrap=200, tables={k: table for k in ("slices", "exclusions", "predictors", "missing", "performance", "calibration", "equity", "intersections")},
+        figures={"Calibration plot": "../figures/calibration.png"},
+    )
+
+
+def test_model_card_has_every_required_section_in_markdown_and_html(tmp_path) -> None:
+    md_path, html_path = write_model_card(_facts(None), tmp_path)
+    markdown, html = md_path.read_text(), html_path.read_text()
+    for section in REQUIRED_SECTIONS:
+        assert f"\n## {section}\n" in markdown
+        assert f"<h2>{section}</h2>" in html
+    assert "<table>" in html and '<img src="../figures/calibration.png"' in html
+
+
+def test_model_card_states_failed_equity_gates_and_the_oracle_ratio() -> None:
+    markdown, _ = render_model_card(_facts({"oracle_auroc": 0.9, "model_auroc": 0.81, "ratio": 0.9}))
+    assert "Equity gates: **FAILED**" in markdown
+    assert "- sex = F: AUROC 0.600 < 0.65" in markdown
+    assert "**90.0%** of the" in markdown
+
+
+def test_markdown_table_formats_floats_and_shows_missing_as_a_dash() -> None:
+    frame = pd.DataFrame({"group": ["1", "missing"], "auroc": [0.81234, float("nan")], "count": [10, 2]})
+    assert markdown_table(frame) == "| group | auroc | count |\n|---|---|---|\n| 1 | 0.812 | 10 |\n| missing | – | 2 |"

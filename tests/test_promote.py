@@ -1,0 +1,59 @@
+"""The promotion rule: a challenger replaces the champion only if at least as good and fair; the reasons are spelled out."""
+
+from __future__ import annotations
+
+import pytest
+
+from training.config import PromotionConfig
+from training.errors import PromotionError
+from training.promote import decide
+
+GOOD = {"auroc": 0.82, "calibration_slope": 1.0, "ece": 0.003}
+RULE = PromotionConfig(auroc_tolerance=0.005, ece_tolerance=0.002, slope_range=(0.9, 1.1))
+
+
+def test_promote_refuses_a_worse_challenger_and_says_why() -> None:
+    worse = {"auroc": 0.80, "calibration_slope": 1.0, "ece": 0.003}
+    decision = decide(worse, GOOD, challenger_version="2", champion_version="1", equity_failures=[], config=RULE)
+    assert decision.promoted is False
+    assert decision.reasons == ["AUROC 0.8000 < champion v1 0.8200 - tolerance 0.005 (each on its own validation rows)"]
+
+
+def test_promote_refuses_a_worse_calibrated_challenger_measured_on_the_same_rows() -> None:
+    challenger = {"auroc": 0.83, "calibration_slope": 1.0, "ece": 0.010}
+    decision = decide(challenger, GOOD, challenger_version="3", champion_version="2", equity_failures=[], config=RULE, same_rows=True)
+    assert decision.reasons == ["ECE 0.0100 > champion v2 0.0030 + tolerance 0.002 (on the same evaluation rows)"]
+
+
+def test_challenger_within_the_auroc_tolerance_is_promoted() -> None:
+    challenger = {"auroc": 0.817, "calibration_slope": 0.95, "ece": 0.004}
+    decision = decide(challenger, GOOD, challenger_version="2", champion_version="1", equity_failures=[], config=RULE)
+    assert decision.promoted is True
+    assert [c.name for c in decision.checks] == ["equity gates", "calibration slope", "AUROC vs champion", "calibration vs champion"]
+
+
+def test_first_challenger_becomes_champion_when_it_passes_the_gates() -> None:
+    decision = decide(GOOD, None, challenger_version="1", champion_version=None, equity_failures=[], config=RULE)
+    assert decision.promoted is True
+    assert decision.reasons == []
+
+
+def test_challenger_failing_an_equity_gate_is_refused_even_without_a_champion() -> None:
+    failures = ["imd_quintile = 1: AUROC 0.612 < 0.65"]
+    decision = decide(GOOD, None, challenger_version="1", champion_version=None, equity_failures=failures, config=RULE)
+    assert decision.reasons == ["equity gates failed: imd_quintile = 1: AUROC 0.612 < 0.65"]
+
+
+def test_challenger_with_a_calibration_slope_outside_the_range_is_refused() -> None:
+    decision = decide({**GOOD, "calibration_slope": 1.25}, None, challenger_version="1", champion_version=None, equity_failures=[], config=RULE)
+    assert decision.reasons == ["calibration slope 1.250 outside [0.9, 1.1]"]
+
+
+def test_the_champion_cannot_be_promoted_over_itself() -> None:
+    decision = decide(GOOD, GOOD, challenger_version="4", champion_version="4", equity_failures=[], config=RULE)
+    assert decision.reasons == ["challenger v4 is already the champion; train a new model first"]
+
+
+def test_challenger_metrics_without_auroc_raise_promotion_error() -> None:
+    with pytest.raises(PromotionError, match="challenger metrics must include"):
+        decide({"ece": 0.1}, None, challenger_version="1", champion_version=None, equity_failures=[], config=RULE)
