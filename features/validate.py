@@ -375,18 +375,20 @@ def _rejected_frame(checked: _Checked, assigned: np.ndarray) -> pd.DataFrame:
     original = checked.raw.take(pa.array(rows))
     text = pd.DataFrame({name: _as_strings(original.column(name)).to_pandas() for name in original.column_names}, dtype="str")
     chosen = assigned[rows]
-    findings = checked.findings
-    column = np.array([findings[i].column for i in chosen], dtype=object)
+    rule, column, reason = (
+        np.array([getattr(finding, part) for finding in checked.findings], dtype=object)[chosen]
+        for part in ("rule", "column", "reason")
+    )
     value = pd.Series(pd.NA, index=text.index, dtype="str")
-    for name in np.unique(column) if len(column) else []:
+    for name in pd.unique(column):
         value = value.mask(column == name, text[name])
     front = pd.DataFrame(
         {
             "row": rows + 1,
-            "rule": pd.Series([findings[i].rule for i in chosen], dtype="str"),
+            "rule": pd.Series(rule, dtype="str"),
             "column": pd.Series(column, dtype="str"),
             "value": value,
-            "reason": pd.Series([findings[i].reason for i in chosen], dtype="str"),
+            "reason": pd.Series(reason, dtype="str"),
         }
     )
     return pd.concat([front, text], axis=1)
