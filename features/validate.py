@@ -61,7 +61,7 @@ NUMBER_RANGES: dict[str, tuple[float | None, float | None]] = {
 DEFAULT_CODE_SYSTEM = "snomed"
 REPORT_FILE = "validation_report.json"
 REJECTED_DIR = "rejected"
-#: Columns whose values identify a person: never printed to the console.
+#: Columns whose values identify a person: never printed or quoted in the report (the rejected-rows file has them).
 IDENTIFIER_COLUMNS: frozenset[str] = frozenset({"person_id", "nhs_number"})
 #: Columns of a rejected-rows file that precede the original columns.
 REJECTED_COLUMNS: tuple[str, ...] = ("row", "rule", "column", "value", "reason")
@@ -438,6 +438,13 @@ def _codes_not_in_codelists(codes: pa.Table) -> dict[str, dict[str, int]]:
     return {str(system): {"rows": int(row["size"]), "distinct_codes": int(row["nunique"])} for system, row in summary.iterrows()}
 
 
+def _example_value(column: str, value: object, table: str) -> str | None:
+    """The value to quote in the report: identifiers are replaced by a pointer to the rejected-rows file."""
+    if column in IDENTIFIER_COLUMNS:
+        return f"(identifier hidden; see {REJECTED_DIR}/{table}.csv)"
+    return None if pd.isna(value) else str(value)
+
+
 def _examples(checked: _Checked, rejected: pd.DataFrame, per_rule: int) -> dict[str, list[Example]]:
     examples: dict[str, list[Example]] = {}
     for rule, group in rejected.groupby("rule", sort=False):
@@ -446,7 +453,7 @@ def _examples(checked: _Checked, rejected: pd.DataFrame, per_rule: int) -> dict[
                 file=checked.path.name,
                 row=int(row.row),
                 column=str(row.column),
-                value=None if pd.isna(row.value) else str(row.value),
+                value=_example_value(str(row.column), row.value, checked.name),
                 reason=str(row.reason),
             )
             for row in group.head(per_rule).itertuples(index=False)
@@ -597,10 +604,7 @@ def _print_report(report: ValidationReport, console: Console) -> None:
             for rule, count in table.quarantined_by_rule.items():
                 if count:
                     first = table.examples[rule][0]
-                    if first.column in IDENTIFIER_COLUMNS:
-                        shown = "(hidden)"
-                    else:
-                        shown = "(empty)" if first.value is None else first.value
+                    shown = "(empty)" if first.value is None else first.value
                     rules.add_row(table.table, rule, f"{count:,}", str(first.row), first.column, shown)
         console.print(rules)
     for system, counts in report.codes_not_in_codelists.items():

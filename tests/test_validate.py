@@ -216,6 +216,17 @@ def test_report_json_counts_rules_and_quotes_examples(tmp_path: Path) -> None:
     assert report["extract_date"] == "2025-01-01"
 
 
+def test_report_json_never_quotes_identifiers_but_the_rejected_file_keeps_them(tmp_path: Path) -> None:
+    data = extract(tmp_path, persons=[PERSON, person(person_id="P2", nhs_number="9434765918")], events=[EVENT, event(person_id="P9")])
+    validate(data, extract_date=EXTRACT)
+    text = (data / "validated" / "validation_report.json").read_text()
+    assert "9434765918" not in text and '"P9"' not in text
+    report = json.loads(text)
+    assert report["tables"]["events"]["examples"]["orphan_person_id"][0]["value"] == "(identifier hidden; see rejected/events.csv)"
+    assert rejected(data, "persons") == [(2, "invalid_nhs_number", "nhs_number", "9434765918")]
+    assert rejected(data, "events") == [(2, "orphan_person_id", "person_id", "P9")]
+
+
 def test_codes_not_in_any_code_list_are_counted_by_system_not_rejected(tmp_path: Path) -> None:
     codes = [CODE, code(code="999999"), code(code="999999", start_date="2021-01-01"), code(code="E11", code_system="ICD10")]
     data = extract(tmp_path, codes=codes)
