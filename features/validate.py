@@ -615,10 +615,10 @@ def _print_report(report: ValidationReport, console: Console) -> None:
 def validate_command(
     data: Annotated[Path, typer.Option("--data", help="Folder holding persons, events and codes (Parquet or CSV).")],
     out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder for accepted rows, rejected rows and the report [default: DATA/validated].")
+        Path | None, typer.Option("--out", help="Output folder for accepted rows, rejected rows and the report (default: DATA/validated).")
     ] = None,
     extract_date: Annotated[
-        datetime | None, typer.Option("--extract-date", formats=["%Y-%m-%d"], help="Dates after this day are future_date [default: today, UTC].")
+        datetime | None, typer.Option("--extract-date", formats=["%Y-%m-%d"], help="Dates after this day are future_date (default: today, UTC).")
     ] = None,
 ) -> None:
     """Check a data directory against the data contract; quarantine bad rows with their reason; report."""
