@@ -1,0 +1,82 @@
+"""End to end: train on the shared simulated population registers a loadable challenger; promote moves champion once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from features.build import build_features
+from features.definitions import predictor_names
+from risingrisk.cli import app
+from risingrisk.home import home
+from training.config import TrainConfig
+from training.model_card import REQUIRED_SECTIONS
+from training.promote import promote
+from training.registry import load_model
+from training.train import MODELS, STAGES, TrainResult, train
+
+#: Small and fast, with gates wide enough that promotion of the first model is certain.
+SMALL = {
+    "name": "test",
+    "split": {"train_step_months": 1, "n_train_dates": 2},
+    "model": {"n_estimators": 60, "learning_rate": 0.1, "early_stopping_rounds": 10, "min_child_samples": 50},
+    "baselines": {"logistic_max_iter": 100},
+    "calibration": {"folds": 3},
+    "evaluation": {"n_bootstrap": 20, "shap_sample": 500},
+    "equity": {"min_group_auroc": 0.5, "max_abs_calibration_in_the_large": 0.5},
+    "promotion": {"slope_range": [0.5, 2.0]},
+}
+
+
+@pytest.fixture(scope="module")
+def trained(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainResult, Path]:
+    root = tmp_path_factory.mktemp("home")
+    stages: list[str] = []
+    result = train(sim_dir, TrainConfig.from_dict(SMALL), home=home(root), on_stage=stages.append)
+    assert stages == list(STAGES)
+    return result, root
+
+
+@pytest.mark.slow
+def test_train_registers_a_loadable_challenger_with_its_native_booster(trained: tuple[TrainResult, Path], sim_dir: Path) -> None:
+    result, root = trained
+    loaded = load_model("challenger", home=home(root))
+    assert (loaded.version, loaded.run_id, loaded.outcome) == ("1", result.run_id, "high_intensity_use")
+    assert isinstance(loaded.model.booster_, lgb.Booster)
+    assert loaded.feature_names == predictor_names(loaded.feature_config)
+    assert loaded.training_window == result.index_dates
+    assert loaded.metrics["auroc"] == result.metrics["lightgbm"]["auroc"].value
+    rows = build_features(sim_dir, as_of=result.index_dates["valid"][-1], config=loaded.feature_config).head(50)
+    p = loaded.model.predict_proba(rows[loaded.feature_names])[:, 1]
+    assert p.shape == (50,) and np.all((p >= 0) & (p <= 1))
+    card = loaded.model_card_path.read_text()
+    assert all(f"\n## {section}\n" in card for section in REQUIRED_SECTIONS)
+    assert loaded.model_card_path.with_suffix(".html").exists()
+
+
+@pytest.mark.slow
+def test_train_evaluates_every_model_on_the_same_rows_with_intervals_and_the_oracle(trained: tuple[TrainResult, Path]) -> None:
+    result, _ = trained
+    assert list(result.metrics) == list(MODELS)
+    for values in result.metrics.values():
+        assert values["auroc"].low <= values["auroc"].value <= values["auroc"].high
+        assert {"ppv_capacity", "ppv_top1pct", "ppv_top5pct", "calibration_slope", "ece"} <= set(values)
+    assert result.oracle is not None and 0.5 < result.oracle["oracle_auroc"] <= 1.0
+    assert result.oracle["ratio"] == pytest.approx(result.oracle["model_auroc"] / result.oracle["oracle_auroc"])
+    assert result.slices["slice"].tolist() == ["fit", "early_stop", "calibrate", "evaluate"]
+    assert result.index_dates["train"][-1] < result.index_dates["valid"][0]
+
+
+@pytest.mark.slow
+def test_promote_makes_the_first_challenger_champion_then_refuses_to_repeat_and_says_why(trained: tuple[TrainResult, Path]) -> None:
+    _, root = trained
+    decision = promote(home=home(root))
+    assert decision.promoted is True and decision.champion_version is None
+    assert load_model("champion", home=home(root)).version == "1"
+    outcome = CliRunner().invoke(app, ["promote"], env={"RISINGRISK_HOME": str(root), "COLUMNS": "200"})
+    assert outcome.exit_code == 1
+    assert "challenger v1 is already the champion" in outcome.output
