@@ -22,6 +22,7 @@ from features.simulation.window import Window
 __all__ = ["Trajectories", "simulate_trajectories", "band8_index", "band7_index"]
 
 _DAYS_PER_YEAR = 365.25
+_MAX_AGE = 110
 _BAND8_EDGES = np.array([5, 12, 18, 30, 45, 65, 80], dtype=np.float32)
 _BAND7_EDGES = np.array([lo for _, lo in AGE_BANDS[1:]], dtype=np.float32)
 
@@ -170,6 +171,7 @@ def simulate_trajectories(
     i_hf = [c.name for c in cfg.conditions].index("heart_failure")
     i_alone = [s.name for s in cfg.needs].index("lives_alone")
 
+    cond_hazard_by_age = _condition_hazard(cfg, np.arange(_MAX_AGE + 1, dtype=np.float32) + 0.5)
     settings = cfg.settings
     base = np.array([s.base_by_band for s in settings], dtype=np.float32) / 12.0  # settings x 8
     load = np.array([s.crisis_load for s in settings], dtype=np.float32)
@@ -212,8 +214,8 @@ def simulate_trajectories(
             day = lo[flag] + (rng.random(who.size) * (hi[flag] - lo[flag])).astype(np.int64)
             status_eps[name].append(np.stack([who, day]))
 
-        # long-term conditions arise
-        h_c = _condition_hazard(cfg, age) * cond_dep[active, None]
+        # long-term conditions arise (hazard looked up by whole year of age)
+        h_c = cond_hazard_by_age[np.minimum(age.astype(np.int32), _MAX_AGE)] * cond_dep[active, None]
         new_c = ~ltc_a & (rng.random(h_c.shape, dtype=np.float32) < h_c)
         if new_c.any():
             rows, cols = np.nonzero(new_c)
