@@ -140,6 +140,8 @@ class _Checked:
     days: dict[str, np.ndarray]
     findings: list[_Finding]
     extra_columns: list[str]
+    #: Row of each row's accepted person in the accepted persons table; -1 when none (set by the person links).
+    person_position: np.ndarray | None = None
 
     def flag(self, rule: str, column: str, mask: np.ndarray, reason: str) -> None:
         if mask.any():
@@ -193,7 +195,13 @@ def _parse_temporal(values: pa.ChunkedArray, blank: np.ndarray) -> tuple[np.ndar
             values = pc.cast(values, pa.timestamp(kind.unit))  # stored as UTC; keep the UTC wall clock
         stamps = pc.cast(values, _MICROSECONDS).to_numpy(zero_copy_only=False).astype("datetime64[us]")
         return stamps, np.zeros(len(values), dtype=bool)
-    text = pd.Series(_as_strings(values).to_pandas(), dtype="str")
+    strings = _with_nulls(_as_strings(values), blank)
+    try:  # Arrow's strict ISO 8601 parser is fast; it fails the whole column on one bad or zoned value
+        stamps = pc.cast(strings, _MICROSECONDS).to_numpy(zero_copy_only=False).astype("datetime64[us]")
+        return stamps, np.zeros(len(values), dtype=bool)
+    except pa.ArrowInvalid:
+        pass
+    text = pd.Series(strings.to_pandas(), dtype="str")
     parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).dt.tz_convert(None)
     stamps = parsed.to_numpy(dtype="datetime64[us]")
     return stamps, ~blank & np.isnat(stamps)
@@ -335,6 +343,7 @@ def _check_person_links(checked: _Checked, persons: _PersonIndex) -> None:
     checked.flag("orphan_person_id", "person_id", present & ~known, "person_id must exist in persons")
     position = pc.fill_null(pc.index_in(ids, value_set=persons.accepted_ids), -1).to_numpy(zero_copy_only=False)
     linked = position >= 0
+    checked.person_position = position
     checked.flag("person_rejected", "person_id", known & ~linked, "the person's persons row was quarantined")
     death = np.full(len(position), np.datetime64("NaT"), dtype="datetime64[D]")
     death[linked] = persons.accepted_death_days[position[linked]]
@@ -344,20 +353,43 @@ def _check_person_links(checked: _Checked, persons: _PersonIndex) -> None:
     )
 
 
-def _check_duplicate_events(checked: _Checked) -> None:
-    """Flag every copy but the first of rows identical in all columns."""
-    keys = {}
-    for name in checked.raw.column_names:
+def _duplicate_keys(checked: _Checked) -> dict[str, pa.Array | pa.ChunkedArray]:
+    """Every column as a fixed-width key with the same equalities as its parsed values (fast to group on)."""
+    keys: dict[str, pa.Array | pa.ChunkedArray] = {"person_id": pa.array(checked.person_position)}
+    for column in TABLES[checked.name]:
+        values = checked.columns.get(column.name)
+        if values is None or column.name in keys:
+            continue
+        if column.allowed is not None:
+            values = pc.index_in(values, value_set=pa.array(column.allowed))
+        elif pa.types.is_string(values.type):
+            values = pc.dictionary_encode(values).combine_chunks().indices
+        keys[column.name] = values
+    for name in checked.extra_columns:
         values = checked.raw.column(name)
         if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-            values = pc.dictionary_encode(values).combine_chunks().indices  # same groups, far less hashing memory
+            values = pc.dictionary_encode(values).combine_chunks().indices
         keys[name] = values
-    numbered = pa.table(keys).append_column("__row", pa.array(np.arange(checked.raw.num_rows, dtype=np.int64)))
+    return keys
+
+
+def _check_duplicate_events(checked: _Checked) -> None:
+    """Flag every copy but the first of rows identical in every column, among rows that break no other rule.
+
+    Rows compare on their parsed values (``2024-01-01`` equals ``2024-01-01T00:00:00``); a row already
+    quarantined for another rule neither counts as a first copy nor as a duplicate.
+    """
+    unflagged = np.ones(checked.raw.num_rows, dtype=bool)
+    for finding in checked.findings:
+        unflagged &= ~finding.mask
+    rows = np.flatnonzero(unflagged)
+    keyed = pa.table(_duplicate_keys(checked)).take(pa.array(rows))
+    numbered = keyed.append_column("__row", pa.array(rows, type=pa.int64()))
     # single-threaded: as fast on two cores and steadier when other work shares them
-    first = numbered.group_by(list(keys), use_threads=False).aggregate([("__row", "min")])["__row_min"]
-    keep = np.zeros(checked.raw.num_rows, dtype=bool)
-    keep[first.to_numpy()] = True
-    checked.flag("duplicate_event", "person_id", ~keep, "an earlier events row is identical in every column")
+    first = numbered.group_by(keyed.column_names, use_threads=False).aggregate([("__row", "min")])["__row_min"]
+    duplicate = unflagged.copy()
+    duplicate[first.to_numpy()] = False
+    checked.flag("duplicate_event", "person_id", duplicate, "an earlier events row is identical in every column")
 
 
 def _primary_rule(checked: _Checked) -> np.ndarray:

@@ -140,6 +140,26 @@ def test_each_codes_rule_reports_its_row_column_and_value(tmp_path: Path, codes:
     assert check(extract(tmp_path, codes=codes))["codes"] == [expected]
 
 
+def test_events_identical_after_parsing_are_duplicates(tmp_path: Path) -> None:
+    events = [EVENT, event(event_date="2024-01-01T00:00:00", cost_gbp="250.50")]
+    assert check(extract(tmp_path, events=events))["events"] == [(2, "duplicate_event", "person_id", "P1")]
+
+
+def test_a_row_like_an_earlier_quarantined_row_is_not_its_duplicate(tmp_path: Path) -> None:
+    events = [event(cost_gbp="twelve"), event(cost_gbp=""), event(cost_gbp="")]
+    assert check(extract(tmp_path, events=events))["events"] == [
+        (1, "bad_type", "cost_gbp", "twelve"),
+        (3, "duplicate_event", "person_id", "P1"),
+    ]
+
+
+def test_events_differing_only_in_an_extra_column_are_not_duplicates(tmp_path: Path) -> None:
+    events = [{**EVENT, "source": "ecds"}, {**EVENT, "source": "sus"}, {**EVENT, "source": "sus"}]
+    data = extract(tmp_path, events=events)
+    assert check(data)["events"] == [(3, "duplicate_event", "person_id", "P1")]
+    assert pd.read_parquet(data / "validated" / "events.parquet")["source"].tolist() == ["ecds", "sus"]
+
+
 def test_events_and_codes_after_death_are_quarantined_but_on_the_day_of_death_kept(tmp_path: Path) -> None:
     data = extract(
         tmp_path,
