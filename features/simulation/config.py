@@ -141,6 +141,8 @@ class SimulationConfig:
     death_gompertz_a: float = -11.45
     death_gompertz_b: float = 0.095
     end_of_life_death_per_month: float = 0.12
+    # log hazard ratios of death for frailty, heart failure, dementia and nursing-home residence
+    death_log_hr: tuple[float, float, float, float] = (0.6, 0.5, 0.5, 0.7)
     # --- latent person effects ---
     frailty_sigma: float = 0.75
     deprivation_need_slope: float = 0.13
@@ -159,6 +161,7 @@ class SimulationConfig:
         NeedSpec("mental_health", 0.0180, 0.04, 10, 110, 0.75, 1.2, 0.30),
     )
     need_ramp_months: int = 6
+    need_clustering: float = 0.4  # log hazard ratio of a new need per need already present
     need_detection_months: float = 2.0
     need_end_recorded: float = 0.6
     conditions: tuple[ConditionSpec, ...] = (
@@ -191,6 +194,8 @@ class SimulationConfig:
     crisis_ramp_months: int = 3
     crisis_exit_per_month: float = 0.08
     crisis_noise_sigma: float = 0.25
+    crisis_noise_rho: float = 0.8  # month-to-month autocorrelation of the log-rate noise
+    icp_exit_ratio: float = 1.5  # crisis exit hazard ratio once on the integrated care pathway
     # --- integrated care pathway (neighbourhood caseloads) ---
     icp_per_month_in_crisis: float = 0.02
     icp_effect: float = 0.7
@@ -199,6 +204,10 @@ class SimulationConfig:
     end_of_life_hazard_b: float = 0.10
     nursing_home_hazard_a: float = -13.5
     nursing_home_hazard_b: float = 0.10
+    # log hazard ratios of end-of-life care for cancer, heart failure, frailty, dementia
+    end_of_life_log_hr: tuple[float, float, float, float] = (1.4, 0.8, 0.8, 0.6)
+    # log hazard ratios of nursing-home care for dementia, frailty, living alone
+    nursing_home_log_hr: tuple[float, float, float] = (1.5, 1.0, 0.5)
     # --- service use ---
     settings: tuple[SettingSpec, ...] = (
         # bands: 0-4, 5-11, 12-17, 18-29, 30-44, 45-64, 65-79, 80+
@@ -219,6 +228,9 @@ class SimulationConfig:
     crisis_conversion_slope: float = 0.055
     # --- recording lags ---
     lag_days_mean: float = 4.0
+    admission_stay_mean_days: float = 4.0  # admissions are recorded at discharge
+    admission_after_ed_hours: tuple[int, int] = (1, 12)
+    daytime_hours: tuple[int, int] = (8, 18)  # planned contacts happen in these hours
     backfill_share: float = 0.02
     backfill_days_max: int = 180
     other_code_per_year: float = 0.25

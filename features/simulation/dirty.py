@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import numpy as np
@@ -97,45 +98,63 @@ def plant_defects(
         r.update(person_id=fresh_id(), nhs_number=None, registered_to=None, death_date=None)
         return r
 
-    # --- persons ---
-    for _ in range(k):
-        r = new_person(); r["birth_date"] = None; plant("persons", "missing_required", r)
-        r = new_person(); r["imd_decile"] = "11"; plant("persons", "bad_type", r)
-        r = new_person(); r["ethnic_group"] = "Purple"; plant("persons", "invalid_value", r)
-        r = new_person(); r["birth_date"] = "1985-02-30"; plant("persons", "unparseable_date", r)
-        r = new_person(); r["registered_from"] = future; plant("persons", "future_date", r)
-        r = new_person(); r["registered_to"] = (_day(r["registered_from"]) - timedelta(days=30)).isoformat()
-        plant("persons", "registered_to_before_registered_from", r)
-        r = new_person(); r["death_date"] = (_day(r["birth_date"]) - timedelta(days=100)).isoformat()
-        plant("persons", "death_before_birth", r)
-        r = new_person(); number = persons["nhs_number"][alive[int(rng.integers(len(alive)))]]
+    # --- persons: new people (no events or codes), each with one broken field ---
+    def bad_person(rule: str, change: Callable[[dict[str, str | None]], None]) -> None:
+        r = new_person()
+        change(r)
+        plant("persons", rule, r)
+
+    def shift(value: str | None, days: int) -> str:
+        return (_day(value or "") + timedelta(days=days)).isoformat()
+
+    def wrong_check_digit(r: dict[str, str | None]) -> None:
+        number = persons["nhs_number"][alive[int(rng.integers(len(alive)))]] or ""
         r["nhs_number"] = number[:9] + str((int(number[9]) + 1 + int(rng.integers(8))) % 10)
-        plant("persons", "invalid_nhs_number", r)
+
+    for _ in range(k):
+        bad_person("missing_required", lambda r: r.update(birth_date=None))
+        bad_person("bad_type", lambda r: r.update(imd_decile="11"))
+        bad_person("invalid_value", lambda r: r.update(ethnic_group="Purple"))
+        bad_person("unparseable_date", lambda r: r.update(birth_date="1985-02-30"))
+        bad_person("future_date", lambda r: r.update(registered_from=future))
+        bad_person("registered_to_before_registered_from", lambda r: r.update(registered_to=shift(r["registered_from"], -30)))
+        bad_person("death_before_birth", lambda r: r.update(death_date=shift(r["birth_date"], -100)))
+        bad_person("invalid_nhs_number", wrong_check_digit)
     for i in rng.choice(n_persons, size=k, replace=False).tolist():
         plant("persons", "duplicate_person_id", row(persons, int(i)))
 
     # --- persons whose row is rejected, with otherwise valid events and codes ---
     n_events, n_codes = len(events["person_id"]), len(codes["person_id"])
     for _ in range(cfg.dirty_rejected_persons):
-        r = new_person(); r["sex"] = "X"; plant("persons", "invalid_value", r)
-        for i in rng.choice(n_events, size=3, replace=False).tolist():
-            e = row(events, int(i)); e["person_id"] = r["person_id"]; plant("events", "person_rejected", e)
-        for i in rng.choice(n_codes, size=2, replace=False).tolist():
-            c = row(codes, int(i)); c["person_id"] = r["person_id"]; plant("codes", "person_rejected", c)
+        r = new_person()
+        r["sex"] = "X"
+        plant("persons", "invalid_value", r)
+        for table, source, n in (("events", events, 3), ("codes", codes, 2)):
+            for i in rng.choice(len(source["person_id"]), size=n, replace=False).tolist():
+                copy = row(source, int(i))
+                copy["person_id"] = r["person_id"]
+                plant(table, "person_rejected", copy)
 
-    # --- events ---
+    # --- events (of living people), each with one broken field ---
     death = {pid: d for pid, d in zip(persons["person_id"], persons["death_date"]) if d is not None}
-    living_rows = [int(i) for i in rng.choice(n_events, size=min(n_events, 20 * k), replace=False) if events["person_id"][int(i)] not in death]
-    picks = iter(living_rows)
+    candidates = rng.choice(n_events, size=min(n_events, 20 * k), replace=False).tolist()
+    living = iter([int(i) for i in candidates if events["person_id"][int(i)] not in death])
+
+    def bad_event(rule: str, **changes: str | None) -> None:
+        e = row(events, next(living))
+        e.update(changes)
+        plant("events", rule, e)
+
     for _ in range(k):
-        e = row(events, next(picks)); e["setting"] = None; plant("events", "missing_required", e)
-        e = row(events, next(picks)); e["cost_gbp"] = "twelve"; plant("events", "bad_type", e)
-        e = row(events, next(picks)); e["setting"] = "A&E"; plant("events", "invalid_value", e)
-        e = row(events, next(picks)); e["event_date"] = "2022-02-30 10:00:00"; plant("events", "unparseable_date", e)
-        e = row(events, next(picks)); e["event_date"] = f"{future} 10:00:00"; e["recorded_at"] = None
-        plant("events", "future_date", e)
-        e = row(events, next(picks)); e["person_id"] = f"Z{e['person_id'][1:]}"; plant("events", "orphan_person_id", e)
-        plant("events", "duplicate_event", row(events, next(picks)))
+        bad_event("missing_required", setting=None)
+        bad_event("bad_type", cost_gbp="twelve")
+        bad_event("invalid_value", setting="A&E")
+        bad_event("unparseable_date", event_date="2022-02-30 10:00:00")
+        bad_event("future_date", event_date=f"{future} 10:00:00", recorded_at=None)
+        e = row(events, next(living))
+        e["person_id"] = f"Z{e['person_id'][1:]}"
+        plant("events", "orphan_person_id", e)
+        plant("events", "duplicate_event", row(events, next(living)))
     dead = [(pid, _day(d)) for pid, d in death.items() if _day(d) + timedelta(days=2) < window_end]
     for j in rng.choice(len(dead), size=min(k, len(dead)), replace=False).tolist():
         pid, d = dead[int(j)]
@@ -144,14 +163,22 @@ def plant_defects(
         e.update(person_id=pid, event_date=f"{when.isoformat()} 12:00:00", recorded_at=f"{when.isoformat()} 13:00:00")
         plant("events", "event_after_death", e)
 
-    # --- codes (of living people) ---
+    # --- codes (of living people), each with one broken field ---
     candidates = rng.choice(n_codes, size=min(n_codes, 40 * k), replace=False).tolist()
-    living_codes = [int(i) for i in candidates if codes["person_id"][int(i)] not in death][: 4 * k]
-    for i in np.array(living_codes).reshape(4, k).T.tolist():
-        c = row(codes, i[0]); c["code"] = None; plant("codes", "missing_required", c)
-        c = row(codes, i[1]); c["start_date"] = "2021-02-30"; plant("codes", "unparseable_date", c)
-        c = row(codes, i[2]); c.update(start_date=future, end_date=None, recorded_at=None); plant("codes", "future_date", c)
-        c = row(codes, i[3]); c["person_id"] = f"Z{c['person_id'][1:]}"; plant("codes", "orphan_person_id", c)
+    living = iter([int(i) for i in candidates if codes["person_id"][int(i)] not in death])
+
+    def bad_code(rule: str, **changes: str | None) -> None:
+        c = row(codes, next(living))
+        c.update(changes)
+        plant("codes", rule, c)
+
+    for _ in range(k):
+        bad_code("missing_required", code=None)
+        bad_code("unparseable_date", start_date="2021-02-30")
+        bad_code("future_date", start_date=future, end_date=None, recorded_at=None)
+        c = row(codes, next(living))
+        c["person_id"] = f"Z{c['person_id'][1:]}"
+        plant("codes", "orphan_person_id", c)
 
     for table, rows in planted.items():
         order = rng.permutation(len(rows))

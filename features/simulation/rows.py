@@ -112,12 +112,16 @@ def build_event_rows(
     hi = np.minimum(act_end[person], me)
     day = lo + (rng.random(person.size) * (hi - lo)).astype(np.int64)
     daytime = np.array([s.daytime for s in cfg.settings])[setting]
-    seconds = np.where(daytime, 8 * 3600 + rng.integers(0, 10 * 3600, size=person.size), rng.integers(0, 86_400, size=person.size))
+    day_from, day_to = cfg.daytime_hours
+    seconds = np.where(
+        daytime, rng.integers(day_from * 3600, day_to * 3600, size=person.size), rng.integers(0, 86_400, size=person.size)
+    )
     event_us = day * _US_PER_DAY + seconds * _US_PER_S
 
     # admissions converted from ED: a few hours after the attendance, before the person leaves the data
     src = np.flatnonzero(converted)
-    adm_us = event_us[src] + rng.integers(3600, 12 * 3600, size=src.size) * _US_PER_S
+    after_from, after_to = cfg.admission_after_ed_hours
+    adm_us = event_us[src] + rng.integers(after_from * 3600, after_to * 3600, size=src.size) * _US_PER_S
     adm_us = np.minimum(adm_us, act_end[person[src]] * _US_PER_DAY - _US_PER_S)
     person = np.concatenate([person, person[src]])
     event_us = np.concatenate([event_us, adm_us])
@@ -125,7 +129,7 @@ def build_event_rows(
     from_ed = np.concatenate([np.zeros(converted.size, dtype=bool), np.ones(src.size, dtype=bool)])
     converted = np.concatenate([converted, np.zeros(src.size, dtype=bool)])
 
-    stay = np.where(setting == ea_k, rng.geometric(0.25, size=person.size), 0)  # recorded at discharge
+    stay = np.where(setting == ea_k, rng.geometric(1.0 / cfg.admission_stay_mean_days, size=person.size), 0)
     recorded_us = event_us + _lag_us(cfg, rng, person.size, stay)
     med = np.array([s.cost_median for s in cfg.settings])[setting]
     sig = np.array([s.cost_sigma for s in cfg.settings])[setting]

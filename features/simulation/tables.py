@@ -7,6 +7,7 @@ import pyarrow as pa
 
 from features.contract import ETHNIC_GROUPS, SETTINGS
 from features.simulation.config import SimulationConfig
+from features.simulation.errors import SimulationError
 from features.simulation.population import SEX_CODES, Population
 from features.simulation.rows import CodeRows, EventRows
 from features.simulation.trajectories import Trajectories
@@ -42,7 +43,7 @@ def persons_table(cfg: SimulationConfig, pop: Population, traj: Trajectories) ->
     decile = pa.array(pop.decile.astype(np.int64), mask=missing_lsoa)
     ethnic_names = np.array([name for name, _ in cfg.ethnic_shares])
     if not set(ethnic_names) <= set(ETHNIC_GROUPS):
-        raise ValueError(f"ethnic groups must be among {ETHNIC_GROUPS}; got {sorted(ethnic_names)}. Fix SimulationConfig.")
+        raise SimulationError(f"ethnic groups must be among {ETHNIC_GROUPS}; got {sorted(ethnic_names)}. Fix SimulationConfig.")
     return pa.table(
         {
             "person_id": id_array(pop),
@@ -65,7 +66,7 @@ def events_table(cfg: SimulationConfig, ids: pa.Array, ev: EventRows) -> pa.Tabl
     """One row per contact with the contract's events columns."""
     names = [s.name for s in cfg.settings]
     if set(names) != set(SETTINGS):
-        raise ValueError(f"simulated settings must be exactly {SETTINGS}; got {names}. Fix SimulationConfig.settings.")
+        raise SimulationError(f"simulated settings must be exactly {SETTINGS}; got {names}. Fix SimulationConfig.settings.")
     return pa.table(
         {
             "person_id": ids.take(pa.array(ev.person, type=pa.int32())),

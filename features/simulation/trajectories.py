@@ -163,7 +163,6 @@ def simulate_trajectories(
     crisis_level = np.zeros(n, dtype=np.float32)
     crisis_lead = np.zeros(n, dtype=np.int32)
     noise = np.zeros(n, dtype=np.float32)
-    rho = 0.8
     hazard_band = np.array(cfg.crisis_hazard_by_band, dtype=np.float32)
     i_frail = [c.name for c in cfg.conditions].index("frailty")
     i_dem = [c.name for c in cfg.conditions].index("dementia")
@@ -191,7 +190,8 @@ def simulate_trajectories(
         # deaths (Gompertz, raised by end-of-life care, frailty, nursing home)
         ltc_a = ltc[active]
         h_death = np.exp(cfg.death_gompertz_a + cfg.death_gompertz_b * age) / 12.0
-        h_death *= np.exp(0.6 * ltc_a[:, i_frail] + 0.5 * ltc_a[:, i_hf] + 0.5 * ltc_a[:, i_dem] + 0.7 * nursing[active])
+        hr = cfg.death_log_hr
+        h_death *= np.exp(hr[0] * ltc_a[:, i_frail] + hr[1] * ltc_a[:, i_hf] + hr[2] * ltc_a[:, i_dem] + hr[3] * nursing[active])
         p_death = np.where(eol[active], cfg.end_of_life_death_per_month, 1 - np.exp(-h_death))
         dies = (rng.random(active.size) < p_death) & (hi - lo >= 2)
         d_who = active[dies]
@@ -203,10 +203,12 @@ def simulate_trajectories(
 
         # status: end of life, nursing home
         h_eol = np.exp(cfg.end_of_life_hazard_a + cfg.end_of_life_hazard_b * age) / 12.0
-        h_eol *= np.exp(1.4 * ltc_a[:, i_cancer] + 0.8 * ltc_a[:, i_hf] + 0.8 * ltc_a[:, i_frail] + 0.6 * ltc_a[:, i_dem])
+        hr = cfg.end_of_life_log_hr
+        h_eol *= np.exp(hr[0] * ltc_a[:, i_cancer] + hr[1] * ltc_a[:, i_hf] + hr[2] * ltc_a[:, i_frail] + hr[3] * ltc_a[:, i_dem])
         new_eol = ~eol[active] & (rng.random(active.size) < h_eol)
         h_nh = np.exp(cfg.nursing_home_hazard_a + cfg.nursing_home_hazard_b * age) / 12.0
-        h_nh *= np.exp(1.5 * ltc_a[:, i_dem] + 1.0 * ltc_a[:, i_frail] + 0.5 * need[active, i_alone])
+        hr = cfg.nursing_home_log_hr
+        h_nh *= np.exp(hr[0] * ltc_a[:, i_dem] + hr[1] * ltc_a[:, i_frail] + hr[2] * need[active, i_alone])
         new_nh = ~nursing[active] & (rng.random(active.size) < h_nh)
         for name, flag, store in (("end_of_life", new_eol, eol), ("nursing_home", new_nh, nursing)):
             who = active[flag]
@@ -230,7 +232,7 @@ def simulate_trajectories(
         need_a = need[active]
         n_active_needs = need_a.sum(axis=1, dtype=np.float32)
         elig = (age[:, None] >= min_age) & (age[:, None] <= max_age)
-        h_n = (onset_y / 12.0) * need_dep[active, None] * np.exp(0.4 * n_active_needs)[:, None]
+        h_n = (onset_y / 12.0) * need_dep[active, None] * np.exp(cfg.need_clustering * n_active_needs)[:, None]
         u = rng.random(need_a.shape, dtype=np.float32)
         start = ~need_a & elig & (u < h_n)
         stop = need_a & (u < resolve)
@@ -266,7 +268,7 @@ def simulate_trajectories(
         h_cr = np.minimum(hazard_band[band7] * crisis_person[active] * np.exp(crisis_drive), 0.2)
         u = rng.random(active.size)
         enter = ~in_crisis & (u < h_cr) & ~eol[active] & ~nursing[active]
-        leave = in_crisis & (k >= crisis_lead[active]) & (u < np.where(icp[active], 1.5, 1.0) * cfg.crisis_exit_per_month)
+        leave = in_crisis & (k >= crisis_lead[active]) & (u < np.where(icp[active], cfg.icp_exit_ratio, 1.0) * cfg.crisis_exit_per_month)
         e_who = active[enter]
         crisis_k[e_who] = 0
         extreme = rng.random(e_who.size) < cfg.crisis_extreme_share
@@ -291,6 +293,7 @@ def simulate_trajectories(
         phase_pre = np.clip((kf + 1) / cfg.crisis_ramp_months, 0, 1) * (k >= 0)
         phase_ed = np.clip((kf - crisis_lead[active] + 1) / cfg.crisis_ramp_months, 0, 1) * (k >= 0)
 
+        rho = cfg.crisis_noise_rho
         noise[active] = rho * noise[active] + np.sqrt(1 - rho**2) * cfg.crisis_noise_sigma * rng.standard_normal(active.size, dtype=np.float32)
         month_mult = np.exp(noise[active] - cfg.crisis_noise_sigma**2 / 2) * use_scale[active] * use_drive * frac
         band8 = band8_index(age)
