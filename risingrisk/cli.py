@@ -24,3 +24,9 @@ from training.train import train_command  # noqa: E402
 app.command("train")(train_command)
 from training.promote import promote_command  # noqa: E402
 app.command("promote")(promote_command)
+from serving.run import serve_command  # noqa: E402
+app.command("serve")(serve_command)
+from serving.tokens import tokens_app  # noqa: E402
+app.add_typer(tokens_app, name="tokens")
+from risingrisk.demo import demo_command  # noqa: E402
+app.command("demo")(demo_command)

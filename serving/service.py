@@ -34,7 +34,16 @@ from serving.auth import Principal, TokenStore
 from serving.pages import PageConfig, Pages
 from serving.store import PublishedStore, load_store
 
-__all__ = ["ServiceConfig", "ServingState", "RisingRisk", "IdentifierRedactor", "install_redaction", "load_champion"]
+__all__ = [
+    "ServiceConfig",
+    "ServingState",
+    "RisingRisk",
+    "IdentifierRedactor",
+    "RouteMetricsMiddleware",
+    "install_redaction",
+    "load_champion",
+    "route_template",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -377,26 +386,63 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 _REQUESTS = bentoml.metrics.Counter(
     name="risingrisk_http_requests_total",
-    documentation="Requests to the lists, explanation, model and page routes, by route template and status.",
-    labelnames=["route", "status"],
+    documentation="HTTP requests by route template (never a raw path: paths hold person ids), method and status.",
+    labelnames=["route", "method", "status"],
 )
 _LATENCY = bentoml.metrics.Histogram(
     name="risingrisk_http_request_duration_seconds",
-    documentation="Latency of the lists, explanation, model and page routes, by route template.",
-    labelnames=["route"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    documentation="HTTP request latency by route template and method.",
+    labelnames=["route", "method"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+)
+#: Route templates for metric labels; anything else is counted as "other" (bounded label values).
+_TEMPLATES = [
+    (re.compile(r"/v1/people/[^/]+/explanation"), "/v1/people/{person_id}/explanation"),
+    (re.compile(r"/v1/neighbourhoods/[^/]+/list"), "/v1/neighbourhoods/{neighbourhood}/list"),
+    (re.compile(r"/pages/people/[^/]+"), "/pages/people/{person_id}"),
+    (re.compile(r"/pages/neighbourhoods/[^/]+"), "/pages/neighbourhoods/{neighbourhood}"),
+]
+_FIXED_ROUTES = frozenset(
+    {"/", "/v1/score", "/v1/model", "/v1/model/card", "/livez", "/readyz", "/healthz", "/metrics", "/docs.json", "/schema.json",
+     "/pages/", "/pages/login", "/pages/logout"}
 )
 
 
-@app.middleware("http")
-async def _route_metrics(request: Request, call_next: Any) -> Response:
-    started = time.perf_counter()
-    response = await call_next(request)
-    route = request.scope.get("route")
-    template = getattr(route, "path", "unmatched")
-    _REQUESTS.labels(route=template, status=str(response.status_code)).inc()
-    _LATENCY.labels(route=template).observe(time.perf_counter() - started)
-    return response
+def route_template(path: str) -> str:
+    """The route template a path belongs to (``/v1/people/{person_id}/explanation``), or ``other``."""
+    if path in _FIXED_ROUTES:
+        return path
+    for pattern, template in _TEMPLATES:
+        if pattern.fullmatch(path):
+            return template
+    return "other"
+
+
+class RouteMetricsMiddleware:
+    """ASGI middleware counting requests and latency per route template (BentoML's own labels by raw path)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_watch(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_watch)
+        finally:
+            route, method = route_template(scope["path"]), scope.get("method", "")
+            _REQUESTS.labels(route=route, method=method, status=str(status)).inc()
+            _LATENCY.labels(route=route, method=method).observe(time.perf_counter() - started)
 
 
 def _principal(state: ServingState, request: Request, *, cookie: bool = False) -> Principal:
@@ -409,12 +455,17 @@ def _principal(state: ServingState, request: Request, *, cookie: bool = False) -
     return principal
 
 
-#: Paths BentoML's own access log and metrics must not see: their URLs carry person ids (the
-#: metrics label is the raw path). ``risingrisk_http_*`` metrics below label them by route template.
+#: Paths BentoML's access log must not print: their URLs carry person ids (views are in the audit log).
 PERSON_PATHS = ["/v1/people/", "/pages/people/"]
 
 
-@bentoml.service(name="risingrisk", traffic={"timeout": 60}, logging={"access": {"skip_paths": PERSON_PATHS}})
+@bentoml.service(
+    name="risingrisk",
+    traffic={"timeout": 60},
+    logging={"access": {"skip_paths": PERSON_PATHS}},
+    # BentoML's request metrics label by raw path (person ids); RouteMetricsMiddleware and /metrics replace them
+    metrics={"enabled": False},
+)
 @bentoml.asgi_app(app, path="/")
 class RisingRisk:
     """Lists, explanations and scores for neighbourhood teams and the PHM team (one process, state in memory)."""
@@ -485,6 +536,14 @@ class RisingRisk:
             ctx.response.status_code = error.status_code
             return _error(error.status_code, str(error.detail))
 
+    @app.get("/metrics", include_in_schema=True, summary="Prometheus metrics", response_class=Response)
+    def metrics(self) -> Response:
+        """Prometheus exposition of every worker's metrics (request counts and latency by route template)."""
+        from bentoml._internal.configuration.containers import BentoMLContainer
+
+        client = BentoMLContainer.metrics_client.get()
+        return Response(client.generate_latest(), media_type=client.CONTENT_TYPE_LATEST)
+
     # ---- clinician pages -------------------------------------------------------------------
 
     @app.get("/pages/login", response_class=HTMLResponse, include_in_schema=False)
@@ -528,3 +587,5 @@ class RisingRisk:
 
 
 install_redaction()
+
+RisingRisk.add_asgi_middleware(RouteMetricsMiddleware)

@@ -16,7 +16,7 @@ from serving.capacity import CapacityConfig
 from serving.publish import Publication, publish
 from serving.score import ScoreConfig, score_population
 
-__all__ = ["AS_OF", "FEATURES", "NEIGHBOURHOODS", "TestModel", "fit_model", "write_publication", "feature_frame"]
+__all__ = ["AS_OF", "FEATURES", "NEIGHBOURHOODS", "TestModel", "fit_model", "register_champion", "write_publication", "feature_frame"]
 
 AS_OF = date(2026, 11, 1)
 FEATURES = [
@@ -116,3 +116,25 @@ def write_publication(home: Home, model: TestModel, *, people: int = 60, per_tho
         metadata=metadata,
         clock=lambda: datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc),
     )
+
+
+def register_champion(home: Home, model: TestModel) -> TestModel:
+    """Register ``model`` in the home's MLflow registry under alias champion; return it with the registered version."""
+    import mlflow
+
+    from features.config import FeatureConfig
+    from training.registry import MODEL_NAME, log_and_register
+    from training.tracking import configure_tracking
+
+    configure_tracking(home)
+    X, _ = feature_frame(5, 21)
+    metadata = {
+        "feature_names": FEATURES,
+        "outcome": model.outcome,
+        "feature_config": FeatureConfig().to_dict(),
+        "training_window": model.training_window,
+    }
+    with mlflow.start_run():
+        mlflow.log_metric("auroc", model.metrics["auroc"])
+        version = log_and_register(model.model, name=MODEL_NAME, example=X, metadata=metadata, aliases=("champion",))
+    return TestModel(model.model, name=MODEL_NAME, version=version)
