@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -115,10 +116,12 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1.0 - p))
 
 
-def _logistic_fit(y: np.ndarray, x: np.ndarray | None, offset: np.ndarray, w: np.ndarray, iterations: int = 50) -> np.ndarray:
-    """Unpenalised weighted logistic regression of y on [1, x] with an offset, by Newton-Raphson."""
+def _logistic_fit(
+    y: np.ndarray, x: np.ndarray | None, offset: np.ndarray, w: np.ndarray, start: np.ndarray | None = None, iterations: int = 50
+) -> np.ndarray:
+    """Unpenalised weighted logistic regression of y on [1, x] with an offset, by Newton-Raphson (optionally warm-started)."""
     design = np.ones((y.size, 1)) if x is None else np.column_stack([np.ones(y.size), x])
-    beta = np.zeros(design.shape[1])
+    beta = np.zeros(design.shape[1]) if start is None else np.asarray(start, dtype=float).copy()
     for _ in range(iterations):
         eta = offset + design @ beta
         mu = 1.0 / (1.0 + np.exp(-eta))
@@ -131,13 +134,16 @@ def _logistic_fit(y: np.ndarray, x: np.ndarray | None, offset: np.ndarray, w: np
     return beta
 
 
-def _calibration(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+def _calibration(
+    y: np.ndarray, p: np.ndarray, w: np.ndarray, start: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[float, float, tuple[np.ndarray, np.ndarray]]:
+    """Intercept, slope and the fitted coefficient vectors (to warm-start bootstrap replicates)."""
     log_odds = _logit(p)
     if (w * y).sum() == 0 or (w * (1 - y)).sum() == 0:
-        return float("nan"), float("nan")
-    intercept = _logistic_fit(y, None, log_odds, w)[0]
-    slope = _logistic_fit(y, log_odds, np.zeros_like(y), w)[1]
-    return float(intercept), float(slope)
+        return float("nan"), float("nan"), (np.zeros(1), np.zeros(2))
+    in_the_large = _logistic_fit(y, None, log_odds, w, None if start is None else start[0])
+    weak = _logistic_fit(y, log_odds, np.zeros_like(y), w, None if start is None else start[1])
+    return float(in_the_large[0]), float(weak[1]), (in_the_large, weak)
 
 
 def _quantile_bins(p: np.ndarray, n_bins: int) -> np.ndarray:
@@ -178,7 +184,8 @@ def calibration_intercept_slope(y: np.ndarray, p: np.ndarray, sample_weight: np.
     extreme (overfitting). Probabilities are clipped to ``[1e-4, 1 - 1e-4]`` before the logit.
     """
     y, p, w = _arrays(y, p, sample_weight)
-    return _calibration(y, p, w)
+    intercept, slope, _ = _calibration(y, p, w)
+    return intercept, slope
 
 
 def expected_calibration_error(
@@ -224,12 +231,18 @@ def top_fraction_metrics(
 
 
 def _all_metrics(
-    ranked: _Ranked, y: np.ndarray, p: np.ndarray, w: np.ndarray, fractions: Mapping[str, float], bins: np.ndarray | None
-) -> dict[str, float]:
-    out = {"auroc": ranked.auroc(y, w), "auprc": ranked.average_precision(y, w)}
+    ranked: _Ranked,
+    y: np.ndarray,
+    p: np.ndarray,
+    w: np.ndarray,
+    fractions: Mapping[str, float],
+    bins: np.ndarray | None,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"auroc": ranked.auroc(y, w), "auprc": ranked.average_precision(y, w)}
     if bins is not None:
         out["brier"] = float((w * (p - y) ** 2).sum() / w.sum())
-        out["calibration_intercept"], out["calibration_slope"] = _calibration(y, p, w)
+        out["calibration_intercept"], out["calibration_slope"], out["_coefficients"] = _calibration(y, p, w, start)
         out["ece"] = _ece(y, p, w, bins)
     for label, fraction in fractions.items():
         for name, value in ranked.top(y, w, fraction).items():
@@ -280,12 +293,14 @@ def evaluate_scores(
     ranked = _Ranked(scores, seed)
     bins = _quantile_bins(scores, ece_bins) if probabilistic else None
     point = _all_metrics(ranked, y, scores, w, fractions, bins)
+    start = point.pop("_coefficients", None)
     rng = np.random.default_rng(seed)
     n_groups = int(codes.max()) + 1 if codes.size else 0
     replicates: dict[str, list[float]] = {name: [] for name in point}
     for _ in range(n_bootstrap):
         draws = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups).astype(float)
-        values = _all_metrics(ranked, y, scores, draws[codes], fractions, bins)
+        values = _all_metrics(ranked, y, scores, draws[codes], fractions, bins, start)
+        values.pop("_coefficients", None)
         for name, value in values.items():
             replicates[name].append(value)
     tail = (1.0 - ci_level) / 2.0 * 100.0

@@ -44,6 +44,8 @@ MODELS: dict[str, str] = {
     "herts_segmentation": "Herts-style rules segmentation",
     "logistic": "Logistic regression",
 }
+#: Short names for the console summary.
+SHORT_NAMES: dict[str, str] = {"lightgbm": "LightGBM", "ed_count": "ED count 12m", "herts_segmentation": "Herts rules", "logistic": "Logistic"}
 #: Metrics logged without a prefix for the registered model (what promotion and load_model read).
 HEADLINE: tuple[str, ...] = ("auroc", "auprc", "brier", "calibration_intercept", "calibration_slope", "ece", "ppv_capacity", "sensitivity_capacity", "lift_capacity")
 
@@ -153,6 +155,7 @@ def train(
     TrainingError
         If a slice lacks outcomes, or an equity attribute is missing.
     """
+    import matplotlib.pyplot as plt
     import mlflow
 
     from features.build import build_features
@@ -324,6 +327,7 @@ def train(
             mlflow.log_metrics({k: float(v) for k, v in logged.items() if np.isfinite(v)})
             for file_name, figure in figures.items():
                 mlflow.log_figure(figure, f"figures/{file_name}")
+                plt.close(figure)
             mlflow.log_dict(config.to_dict(), "config/experiment.json")
             mlflow.log_dict(feature_config.to_dict(), "config/features.json")
             mlflow.log_dict({k: {m: ci.as_dict() for m, ci in v.items()} for k, v in metrics.items()}, "evaluation/metrics.json")
@@ -511,17 +515,17 @@ def summary_table(result: TrainResult) -> Any:
     from rich.table import Table
 
     table = Table(title=f"{result.model_name} v{result.version} — out-of-time evaluation (alias challenger)")
-    table.add_column("model")
+    table.add_column("model", no_wrap=True)
     for column in ("AUROC", "AUPRC", "PPV @ capacity", "lift @ capacity", "cal. slope", "Brier"):
         table.add_column(column, justify="right")
     for key, values in result.metrics.items():
         table.add_row(
-            MODELS[key], _ci(values["auroc"]), _ci(values["auprc"]), _ci(values["ppv_capacity"]),
+            SHORT_NAMES[key], _ci(values["auroc"]), _ci(values["auprc"]), _ci(values["ppv_capacity"]),
             _ci(values["lift_capacity"], 1), _ci(values["calibration_slope"], 2), _ci(values["brier"], 4),
         )
     if result.oracle is not None:
         table.add_row(
-            "Simulator oracle (true latent risk)",
+            "Oracle (sim truth)",
             f"{result.oracle['oracle_auroc']:.3f} ({result.oracle['oracle_auroc_low']:.3f}–{result.oracle['oracle_auroc_high']:.3f})",
             "", f"{result.oracle['oracle_ppv_capacity']:.3f}", "", "", "",
         )
