@@ -8,7 +8,21 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-__all__ = ["PageConfig", "Bar", "reason_bars", "Pages"]
+__all__ = ["PageConfig", "Bar", "SETTING_LABELS", "reason_bars", "Pages"]
+
+#: How the timeline names each care setting (contract setting -> words a clinician uses).
+SETTING_LABELS: dict[str, str] = {
+    "ed": "A&E",
+    "emergency_admission": "Emergency admission",
+    "elective_admission": "Planned admission",
+    "outpatient": "Outpatient",
+    "gp": "GP",
+    "nhs111": "NHS 111",
+    "ambulance": "Ambulance (999)",
+    "mental_health": "Mental health",
+    "social_care": "Social care",
+    "community": "Community",
+}
 
 
 @dataclass(frozen=True)
@@ -17,7 +31,8 @@ class PageConfig:
 
     chart_reasons: int = 10
     chart_width: int = 760
-    label_width: int = 420
+    label_width: int = 440
+    label_characters: int = 62
     bar_height: int = 22
     bar_gap: int = 6
 
@@ -97,4 +112,5 @@ class Pages:
             chart_height=height,
             config=self.config,
             peak=peak,
+            setting_labels=SETTING_LABELS,
         )
