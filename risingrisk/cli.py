@@ -28,3 +28,5 @@ from serving.run import serve_command  # noqa: E402
 app.command("serve")(serve_command)
 from serving.tokens import tokens_app  # noqa: E402
 app.add_typer(tokens_app, name="tokens")
+from risingrisk.demo import demo_command  # noqa: E402
+app.command("demo")(demo_command)
