@@ -108,6 +108,8 @@ class ValidationReport:
     created_at: str
     tables: dict[str, TableReport]
     codes_not_in_codelists: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Precedence: a row breaking several rules is counted once, under the first of these.
+    rule_order: list[str] = field(default_factory=lambda: list(RULES))
 
     @property
     def rows_quarantined(self) -> int:
