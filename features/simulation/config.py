@@ -149,16 +149,16 @@ class SimulationConfig:
     deprivation_condition_slope: float = 0.14
     deprivation_crisis_slope: float = 0.06
     needs: tuple[NeedSpec, ...] = (
-        NeedSpec("homeless", 0.0030, 0.07, 16, 80, 0.60, 2.0, 0.35),
-        NeedSpec("housing_insecurity", 0.0100, 0.05, 16, 90, 0.45, 0.7, 0.15),
-        NeedSpec("lives_alone", 0.0080, 0.01, 18, 110, 0.40, 0.6, 0.10),
-        NeedSpec("financial_difficulty", 0.0120, 0.05, 18, 90, 0.40, 0.7, 0.10),
-        NeedSpec("unemployment", 0.0100, 0.06, 16, 66, 0.45, 0.5, 0.10),
-        NeedSpec("substance_misuse", 0.0035, 0.03, 14, 65, 0.55, 1.8, 0.30),
-        NeedSpec("alcohol_misuse", 0.0040, 0.02, 16, 80, 0.55, 1.5, 0.30),
-        NeedSpec("domestic_abuse", 0.0040, 0.05, 16, 70, 0.45, 1.1, 0.20),
-        NeedSpec("carer", 0.0060, 0.02, 16, 90, 0.50, 0.2, 0.05),
-        NeedSpec("mental_health", 0.0180, 0.04, 10, 110, 0.75, 1.2, 0.30),
+        NeedSpec("homeless", 0.0030, 0.07, 16, 80, 0.70, 4.0, 0.35),
+        NeedSpec("housing_insecurity", 0.0100, 0.05, 16, 90, 0.55, 1.4, 0.15),
+        NeedSpec("lives_alone", 0.0080, 0.01, 18, 110, 0.50, 1.2, 0.10),
+        NeedSpec("financial_difficulty", 0.0120, 0.05, 18, 90, 0.50, 1.4, 0.10),
+        NeedSpec("unemployment", 0.0100, 0.06, 16, 66, 0.55, 1.0, 0.10),
+        NeedSpec("substance_misuse", 0.0035, 0.03, 14, 65, 0.65, 3.6, 0.30),
+        NeedSpec("alcohol_misuse", 0.0040, 0.02, 16, 80, 0.65, 3.0, 0.30),
+        NeedSpec("domestic_abuse", 0.0040, 0.05, 16, 70, 0.55, 2.2, 0.20),
+        NeedSpec("carer", 0.0060, 0.02, 16, 90, 0.60, 0.4, 0.05),
+        NeedSpec("mental_health", 0.0180, 0.04, 10, 110, 0.85, 2.4, 0.30),
     )
     need_ramp_months: int = 6
     need_clustering: float = 0.4  # log hazard ratio of a new need per need already present
@@ -181,12 +181,12 @@ class SimulationConfig:
     condition_incidence_floor_per_year: float = 0.0004
     # --- crisis (escalation) episodes: the rising-risk process ---
     # monthly entry hazard at decile 5.5 with no needs or conditions, by AGE_BANDS (calibrated to HIU rates).
-    crisis_hazard_by_band: tuple[float, ...] = (0.00254, 0.00042, 0.00127, 0.00106, 0.00071, 0.00065, 0.00082)
+    crisis_hazard_by_band: tuple[float, ...] = (0.00229, 0.00040, 0.00089, 0.00053, 0.00034, 0.00029, 0.00059)
     crisis_frailty_weight: float = 0.6
     crisis_level_median: float = 0.38
     crisis_level_sigma: float = 0.37
     # a small share of episodes are extreme (20+ attendances a year)
-    crisis_extreme_share: float = 0.02
+    crisis_extreme_share: float = 0.015
     crisis_extreme_median: float = 2.4
     crisis_extreme_sigma: float = 0.3
     crisis_lead_months_max: int = 6

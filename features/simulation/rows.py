@@ -1,4 +1,4 @@
-"""Turn monthly counts and episodes into contract rows: event times, recording lags, costs and codes."""
+"""Turn monthly contacts and episodes into contract rows: event times, recording lags, costs and codes."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def _lag_us(cfg: SimulationConfig, rng: np.random.Generator, n: int, extra_days:
 def build_event_rows(
     cfg: SimulationConfig, rng: np.random.Generator, pop: Population, traj: Trajectories, window: Window
 ) -> EventRows:
-    """Expand monthly counts to one row per contact with a time, a recording time and a cost.
+    """Give each monthly contact a row with a time, a recording time and a cost.
 
     Parameters
     ----------
@@ -83,28 +83,11 @@ def build_event_rows(
     their number is reported as ``dropped_unrecorded``.
     """
     act_start, act_end = active_interval(pop, traj, window)
-    setting_names = [s.name for s in cfg.settings]
-    ed_k = setting_names.index("ed")
-    ea_k = setting_names.index("emergency_admission")
-    persons, months, settings, conv_flag = [], [], [], []
-    for s_k, name in enumerate(setting_names):
-        for m, (who, c) in enumerate(traj.counts[name]):
-            rep = np.repeat(who, c)
-            persons.append(rep)
-            months.append(np.full(rep.size, m, dtype=np.int16))
-            settings.append(np.full(rep.size, s_k, dtype=np.int8))
-            if s_k == ed_k:
-                # the first `converted` attendances of each person-month are admitted (exchangeable rows)
-                starts = np.repeat(np.cumsum(c) - c, c)
-                rank = np.arange(rep.size) - starts
-                conv_flag.append(rank < np.repeat(traj.ed_converted[m], c))
-            else:
-                conv_flag.append(np.zeros(rep.size, dtype=bool))
-    person = np.concatenate(persons)
-    month = np.concatenate(months)
-    setting = np.concatenate(settings)
-    converted = np.concatenate(conv_flag)
-    del persons, months, settings, conv_flag
+    ea_k = [s.name for s in cfg.settings].index("emergency_admission")
+    person = np.concatenate([who for who, _, _ in traj.events])
+    month = np.repeat(np.arange(len(traj.events), dtype=np.int16), [who.size for who, _, _ in traj.events])
+    setting = np.concatenate([kind for _, kind, _ in traj.events])
+    converted = np.concatenate([conv for _, _, conv in traj.events])
 
     ms = window.month_starts[month]
     me = window.month_starts[month + 1]

@@ -41,14 +41,13 @@ def band7_index(age_years: np.ndarray) -> np.ndarray:
 class Trajectories:
     """Everything the monthly process produced, as flat arrays.
 
-    ``counts[s]`` is a list (one entry per month) of ``(person, count)`` pairs for setting ``s``;
-    ``ed_converted`` the matching per-person number of ED attendances admitted. Episodes hold
+    ``events`` holds one ``(person, setting index, converted)`` triple of arrays per month, one entry per
+    contact; ``converted`` marks ED attendances that led to an emergency admission. Episodes hold
     ``(person, category, start_day, end_day)`` with ``end_day = -1`` while ongoing.
     """
 
     death_day: np.ndarray
-    counts: dict[str, list[tuple[np.ndarray, np.ndarray]]]
-    ed_converted: list[np.ndarray]
+    events: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
     condition_episodes: dict[str, list[np.ndarray]] = field(default_factory=dict)
     need_episodes: dict[str, list[np.ndarray]] = field(default_factory=dict)
     status_episodes: dict[str, list[np.ndarray]] = field(default_factory=dict)
@@ -177,8 +176,7 @@ def simulate_trajectories(
     s_index = {s.name: k for k, s in enumerate(settings)}
     pre_settings = {"gp", "nhs111", "ambulance", "mental_health", "social_care", "community", "outpatient"}
     conv_band = np.array(cfg.conversion_by_band, dtype=np.float32)
-    counts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {s.name: [] for s in settings}
-    ed_converted: list[np.ndarray] = []
+    events: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     for m in range(window.n_months):
         ms, me = int(window.month_starts[m]), int(window.month_starts[m + 1])
@@ -304,22 +302,26 @@ def simulate_trajectories(
         conv_rate = ed_base * conv_band[band8] + ed_crisis * p_crisis
         p_conv = np.where(ed_rate > 0, conv_rate / np.maximum(ed_rate, 1e-12), 0)
         ea_direct = base[s_index["emergency_admission"], band8] * month_mult
-        amb111 = np.zeros(active.size, dtype=np.float32)
+        rates = np.empty((active.size, len(settings)), dtype=np.float32)
         for s_k, s in enumerate(settings):
             if s.name == "ed":
-                rate = ed_rate
+                rates[:, s_k] = ed_rate
             elif s.name == "emergency_admission":
-                rate = ea_direct
+                rates[:, s_k] = ea_direct
             else:
                 phase = phase_pre if s.name in pre_settings else phase_ed
-                rate = base[s_k, band8] * month_mult + load[s_k] * level * phase * frac
-            if s.name in ("ambulance", "nhs111"):
-                amb111 = amb111 + rate
-            c = rng.poisson(rate)
-            nz = np.flatnonzero(c)
-            counts[s.name].append((active[nz].astype(np.int32), c[nz].astype(np.int32)))
-            if s.name == "ed":
-                ed_converted.append(rng.binomial(c[nz], p_conv[nz]).astype(np.int32))
+                rates[:, s_k] = base[s_k, band8] * month_mult + load[s_k] * level * phase * frac
+        amb111 = rates[:, s_index["ambulance"]] + rates[:, s_index["nhs111"]]
+        # independent Poisson counts per setting == a Poisson total split multinomially by the rates
+        cum = np.cumsum(rates, axis=1)
+        total = rng.poisson(cum[:, -1])
+        nz = np.flatnonzero(total)
+        row = np.repeat(nz, total[nz])
+        u = rng.random(row.size, dtype=np.float32) * cum[row, -1]
+        setting = np.minimum((u[:, None] >= cum[row]).sum(axis=1), len(settings) - 1).astype(np.int8)
+        is_ed = setting == s_index["ed"]
+        converted = is_ed & (rng.random(row.size, dtype=np.float32) < p_conv[row])
+        events.append((active[row].astype(np.int32), setting, converted))
         if on_month is not None:
             on_month(m, active, ed_rate, conv_rate + ea_direct, amb111)
         if advance is not None:
@@ -334,8 +336,7 @@ def simulate_trajectories(
         need_eps[s.name] = [np.vstack([starts, end_day])]
     return Trajectories(
         death_day=death_day,
-        counts=counts,
-        ed_converted=ed_converted,
+        events=events,
         condition_episodes=cond_eps,
         need_episodes=need_eps,
         status_episodes=status_eps,
