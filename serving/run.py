@@ -24,6 +24,7 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on (loopback by default; put TLS in front for a network).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 3000,
     home: Annotated[Path | None, typer.Option(help="risingrisk home (publications, registry, tokens, audit); default $RISINGRISK_HOME or ./.risingrisk.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes; each holds the publication in memory (about 1.5 GB per 1,000,000 people).")] = 1,
 ) -> None:
     """Serve neighbourhood lists, explanations, PHM scoring and clinician pages (bentoml serve; runs until stopped)."""
     from rich.console import Console
@@ -32,13 +33,15 @@ def serve_command(
     from risingrisk.home import HOME_ENV, home as resolve_home
 
     where = resolve_home(home)
-    env = {**os.environ, HOME_ENV: str(where.root)}
+    overrides = " ".join(o for o in (os.environ.get("BENTOML_CONFIG_OPTIONS", ""), f"services.risingrisk.workers={workers}") if o)
+    env = {**os.environ, HOME_ENV: str(where.root), "BENTOML_CONFIG_OPTIONS": overrides}
     base = f"http://{host}:{port}"
     table = Table(title="risingrisk serve")
     table.add_column("item")
     table.add_column("value")
     for label, value in (
         ("home", str(where.root)),
+        ("workers", str(workers)),
         ("current publication", (where.publications / "CURRENT").read_text().strip() if (where.publications / "CURRENT").exists() else "none (readyz will fail)"),
         ("tokens file", f"{where.tokens} ({'present' if where.tokens.exists() else 'absent: risingrisk tokens create'})"),
         ("audit log", str(where.audit_db)),
