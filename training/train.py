@@ -160,7 +160,7 @@ def train(
 
     from features.build import build_features
     from features.dates import extract_date
-    from features.definitions import predictor_specs
+    from features.definitions import predictor_specs, window_name
     from models.baselines import EdCountRule, HertsSegmentation, logistic_pipeline
     from models.risk_model import LogOddsCalibrator, RiskModel
     from training.calibration import choose_calibration
@@ -210,7 +210,8 @@ def train(
         persons = frame["person_id"].to_numpy(dtype=object)
 
     with stage("baselines"):
-        raw_scores = {"ed_count": EdCountRule().score(X), "herts_segmentation": HertsSegmentation().score(X)}
+        last_year = tuple(window_name("ed", w) for w in sorted(feature_config.windows) if w[1] <= feature_config.recent_months)
+        raw_scores = {"ed_count": EdCountRule(columns=last_year).score(X), "herts_segmentation": HertsSegmentation().score(X)}
         train_rows = np.concatenate([rows["fit"], rows["early_stop"]])
         if len(train_rows) > config.baselines.logistic_max_rows:
             train_rows = np.sort(np.random.default_rng(config.split.seed).choice(train_rows, config.baselines.logistic_max_rows, replace=False))
@@ -256,7 +257,11 @@ def train(
             known = ~np.isnan(oracle_p)
             on_known = {**common, "groups": persons[ev_rows][known]}
             oracle_ci = evaluate_scores(y_eval[known], oracle_p[known], probabilistic=False, **on_known)
-            model_on_known = evaluate_scores(y_eval[known], probabilities["lightgbm"][known], probabilistic=False, **on_known)
+            model_on_known = (
+                metrics["lightgbm"]
+                if known.all()
+                else evaluate_scores(y_eval[known], probabilities["lightgbm"][known], probabilistic=False, **on_known)
+            )
             oracle = {
                 "oracle_auroc": oracle_ci["auroc"].value,
                 "oracle_auroc_low": oracle_ci["auroc"].low,
@@ -357,6 +362,7 @@ def train(
                 write_model_card(facts, Path(tmp))
                 mlflow.log_artifacts(tmp, "model_card")
             card_path = _local_artifact(mlflow.get_artifact_uri(MODEL_CARD_ARTIFACT))
+        mlflow.log_metrics({f"seconds.{k.replace(' ', '_')}": v for k, v in stages.seconds.items()})
     return TrainResult(
         run_id=run_id,
         model_name=name,
