@@ -66,7 +66,7 @@ def _nhs_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
     return full.astype("U10")
 
 
-def _geography(cfg: SimulationConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _geography(cfg: SimulationConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Practice codes and LSOA codes/deciles per neighbourhood (deciles stratified on each profile)."""
     n_nb = len(cfg.neighbourhoods)
     n_practices = sum(nb.practices for nb in cfg.neighbourhoods)
@@ -82,7 +82,7 @@ def _geography(cfg: SimulationConfig, rng: np.random.Generator) -> tuple[np.ndar
         cdf = np.cumsum(decile_profile(nb.mean_decile, cfg.decile_spread))
         lsoa_decile[j * k : (j + 1) * k] = np.searchsorted(cdf, quantiles) + 1
     perm = rng.permutation(n_nb * k)  # scatter LSOA codes over neighbourhoods
-    return practice_codes, practice_nb, lsoa_codes[perm], lsoa_decile, np.repeat(np.arange(n_nb), k)
+    return practice_codes, practice_nb, lsoa_codes[perm], lsoa_decile
 
 
 def draw_population(cfg: SimulationConfig, rng: np.random.Generator, n: int, window: Window) -> Population:
@@ -99,7 +99,7 @@ def draw_population(cfg: SimulationConfig, rng: np.random.Generator, n: int, win
     window
         The simulated months.
     """
-    practice_codes, practice_nb, lsoa_codes, lsoa_decile, lsoa_nb = _geography(cfg, rng)
+    practice_codes, practice_nb, lsoa_codes, lsoa_decile = _geography(cfg, rng)
     shares = np.array([nb.share for nb in cfg.neighbourhoods])
     neighbourhood = rng.choice(len(shares), size=n, p=shares / shares.sum()).astype(np.int16)
     # practice and LSOA within neighbourhood; practice sizes vary (Dirichlet weights)
