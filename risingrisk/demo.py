@@ -65,7 +65,7 @@ def _demo_tokens(where: Home, neighbourhoods: list[str]) -> dict[str, str]:
 
     store = TokenStore(where.tokens)
     for record in store.records():
-        if record.label == DEMO_LABEL and not record.revoked:
+        if record.label == DEMO_LABEL and record.revoked_at is None:
             store.revoke(record.id)
     tokens = {}
     for name in neighbourhoods:
@@ -101,6 +101,7 @@ def run_demo(
     from features.validate import validate
     from serving.score import score_and_publish
     from training.config import load_config
+    from training.errors import ModelNotFoundError
     from training.promote import promote
     from training.registry import load_model
     from training.train import train
@@ -128,7 +129,14 @@ def run_demo(
         result.promoted = decision.promoted
         result.promotion_reasons = list(decision.reasons)
     with _stage(result, "score and publish", on_stage):
-        champion = load_model("champion", home=where)
+        try:
+            champion = load_model("champion", home=where)
+        except ModelNotFoundError:
+            raise ModelNotFoundError(
+                "the demo needs a champion model to score with, and the model it trained was not promoted: "
+                + "; ".join(result.promotion_reasons)
+                + ". Try a larger population (--people) or see the model card in the MLflow run."
+            ) from None
         run = score_and_publish(
             result.validated_dir,
             champion.model,
