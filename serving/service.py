@@ -40,6 +40,7 @@ __all__ = [
     "RisingRisk",
     "IdentifierRedactor",
     "RouteMetricsMiddleware",
+    "BodyLimitMiddleware",
     "install_redaction",
     "load_champion",
     "route_template",
@@ -56,6 +57,7 @@ class ServiceConfig:
     """Limits and shapes of the service's answers."""
 
     max_score_rows: int = 1000
+    max_body_bytes: int = 4_000_000
     timeline_months: int = 24
     score_reasons: int = 5
     person_id_pattern: str = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
@@ -129,6 +131,7 @@ class ServingState:
     model: Any = None
     groups: list[Any] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    list_bodies: dict[str, bytes] = field(default_factory=dict)
 
     @classmethod
     def load(cls, where: Home, config: ServiceConfig | None = None) -> "ServingState":
@@ -408,6 +411,25 @@ _FIXED_ROUTES = frozenset(
 )
 
 
+class BodyLimitMiddleware:
+    """Refuse request bodies declared larger than ``max_body_bytes`` with 413, before they are read."""
+
+    def __init__(self, app: Any, max_body_bytes: int = ServiceConfig().max_body_bytes) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            length = dict(scope.get("headers") or []).get(b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+                response = _error(
+                    413, f"request bodies must be at most {self.max_body_bytes} bytes; got {length.decode(errors='replace')}. Split the batch."
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def route_template(path: str) -> str:
     """The route template a path belongs to (``/v1/people/{person_id}/explanation``), or ``other``."""
     if path in _FIXED_ROUTES:
@@ -492,7 +514,11 @@ class RisingRisk:
         """Ranked list with score, percentiles, band, top reasons, is_new, model version and as_of."""
         principal = _principal(self.state, request)
         data = self.state.neighbourhood_list(principal, neighbourhood, "GET /v1/neighbourhoods/{neighbourhood}/list")
-        return Response(NeighbourhoodList.model_validate(data).model_dump_json(), media_type="application/json")
+        body = self.state.list_bodies.get(neighbourhood)
+        if body is None:
+            # a list never changes within a publication: validate and serialise it once
+            body = self.state.list_bodies[neighbourhood] = NeighbourhoodList.model_validate(data).model_dump_json().encode()
+        return Response(body, media_type="application/json")
 
     @app.get(
         "/v1/people/{person_id}/explanation",
@@ -589,3 +615,4 @@ class RisingRisk:
 install_redaction()
 
 RisingRisk.add_asgi_middleware(RouteMetricsMiddleware)
+RisingRisk.add_asgi_middleware(BodyLimitMiddleware)

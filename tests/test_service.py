@@ -238,6 +238,12 @@ def test_bad_score_requests_get_a_4xx_json_error_naming_the_problem(served: Serv
     assert says in response.json()["error"]
 
 
+def test_a_body_larger_than_the_limit_gets_413_before_it_is_parsed(served: Served) -> None:
+    response = served.post("/v1/score", "phm", content=b" " * 4_000_001, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert "at most 4000000 bytes" in response.json()["error"]
+
+
 def test_malformed_json_gets_400_not_500(served: Served) -> None:
     response = served.post("/v1/score", "phm", content=b'{"rows": [', headers={"Content-Type": "application/json"})
     assert response.status_code == 400
