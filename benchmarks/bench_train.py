@@ -74,6 +74,10 @@ def acceptance(result: TrainResult, *, slope_range: tuple[float, float]) -> dict
     }
 
 
+def _fingerprint(data_dir: Path) -> dict[str, float]:
+    return {str(p.relative_to(data_dir)): p.stat().st_mtime for p in sorted(data_dir.rglob("*.parquet"))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="simulated data directory")
@@ -84,12 +88,15 @@ def main() -> None:
     config = load_config(args.config)
     machine = _machine()
     totals, runs = [], []
+    fingerprint = _fingerprint(args.data)
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory(prefix="bench-train-") as root:
             started = time.perf_counter()
             result = train(args.data, config, home=home(root))
             totals.append(time.perf_counter() - started)
             runs.append({k: round(v, 2) for k, v in result.seconds.items()})
+    if _fingerprint(args.data) != fingerprint:
+        raise SystemExit(f"{args.data} changed while the benchmark ran (regenerated?); nothing recorded. Run again.")
     section = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "data": str(args.data),
