@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,8 @@ class ServiceConfig:
     person_id_pattern: str = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
     max_neighbourhood_length: int = 100
     model_alias: str = "champion"
+    reload_check_seconds: float = 10.0
+    unready_retry_seconds: float = 60.0
     pages: PageConfig = field(default_factory=PageConfig)
 
 
@@ -176,6 +179,19 @@ class ServingState:
     @property
     def ready(self) -> bool:
         return not self.problems
+
+    @property
+    def publication_id(self) -> str | None:
+        return self.store.publication_id if self.store is not None else None
+
+    def current_pointer(self) -> str | None:
+        """The id the publications' CURRENT pointer names now (None if nothing is published)."""
+        from serving.publish import CURRENT
+
+        try:
+            return (self.home.publications / CURRENT).read_text().strip() or None
+        except FileNotFoundError:
+            return None
 
     def freshness(self) -> dict[str, Any]:
         store = self._require_store()
@@ -494,9 +510,41 @@ class RisingRisk:
 
     def __init__(self) -> None:
         install_redaction()
-        self.state = ServingState.load(default_home(), ServiceConfig())
+        self.config = ServiceConfig()
+        self.state = ServingState.load(default_home(), self.config)
+        self._reloading = threading.Lock()
+        self._last_check = self._loaded_at = time.monotonic()
+        self._refused: str | None = None
+
+    def current(self) -> ServingState:
+        """The state to answer a request from; a newer publication is loaded in the background, then swapped in."""
+        now = time.monotonic()
+        if now - self._last_check >= self.config.reload_check_seconds:
+            self._last_check = now
+            pointer = self.state.current_pointer()
+            changed = pointer not in (self.state.publication_id, self._refused)
+            retry = not self.state.ready and now - self._loaded_at >= self.config.unready_retry_seconds
+            if (changed or retry) and self._reloading.acquire(blocking=False):
+                threading.Thread(target=self._reload, args=(pointer,), name="risingrisk-reload", daemon=True).start()
+        return self.state
+
+    def _reload(self, pointer: str | None) -> None:
+        try:
+            fresh = ServingState.load(self.state.home, self.config)
+            self._loaded_at = time.monotonic()
+            if fresh.publication_id != pointer:
+                self._refused = pointer
+            if fresh.ready or not self.state.ready:
+                self.state = fresh
+                logger.info("now serving publication %s (ready=%s)", fresh.publication_id, fresh.ready)
+            else:
+                self._refused = pointer
+                logger.warning("kept the previous publication: the new one is not servable (%s)", "; ".join(fresh.problems))
+        finally:
+            self._reloading.release()
 
     def __is_ready__(self) -> bool:
+        self.current()
         if not self.state.ready:
             from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -512,12 +560,13 @@ class RisingRisk:
     )
     def neighbourhood_list(self, neighbourhood: str, request: Request) -> Response:
         """Ranked list with score, percentiles, band, top reasons, is_new, model version and as_of."""
-        principal = _principal(self.state, request)
-        data = self.state.neighbourhood_list(principal, neighbourhood, "GET /v1/neighbourhoods/{neighbourhood}/list")
-        body = self.state.list_bodies.get(neighbourhood)
+        state = self.current()
+        principal = _principal(state, request)
+        data = state.neighbourhood_list(principal, neighbourhood, "GET /v1/neighbourhoods/{neighbourhood}/list")
+        body = state.list_bodies.get(neighbourhood)
         if body is None:
             # a list never changes within a publication: validate and serialise it once
-            body = self.state.list_bodies[neighbourhood] = NeighbourhoodList.model_validate(data).model_dump_json().encode()
+            body = state.list_bodies[neighbourhood] = NeighbourhoodList.model_validate(data).model_dump_json().encode()
         return Response(body, media_type="application/json")
 
     @app.get(
@@ -528,21 +577,24 @@ class RisingRisk:
     )
     def person_explanation(self, person_id: str, request: Request) -> Response:
         """Every reason with its contribution, and month-by-month contacts over the last 24 months."""
-        principal = _principal(self.state, request)
-        data = self.state.explanation(principal, person_id, "GET /v1/people/{person_id}/explanation")
+        state = self.current()
+        principal = _principal(state, request)
+        data = state.explanation(principal, person_id, "GET /v1/people/{person_id}/explanation")
         return Response(PersonExplanation.model_validate(data).model_dump_json(), media_type="application/json")
 
     @app.get("/v1/model", response_model=ModelInfo, responses=AUTH_RESPONSES, summary="The model behind the lists")
     def model_info(self, request: Request) -> ModelInfo:
         """Model version, training window, headline metrics and a link to the model card."""
-        _principal(self.state, request)
-        return self.state.model_info()
+        state = self.current()
+        _principal(state, request)
+        return state.model_info()
 
     @app.get("/v1/model/card", responses=AUTH_RESPONSES, summary="The model card")
     def model_card(self, request: Request) -> Response:
         """The model card file of the loaded model."""
-        _principal(self.state, request)
-        card = getattr(self.state.model, "model_card_path", None)
+        state = self.current()
+        _principal(state, request)
+        card = getattr(state.model, "model_card_path", None)
         if card is None or not Path(card).exists():
             raise HTTPException(404, "the loaded model has no model card; re-run risingrisk train to write one")
         return FileResponse(card)
@@ -550,13 +602,14 @@ class RisingRisk:
     @bentoml.api(route="/v1/score")
     def score(self, rows: list[ScoreRow], ctx: bentoml.Context) -> ScoreResponse:
         """Score feature rows supplied by the PHM team (PHM token only); at most 1,000 rows a request."""
-        principal = self.state.tokens.authenticate(ctx.request.headers.get("authorization"))
+        state = self.current()
+        principal = state.tokens.authenticate(ctx.request.headers.get("authorization"))
         try:
             if principal is None:
                 raise HTTPException(401, "a valid bearer token is required: send Authorization: Bearer <token>")
             if not principal.is_phm:
                 raise HTTPException(403, "only PHM tokens may score rows")
-            return self.state.score_rows(rows)
+            return state.score_rows(rows)
         except HTTPException as error:
             # BentoML copies ctx.response.status_code onto whatever the API returns
             ctx.response.status_code = error.status_code
@@ -578,9 +631,10 @@ class RisingRisk:
 
     @app.post("/pages/login", include_in_schema=False)
     async def login(self, request: Request) -> Response:
+        state = self.current()
         form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
         token = (form.get("token") or [""])[0].strip()
-        if self.state.tokens.authenticate(f"Bearer {token}") is None:
+        if state.tokens.authenticate(f"Bearer {token}") is None:
             return HTMLResponse(PAGES.login(message="That token is not valid (or was revoked)."), status_code=401)
         response = RedirectResponse("/pages/", status_code=303)
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/")
@@ -594,21 +648,24 @@ class RisingRisk:
 
     @app.get("/pages/", response_class=HTMLResponse, include_in_schema=False)
     def pages_index(self, request: Request) -> HTMLResponse:
-        principal = _principal(self.state, request, cookie=True)
-        store = self.state._require_store()
+        state = self.current()
+        principal = _principal(state, request, cookie=True)
+        store = state._require_store()
         names = sorted(n for n in set(store.lists) | set(store.neighbourhoods) if principal.may_see(n))
         return HTMLResponse(PAGES.index(neighbourhoods=names, scope=principal.scope_label))
 
     @app.get("/pages/neighbourhoods/{neighbourhood}", response_class=HTMLResponse, include_in_schema=False)
     def list_page(self, neighbourhood: str, request: Request) -> HTMLResponse:
-        principal = _principal(self.state, request, cookie=True)
-        data = self.state.neighbourhood_list(principal, neighbourhood, "GET /pages/neighbourhoods/{neighbourhood}")
+        state = self.current()
+        principal = _principal(state, request, cookie=True)
+        data = state.neighbourhood_list(principal, neighbourhood, "GET /pages/neighbourhoods/{neighbourhood}")
         return HTMLResponse(PAGES.neighbourhood_list(data))
 
     @app.get("/pages/people/{person_id}", response_class=HTMLResponse, include_in_schema=False)
     def person_page(self, person_id: str, request: Request) -> HTMLResponse:
-        principal = _principal(self.state, request, cookie=True)
-        data = self.state.explanation(principal, person_id, "GET /pages/people/{person_id}")
+        state = self.current()
+        principal = _principal(state, request, cookie=True)
+        data = state.explanation(principal, person_id, "GET /pages/people/{person_id}")
         return HTMLResponse(PAGES.person(data))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -76,7 +77,14 @@ def fit_model() -> TestModel:
     return TestModel(model.fit(X, y, X_valid=Xv, y_valid=yv).calibrate(Xc, yc, method="platt"))
 
 
-def write_publication(home: Home, model: TestModel, *, people: int = 60, per_thousand: float = 100.0) -> Publication:
+def write_publication(
+    home: Home,
+    model: TestModel,
+    *,
+    people: int = 60,
+    per_thousand: float = 100.0,
+    clock: Callable[[], datetime] = lambda: datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc),
+) -> Publication:
     """Score ``people`` synthetic people in three neighbourhoods and publish them (lists of ceil(n/10))."""
     X, _ = feature_frame(people, 11)
     ids = [f"P{i:07d}" for i in range(1, people + 1)]
@@ -114,7 +122,7 @@ def write_publication(home: Home, model: TestModel, *, people: int = 60, per_tho
         features=result.features,
         timeline=timeline,
         metadata=metadata,
-        clock=lambda: datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc),
+        clock=clock,
     )
 
 
