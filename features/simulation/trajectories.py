@@ -75,6 +75,20 @@ def _condition_hazard(cfg: SimulationConfig, age: np.ndarray) -> np.ndarray:
     return (per_year / 12.0).astype(np.float32)
 
 
+def _one_event_per_row(rng: np.random.Generator, hazard: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Draw at most one event per row of small monthly ``hazard`` (persons x kinds); return (rows, kinds).
+
+    A row has an event with probability ``sum(hazard)`` (competing small risks), of a kind chosen in
+    proportion to its hazard; one uniform per row instead of one per cell.
+    """
+    total = hazard.sum(axis=1)
+    rows = np.flatnonzero(rng.random(total.size, dtype=np.float32) < total)
+    cum = np.cumsum(hazard[rows], axis=1)
+    u = rng.random(rows.size, dtype=np.float32) * cum[:, -1] if rows.size else np.zeros(0, dtype=np.float32)
+    kinds = np.minimum((u[:, None] >= cum).sum(axis=1), hazard.shape[1] - 1)
+    return rows, kinds
+
+
 def simulate_trajectories(
     cfg: SimulationConfig,
     rng: np.random.Generator,
@@ -169,7 +183,11 @@ def simulate_trajectories(
     i_hf = [c.name for c in cfg.conditions].index("heart_failure")
     i_alone = [s.name for s in cfg.needs].index("lives_alone")
 
-    cond_hazard_by_age = _condition_hazard(cfg, np.arange(_MAX_AGE + 1, dtype=np.float32) + 0.5)
+    ltc_crisis = ltc.astype(np.float32) @ cond_crisis_w  # kept up to date as conditions arise
+    ltc_use = ltc.astype(np.float32) @ cond_use_w
+    ages = np.arange(_MAX_AGE + 1, dtype=np.float32)
+    cond_hazard_by_age = _condition_hazard(cfg, ages + 0.5)
+    need_onset_by_age = (onset_y / 12.0) * ((ages[:, None] >= min_age) & (ages[:, None] <= max_age))
     settings = cfg.settings
     base = np.array([s.base_by_band for s in settings], dtype=np.float32) / 12.0  # settings x 8
     load = np.array([s.crisis_load for s in settings], dtype=np.float32)
@@ -214,50 +232,56 @@ def simulate_trajectories(
             day = lo[flag] + (rng.random(who.size) * (hi[flag] - lo[flag])).astype(np.int64)
             status_eps[name].append(np.stack([who, day]))
 
-        # long-term conditions arise (hazard looked up by whole year of age)
-        h_c = cond_hazard_by_age[np.minimum(age.astype(np.int32), _MAX_AGE)] * cond_dep[active, None]
-        new_c = ~ltc_a & (rng.random(h_c.shape, dtype=np.float32) < h_c)
-        if new_c.any():
-            rows, cols = np.nonzero(new_c)
-            day = lo[rows] + (rng.random(rows.size) * (hi[rows] - lo[rows])).astype(np.int64)
-            for j, c in enumerate(cfg.conditions):
-                sel = cols == j
-                cond_eps[c.name].append(np.stack([active[rows[sel]], day[sel]]))
-            ltc_a = ltc_a | new_c
-            ltc[active] = ltc_a
+        # long-term conditions arise (hazard looked up by whole year of age; at most one a month)
+        age_i = np.minimum(age.astype(np.int32), _MAX_AGE)
+        h_c = cond_hazard_by_age[age_i] * cond_dep[active, None] * ~ltc_a
+        rows, cols = _one_event_per_row(rng, h_c)
+        day = lo[rows] + (rng.random(rows.size) * (hi[rows] - lo[rows])).astype(np.int64)
+        for j, c in enumerate(cfg.conditions):
+            sel = cols == j
+            cond_eps[c.name].append(np.stack([active[rows[sel]], day[sel]]))
+        ltc[active[rows], cols] = True
+        ltc_a[rows, cols] = True
+        ltc_crisis[active[rows]] += cond_crisis_w[cols]
+        ltc_use[active[rows]] += cond_use_w[cols]
 
-        # social needs arise (clustered: each active need raises the others) and resolve
+        # social needs arise (clustered: each active need raises the others; at most one a month) and resolve
         need_a = need[active]
         n_active_needs = need_a.sum(axis=1, dtype=np.float32)
-        elig = (age[:, None] >= min_age) & (age[:, None] <= max_age)
-        h_n = (onset_y / 12.0) * need_dep[active, None] * np.exp(cfg.need_clustering * n_active_needs)[:, None]
-        u = rng.random(need_a.shape, dtype=np.float32)
-        start = ~need_a & elig & (u < h_n)
-        stop = need_a & (u < resolve)
-        if start.any() or stop.any():
-            for j in range(n_need):
-                s_rows = np.flatnonzero(start[:, j])
-                if s_rows.size:
-                    who = active[s_rows]
-                    day = lo[s_rows] + (rng.random(s_rows.size) * (hi[s_rows] - lo[s_rows])).astype(np.int64)
-                    need_ep_start[j].append(np.stack([who, day]))
-                    need_ep_id[who, j] = need_ep_count[j] + np.arange(s_rows.size)
-                    need_ep_count[j] += s_rows.size
-                    need_onset_month[who, j] = m
-                e_rows = np.flatnonzero(stop[:, j])
-                if e_rows.size:
-                    who = active[e_rows]
-                    day = lo[e_rows] + (rng.random(e_rows.size) * (hi[e_rows] - lo[e_rows])).astype(np.int64)
-                    need_ep_end[j].append(np.stack([need_ep_id[who, j], day]))
-                    need_ep_id[who, j] = -1
-            need_a = (need_a | start) & ~stop
-            need[active] = need_a
+        scale = need_dep[active] * np.exp(cfg.need_clustering * n_active_needs)
+        rows, cols = _one_event_per_row(rng, need_onset_by_age[age_i] * scale[:, None] * ~need_a)
+        holders = np.flatnonzero(n_active_needs > 0)
+        h_rows, h_cols = np.nonzero(need_a[holders] & (rng.random((holders.size, n_need), dtype=np.float32) < resolve))
+        e_rows = holders[h_rows]
+        s_day = lo[rows] + (rng.random(rows.size) * (hi[rows] - lo[rows])).astype(np.int64)
+        e_day = lo[e_rows] + (rng.random(e_rows.size) * (hi[e_rows] - lo[e_rows])).astype(np.int64)
+        for j in range(n_need):
+            sel = cols == j
+            if sel.any():
+                who = active[rows[sel]]
+                need_ep_start[j].append(np.stack([who, s_day[sel]]))
+                need_ep_id[who, j] = need_ep_count[j] + np.arange(who.size)
+                need_ep_count[j] += who.size
+                need_onset_month[who, j] = m
+            sel = h_cols == j
+            if sel.any():
+                who = active[e_rows[sel]]
+                need_ep_end[j].append(np.stack([need_ep_id[who, j], e_day[sel]]))
+                need_ep_id[who, j] = -1
+        need[active[rows], cols] = True
+        need[active[e_rows], h_cols] = False
+        need_a[rows, cols] = True
+        need_a[e_rows, h_cols] = False
 
-        # needs act with a ramp: full effect need_ramp_months after onset
-        since = (m - need_onset_month[active]).astype(np.float32)
-        ramp = np.where(need_a, np.clip((since + 1) / cfg.need_ramp_months, 0, 1), 0).astype(np.float32)
-        crisis_drive = ramp @ need_crisis_w + ltc_a.astype(np.float32) @ cond_crisis_w
-        use_drive = np.exp(ramp @ need_use_w + ltc_a.astype(np.float32) @ cond_use_w)
+        # needs act with a ramp (full effect need_ramp_months after onset); conditions at once
+        crisis_drive = ltc_crisis[active]
+        use_log = ltc_use[active]
+        holders = np.flatnonzero(need_a.any(axis=1))
+        since = (m - need_onset_month[active[holders]]).astype(np.float32)
+        ramp = np.where(need_a[holders], np.clip((since + 1) / cfg.need_ramp_months, 0, 1), 0).astype(np.float32)
+        crisis_drive[holders] += ramp @ need_crisis_w
+        use_log[holders] += ramp @ need_use_w
+        use_drive = np.exp(use_log)
 
         # crisis episodes
         k = crisis_k[active]
