@@ -30,3 +30,5 @@ from serving.tokens import tokens_app  # noqa: E402
 app.add_typer(tokens_app, name="tokens")
 from risingrisk.demo import demo_command  # noqa: E402
 app.command("demo")(demo_command)
+from features.command import features_command  # noqa: E402
+app.command("features")(features_command)
