@@ -97,6 +97,16 @@ def test_every_event_falls_while_its_person_is_registered_and_alive(sim_dir: Pat
     assert set(events["setting"]) == set(SETTINGS)
 
 
+def test_every_code_starts_after_birth_and_before_death_or_leaving(sim_dir: Path) -> None:
+    persons = _read(sim_dir, "persons").set_index("person_id")
+    codes = _read(sim_dir, "codes")
+    start = pd.to_datetime(codes["start_date"]).to_numpy()
+    birth = pd.to_datetime(persons["birth_date"]).reindex(codes["person_id"]).to_numpy()
+    stop = pd.to_datetime(persons["registered_to"]).fillna(pd.to_datetime(persons["death_date"])).fillna(pd.Timestamp("2025-01-01"))
+    assert (start >= birth).all()
+    assert (start < stop.reindex(codes["person_id"]).to_numpy()).all()
+
+
 def test_recorded_at_is_never_before_the_event_and_never_after_the_window_end(sim_dir: Path) -> None:
     events, codes = _read(sim_dir, "events"), _read(sim_dir, "codes")
     end = pd.Timestamp("2025-01-01")
