@@ -66,6 +66,7 @@ class ServiceConfig:
     model_alias: str = "champion"
     reload_check_seconds: float = 10.0
     unready_retry_seconds: float = 60.0
+    warm_batch_rows: int = 512
     pages: PageConfig = field(default_factory=PageConfig)
 
 
@@ -135,6 +136,7 @@ class ServingState:
     groups: list[Any] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     list_bodies: dict[str, bytes] = field(default_factory=dict)
+    explained: dict[int, tuple[float | None, list[dict[str, Any]]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, where: Home, config: ServiceConfig | None = None) -> "ServingState":
@@ -240,15 +242,7 @@ class ServingState:
         if record is None or record.neighbourhood is None or not principal.may_see(record.neighbourhood):
             self.audit.record(token_id=principal.token_id, endpoint=endpoint, neighbourhood=None, status=404, publication_id=store.publication_id)
             raise HTTPException(404, "no such person in the current publication for this token")
-        base_score: float | None = None
-        reasons: list[dict[str, Any]] = []
-        features = store.features_of(record.row)
-        if features is not None:
-            from models.explain import explain_rows
-
-            explained = explain_rows(self.model.model, features, as_of=store.as_of, groups=self.groups)[0]
-            base_score = explained.base_score
-            reasons = [r.to_dict() for r in explained.reasons]
+        base_score, reasons = self.reasons_of(record.row)
         self.audit.record(
             token_id=principal.token_id,
             endpoint=endpoint,
@@ -273,6 +267,37 @@ class ServingState:
             "settings": store.settings,
             "timeline": [{"month": m.strftime("%Y-%m"), "counts": c} for m, c in store.timeline(record.row)],
         }
+
+    def reasons_of(self, row: int) -> tuple[float | None, list[dict[str, Any]]]:
+        """Base score and every reason of a person (explained on demand unless warmed); (None, []) if not scored."""
+        cached = self.explained.get(row)
+        if cached is not None:
+            return cached
+        store = self._require_store()
+        features = store.features_of(row)
+        if features is None:
+            return None, []
+        from models.explain import explain_rows
+
+        explained = explain_rows(self.model.model, features, as_of=store.as_of, groups=self.groups)[0]
+        return explained.base_score, [r.to_dict() for r in explained.reasons]
+
+    def warm_listed(self) -> int:
+        """Explain everyone on a list ahead of time, in batches (the people clinicians open); returns how many."""
+        if self.store is None or not self.ready:
+            return 0
+        from models.explain import explain_rows
+
+        store = self.store
+        rows = [row for entries in store.lists.values() for p in entries if (row := store.find(p["person_id"])) is not None]
+        rows = [row for row in rows if store.feature_row[row] >= 0]
+        size = self.config.warm_batch_rows
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            X = pd.DataFrame(store.feature_matrix[store.feature_row[chunk]], columns=store.feature_names)
+            for row, explained in zip(chunk, explain_rows(self.model.model, X, as_of=store.as_of, groups=self.groups)):
+                self.explained[row] = (explained.base_score, [r.to_dict() for r in explained.reasons])
+        return len(rows)
 
     def check_neighbourhood(self, neighbourhood: str) -> None:
         if not neighbourhood.strip() or len(neighbourhood) > self.config.max_neighbourhood_length or not neighbourhood.isprintable():
@@ -512,9 +537,14 @@ class RisingRisk:
         install_redaction()
         self.config = ServiceConfig()
         self.state = ServingState.load(default_home(), self.config)
+        self._warm(self.state)
         self._reloading = threading.Lock()
         self._last_check = self._loaded_at = time.monotonic()
         self._refused: str | None = None
+
+    @staticmethod
+    def _warm(state: ServingState) -> None:
+        threading.Thread(target=state.warm_listed, name="risingrisk-warm", daemon=True).start()
 
     def current(self) -> ServingState:
         """The state to answer a request from; a newer publication is loaded in the background, then swapped in."""
@@ -535,6 +565,7 @@ class RisingRisk:
             if fresh.publication_id != pointer:
                 self._refused = pointer
             if fresh.ready or not self.state.ready:
+                fresh.warm_listed()
                 self.state = fresh
                 logger.info("now serving publication %s (ready=%s)", fresh.publication_id, fresh.ready)
             else:

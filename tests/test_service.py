@@ -350,3 +350,19 @@ def test_person_page_draws_one_bar_per_reason_up_to_the_chart_limit(served: Serv
     assert page.count('<g class="reason">') == min(len(body["reasons"]), 10)
     assert page.count("</th><td") == len(body["settings"])
     assert np.isclose(float(page.split("Risk <strong>")[1].split("%")[0]), round(body["score"] * 100, 1))
+
+
+def test_warmed_explanations_of_listed_people_equal_on_demand_ones(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    import serving.service as service
+
+    monkeypatch.setattr(service, "load_champion", lambda alias, home: served.model)
+    state = service.ServingState.load(served.home)
+    listed = served.publication.lists()["person_id"]
+    assert state.warm_listed() == len(listed) == 6
+    row = state.store.find(listed.iloc[0])
+    warmed = state.explained.pop(row)
+    base, reasons = state.reasons_of(row)
+    assert warmed[0] == pytest.approx(base, abs=1e-12)
+    assert [r["feature"] for r in warmed[1]] == [r["feature"] for r in reasons]
+    assert [r["contribution"] for r in warmed[1]] == pytest.approx([r["contribution"] for r in reasons], abs=1e-12)
+    state.audit.close()
