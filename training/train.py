@@ -183,149 +183,149 @@ def train(
             on_stage(name)
         return stages.stage(name)
 
-    with stage("index dates"):
-        feature_config = config.feature_config()
-        extract = extract_date(data_dir)
-        data_end = feature_config.data_end or extract
-        start = data_start(data_dir)
-        dates = choose_index_dates(
-            config.split, start=start, data_end=data_end, outcome_window=feature_config.outcome_window,
-            lookback_months=feature_config.lookback_months,
-        )
-    with stage("features"):
-        frame = build_features(data_dir, as_of=[*dates.train, *dates.valid], labels=True, config=feature_config)
-    with stage("split"):
-        label = config.label_column
-        roles = assign_roles(frame, dates, label=label, config=config.split)
-        specs = predictor_specs(feature_config)
-        predictors = list(specs)
-        slices = _slices(frame, roles, label)
-        rows = {role: np.flatnonzero((roles == role).fillna(False).to_numpy()) for role in ("fit", "early_stop", "calibrate", "evaluate")}
-        X = frame[predictors]
-        y = frame[label].astype("float64").to_numpy()
-        valid_dates = pd.to_datetime(frame["as_of"]).dt.date.isin(dates.valid).to_numpy()
-        labelled_valid = len(rows["calibrate"]) + len(rows["evaluate"])
-        capacity_fraction = ev.capacity_per_1000 / 1000.0 * int(valid_dates.sum()) / labelled_valid
-        fractions = {"capacity": capacity_fraction, **{f"top{100 * f:g}pct": f for f in ev.top_fractions}}
-        persons = frame["person_id"].to_numpy(dtype=object)
-
-    with stage("baselines"):
-        last_year = tuple(window_name("ed", w) for w in sorted(feature_config.windows) if w[1] <= feature_config.recent_months)
-        raw_scores = {"ed_count": EdCountRule(columns=last_year).score(X), "herts_segmentation": HertsSegmentation().score(X)}
-        train_rows = np.concatenate([rows["fit"], rows["early_stop"]])
-        if len(train_rows) > config.baselines.logistic_max_rows:
-            train_rows = np.sort(np.random.default_rng(config.split.seed).choice(train_rows, config.baselines.logistic_max_rows, replace=False))
-        logistic = logistic_pipeline(X, c=config.baselines.logistic_c, max_iter=config.baselines.logistic_max_iter, random_state=config.split.seed)
-        logistic.fit(X.iloc[train_rows], y[train_rows])
-    with stage("lightgbm"):
-        model = RiskModel(**vars(config.model)).fit(
-            X.iloc[rows["fit"]], y[rows["fit"]], X_valid=X.iloc[rows["early_stop"]], y_valid=y[rows["early_stop"]]
-        )
-    with stage("calibration"):
-        cal = rows["calibrate"]
-        choice = choose_calibration(
-            model.predict_log_odds(X.iloc[cal]), y[cal], groups=persons[cal], methods=config.calibration.methods,
-            folds=config.calibration.folds, seed=config.split.seed,
-        )
-        model.calibrator_ = choice.calibrator
-        # Rule scores become probabilities by the observed rate per score level on the same slice (for Brier/calibration).
-        rule_maps = {name: LogOddsCalibrator(method="isotonic").fit(score[cal], y[cal]) for name, score in raw_scores.items()}
-
-    with stage("evaluation"):
-        ev_rows = rows["evaluate"]
-        X_eval, y_eval = X.iloc[ev_rows], y[ev_rows]
-        probabilities = {
-            "lightgbm": model.predict_proba(X_eval)[:, 1],
-            "ed_count": rule_maps["ed_count"].transform(raw_scores["ed_count"][ev_rows]),
-            "herts_segmentation": rule_maps["herts_segmentation"].transform(raw_scores["herts_segmentation"][ev_rows]),
-            "logistic": logistic.predict_proba(X_eval)[:, 1],
-        }
-        # Rank metrics of the rules use their raw scores (the isotonic map can merge levels; the ranking must be the rule's own).
-        ranking = {**probabilities, **{k: raw_scores[k][ev_rows] for k in raw_scores}}
-        common: dict[str, Any] = dict(
-            groups=persons[ev_rows], fractions=fractions, n_bootstrap=ev.n_bootstrap, ci_level=ev.ci_level, ece_bins=ev.ece_bins, seed=ev.seed
-        )
-        metrics: dict[str, dict[str, MetricCI]] = {}
-        for key in MODELS:
-            metrics[key] = evaluate_scores(y_eval, probabilities[key], probabilistic=True, **common)
-            if key in raw_scores:
-                metrics[key].update(evaluate_scores(y_eval, ranking[key], probabilistic=False, **common))
-        oracle = None
-        truth = truth_path(data_dir) if ev.use_truth else None
-        if truth is not None:
-            oracle_p = oracle_probability(truth, frame.iloc[ev_rows][["person_id", "as_of"]], config=feature_config, threads=feature_config.threads)
-            known = ~np.isnan(oracle_p)
-            on_known = {**common, "groups": persons[ev_rows][known]}
-            oracle_ci = evaluate_scores(y_eval[known], oracle_p[known], probabilistic=False, **on_known)
-            model_on_known = (
-                metrics["lightgbm"]
-                if known.all()
-                else evaluate_scores(y_eval[known], probabilities["lightgbm"][known], probabilistic=False, **on_known)
-            )
-            oracle = {
-                "oracle_auroc": oracle_ci["auroc"].value,
-                "oracle_auroc_low": oracle_ci["auroc"].low,
-                "oracle_auroc_high": oracle_ci["auroc"].high,
-                "oracle_ppv_capacity": oracle_ci["ppv_capacity"].value,
-                "model_auroc": model_on_known["auroc"].value,
-                "ratio": model_on_known["auroc"].value / oracle_ci["auroc"].value,
-                "rows": float(known.sum()),
-            }
-        name = model_name(config.outcome)
-        configure_tracking(home)
-        try:
-            champion = load_model(CHAMPION, home=home, name=name)
-        except LookupError:
-            champion = None
-        head_to_head = None
-        if champion is not None and set(champion.feature_names) <= set(X_eval.columns):
-            champion_p = champion.model.predict_proba(X_eval)[:, 1]
-            head_to_head = (champion.version, evaluate_scores(y_eval, champion_p, probabilistic=True, **common))
-
-    with stage("equity audit"):
-        selected = _top_mask(probabilities["lightgbm"], capacity_fraction, ev.seed)
-        audit = audit_equity(frame.iloc[ev_rows], y_eval, probabilities["lightgbm"], selected, config=config.equity)
-    with stage("figures"):
-        point = {key: {m: ci.value for m, ci in values.items()} for key, values in metrics.items()}
-        figures = {
-            "roc_pr.png": roc_pr_figure(y_eval, {MODELS[k]: ranking[k] for k in MODELS}, metrics={MODELS[k]: point[k] for k in MODELS}),
-            "calibration.png": calibration_figure(y_eval, {MODELS["lightgbm"]: probabilities["lightgbm"], MODELS["logistic"]: probabilities["logistic"]}, n_bins=ev.ece_bins),
-        }
-        importance = shap_global_importance(model, X_eval, sample=ev.shap_sample, seed=ev.seed)
-        figures["shap_importance.png"] = importance_figure(importance)
-        figures["subgroups.png"] = subgroup_figure(audit.table)
-
-    flat: dict[str, str] = {}
-    _flatten("", config.to_dict(), flat)
-    flat.update({f"resolved.{k}_dates": json.dumps(v) for k, v in dates.as_dict().items()})
-    flat.update({
-        "resolved.extract_date": extract.isoformat(),
-        "resolved.capacity_fraction": f"{capacity_fraction:.6f}",
-        "resolved.calibration_method": choice.method,
-        "resolved.best_iteration": str(model.best_iteration_),
-    })
-    logged: dict[str, float] = headline_metrics(metrics["lightgbm"])
-    for key, values in metrics.items():
-        for metric, ci in values.items():
-            logged.update({f"{key}.{metric}": ci.value, f"{key}.{metric}_low": ci.low, f"{key}.{metric}_high": ci.high})
-    logged.update({f"calibration_cv_brier.{m}": b for m, b in choice.cv_brier.items()})
-    logged.update({f"oracle.{k}": v for k, v in (oracle or {}).items()})
-    if head_to_head is not None:
-        logged.update({f"champion_h2h.{k}": v.value for k, v in head_to_head[1].items()})
-    logged["equity_gates_passed"] = float(audit.passed)
-    logged["best_iteration"] = float(model.best_iteration_)
-    tags = {
-        "risingrisk.stage": "train",
-        "risingrisk.outcome": config.outcome,
-        "risingrisk.experiment": config.name,
-        "risingrisk.data_dir": str(data_dir.resolve()),
-        "risingrisk.equity_passed": str(audit.passed),
-        "risingrisk.equity_failures": json.dumps(list(audit.failures))[:4900],
-    }
-    if head_to_head is not None:
-        tags["risingrisk.champion_h2h_version"] = head_to_head[0]
+    configure_tracking(home)
     with mlflow.start_run(run_name=f"{config.name}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}") as run:
         run_id = run.info.run_id
+        with stage("index dates"):
+            feature_config = config.feature_config()
+            extract = extract_date(data_dir)
+            data_end = feature_config.data_end or extract
+            start = data_start(data_dir)
+            dates = choose_index_dates(
+                config.split, start=start, data_end=data_end, outcome_window=feature_config.outcome_window,
+                lookback_months=feature_config.lookback_months,
+            )
+        with stage("features"):
+            frame = build_features(data_dir, as_of=[*dates.train, *dates.valid], labels=True, config=feature_config)
+        with stage("split"):
+            label = config.label_column
+            roles = assign_roles(frame, dates, label=label, config=config.split)
+            specs = predictor_specs(feature_config)
+            predictors = list(specs)
+            slices = _slices(frame, roles, label)
+            rows = {role: np.flatnonzero((roles == role).fillna(False).to_numpy()) for role in ("fit", "early_stop", "calibrate", "evaluate")}
+            X = frame[predictors]
+            y = frame[label].astype("float64").to_numpy()
+            valid_dates = pd.to_datetime(frame["as_of"]).dt.date.isin(dates.valid).to_numpy()
+            labelled_valid = len(rows["calibrate"]) + len(rows["evaluate"])
+            capacity_fraction = ev.capacity_per_1000 / 1000.0 * int(valid_dates.sum()) / labelled_valid
+            fractions = {"capacity": capacity_fraction, **{f"top{100 * f:g}pct": f for f in ev.top_fractions}}
+            persons = frame["person_id"].to_numpy(dtype=object)
+
+        with stage("baselines"):
+            last_year = tuple(window_name("ed", w) for w in sorted(feature_config.windows) if w[1] <= feature_config.recent_months)
+            raw_scores = {"ed_count": EdCountRule(columns=last_year).score(X), "herts_segmentation": HertsSegmentation().score(X)}
+            train_rows = np.concatenate([rows["fit"], rows["early_stop"]])
+            if len(train_rows) > config.baselines.logistic_max_rows:
+                train_rows = np.sort(np.random.default_rng(config.split.seed).choice(train_rows, config.baselines.logistic_max_rows, replace=False))
+            logistic = logistic_pipeline(X, c=config.baselines.logistic_c, max_iter=config.baselines.logistic_max_iter, random_state=config.split.seed)
+            logistic.fit(X.iloc[train_rows], y[train_rows])
+        with stage("lightgbm"):
+            model = RiskModel(**vars(config.model)).fit(
+                X.iloc[rows["fit"]], y[rows["fit"]], X_valid=X.iloc[rows["early_stop"]], y_valid=y[rows["early_stop"]]
+            )
+        with stage("calibration"):
+            cal = rows["calibrate"]
+            choice = choose_calibration(
+                model.predict_log_odds(X.iloc[cal]), y[cal], groups=persons[cal], methods=config.calibration.methods,
+                folds=config.calibration.folds, seed=config.split.seed,
+            )
+            model.calibrator_ = choice.calibrator
+            # Rule scores become probabilities by the observed rate per score level on the same slice (for Brier/calibration).
+            rule_maps = {name: LogOddsCalibrator(method="isotonic").fit(score[cal], y[cal]) for name, score in raw_scores.items()}
+
+        with stage("evaluation"):
+            ev_rows = rows["evaluate"]
+            X_eval, y_eval = X.iloc[ev_rows], y[ev_rows]
+            probabilities = {
+                "lightgbm": model.predict_proba(X_eval)[:, 1],
+                "ed_count": rule_maps["ed_count"].transform(raw_scores["ed_count"][ev_rows]),
+                "herts_segmentation": rule_maps["herts_segmentation"].transform(raw_scores["herts_segmentation"][ev_rows]),
+                "logistic": logistic.predict_proba(X_eval)[:, 1],
+            }
+            # Rank metrics of the rules use their raw scores (the isotonic map can merge levels; the ranking must be the rule's own).
+            ranking = {**probabilities, **{k: raw_scores[k][ev_rows] for k in raw_scores}}
+            common: dict[str, Any] = dict(
+                groups=persons[ev_rows], fractions=fractions, n_bootstrap=ev.n_bootstrap, ci_level=ev.ci_level, ece_bins=ev.ece_bins, seed=ev.seed
+            )
+            metrics: dict[str, dict[str, MetricCI]] = {}
+            for key in MODELS:
+                metrics[key] = evaluate_scores(y_eval, probabilities[key], probabilistic=True, **common)
+                if key in raw_scores:
+                    metrics[key].update(evaluate_scores(y_eval, ranking[key], probabilistic=False, **common))
+            oracle = None
+            truth = truth_path(data_dir) if ev.use_truth else None
+            if truth is not None:
+                oracle_p = oracle_probability(truth, frame.iloc[ev_rows][["person_id", "as_of"]], config=feature_config, threads=feature_config.threads)
+                known = ~np.isnan(oracle_p)
+                on_known = {**common, "groups": persons[ev_rows][known]}
+                oracle_ci = evaluate_scores(y_eval[known], oracle_p[known], probabilistic=False, **on_known)
+                model_on_known = (
+                    metrics["lightgbm"]
+                    if known.all()
+                    else evaluate_scores(y_eval[known], probabilities["lightgbm"][known], probabilistic=False, **on_known)
+                )
+                oracle = {
+                    "oracle_auroc": oracle_ci["auroc"].value,
+                    "oracle_auroc_low": oracle_ci["auroc"].low,
+                    "oracle_auroc_high": oracle_ci["auroc"].high,
+                    "oracle_ppv_capacity": oracle_ci["ppv_capacity"].value,
+                    "model_auroc": model_on_known["auroc"].value,
+                    "ratio": model_on_known["auroc"].value / oracle_ci["auroc"].value,
+                    "rows": float(known.sum()),
+                }
+            name = model_name(config.outcome)
+            try:
+                champion = load_model(CHAMPION, home=home, name=name)
+            except LookupError:
+                champion = None
+            head_to_head = None
+            if champion is not None and set(champion.feature_names) <= set(X_eval.columns):
+                champion_p = champion.model.predict_proba(X_eval)[:, 1]
+                head_to_head = (champion.version, evaluate_scores(y_eval, champion_p, probabilistic=True, **common))
+
+        with stage("equity audit"):
+            selected = _top_mask(probabilities["lightgbm"], capacity_fraction, ev.seed)
+            audit = audit_equity(frame.iloc[ev_rows], y_eval, probabilities["lightgbm"], selected, config=config.equity)
+        with stage("figures"):
+            point = {key: {m: ci.value for m, ci in values.items()} for key, values in metrics.items()}
+            figures = {
+                "roc_pr.png": roc_pr_figure(y_eval, {MODELS[k]: ranking[k] for k in MODELS}, metrics={MODELS[k]: point[k] for k in MODELS}),
+                "calibration.png": calibration_figure(y_eval, {MODELS["lightgbm"]: probabilities["lightgbm"], MODELS["logistic"]: probabilities["logistic"]}, n_bins=ev.ece_bins),
+            }
+            importance = shap_global_importance(model, X_eval, sample=ev.shap_sample, seed=ev.seed)
+            figures["shap_importance.png"] = importance_figure(importance)
+            figures["subgroups.png"] = subgroup_figure(audit.table)
+
+        flat: dict[str, str] = {}
+        _flatten("", config.to_dict(), flat)
+        flat.update({f"resolved.{k}_dates": json.dumps(v) for k, v in dates.as_dict().items()})
+        flat.update({
+            "resolved.extract_date": extract.isoformat(),
+            "resolved.capacity_fraction": f"{capacity_fraction:.6f}",
+            "resolved.calibration_method": choice.method,
+            "resolved.best_iteration": str(model.best_iteration_),
+        })
+        logged: dict[str, float] = headline_metrics(metrics["lightgbm"])
+        for key, values in metrics.items():
+            for metric, ci in values.items():
+                logged.update({f"{key}.{metric}": ci.value, f"{key}.{metric}_low": ci.low, f"{key}.{metric}_high": ci.high})
+        logged.update({f"calibration_cv_brier.{m}": b for m, b in choice.cv_brier.items()})
+        logged.update({f"oracle.{k}": v for k, v in (oracle or {}).items()})
+        if head_to_head is not None:
+            logged.update({f"champion_h2h.{k}": v.value for k, v in head_to_head[1].items()})
+        logged["equity_gates_passed"] = float(audit.passed)
+        logged["best_iteration"] = float(model.best_iteration_)
+        tags = {
+            "risingrisk.stage": "train",
+            "risingrisk.outcome": config.outcome,
+            "risingrisk.experiment": config.name,
+            "risingrisk.data_dir": str(data_dir.resolve()),
+            "risingrisk.equity_passed": str(audit.passed),
+            "risingrisk.equity_failures": json.dumps(list(audit.failures))[:4900],
+        }
+        if head_to_head is not None:
+            tags["risingrisk.champion_h2h_version"] = head_to_head[0]
         with stage("registry"):
             mlflow.set_tags(tags)
             mlflow.log_params({k: v[:6000] for k, v in flat.items()})
