@@ -79,13 +79,14 @@ def _load(alias: str, model_dir: Path | None):
         raise SystemExit(f"{error}\nThe benchmark scores with the registered model; train and promote one first.") from None
 
 
-def _size_vs_accuracy(model, feature_config, data: Path, extract, sample: int, seed: int) -> dict[str, object]:
+def _size_vs_accuracy(
+    model, feature_config, data: Path, extract, sample: int, seed: int, timing_rows: int = 200
+) -> dict[str, object]:
     """AUROC and TreeSHAP cost of the model truncated to fewer trees, on labelled rows 18 months before extract."""
     from sklearn.metrics import roc_auc_score
 
     from features.build import build_features
     from features.dates import add_months
-    from models.explain import tree_contributions
 
     as_of = add_months(extract, -feature_config.outcome_window[1])
     table = build_features(data, as_of=[as_of], labels=True, config=feature_config)
@@ -95,9 +96,9 @@ def _size_vs_accuracy(model, feature_config, data: Path, extract, sample: int, s
     y = table[label].astype(int).to_numpy()
     X = table[model.feature_names_]
     best = model.best_iteration_
-    rows = X.iloc[:2000]
+    rows = X.iloc[:timing_rows].to_numpy(dtype="float64", na_value=np.nan)
     out = []
-    for k in sorted({max(1, round(best * f)) for f in (0.1, 0.25, 0.5, 0.75)} | {best}):
+    for k in sorted({max(1, round(best * f)) for f in (0.02, 0.05, 0.1, 0.25, 0.5)} | {best}):
         log_odds = model.booster_.predict(X, raw_score=True, num_iteration=k)
         start = time.perf_counter()
         model.booster_.predict(rows, pred_contrib=True, num_iteration=k)
@@ -127,7 +128,7 @@ def main() -> None:
     parser.add_argument("--alias", default="champion")
     parser.add_argument("--model-dir", type=Path, default=None, help="a RiskModel.save folder instead of the registry")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--shap-rows", type=int, default=2000)
+    parser.add_argument("--shap-rows", type=int, default=500)
     parser.add_argument("--accuracy-sample", type=int, default=200_000)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()

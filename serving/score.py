@@ -88,6 +88,7 @@ class ScoredPopulation:
     rows_excluded: int
     rows_without_neighbourhood: int
     base_score: float | None
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def list_sizes(self) -> dict[str, int]:
@@ -154,8 +155,10 @@ def score_population(
     eligible = table["in_cohort"].fillna(False).astype(bool).to_numpy()
     scored = table.loc[eligible]
     score = pd.Series(np.nan, index=table.index, dtype="float64")
+    started = time.perf_counter()
     if len(scored):
         score.loc[scored.index] = model.predict_proba(scored)[:, 1]
+    seconds = {"predict": time.perf_counter() - started}
     has_nbhd = table["neighbourhood"].notna().to_numpy()
     population = pd.DataFrame({
         "person_id": table["person_id"].astype("str"),
@@ -192,8 +195,10 @@ def score_population(
         previous = set(zip(previous_lists["neighbourhood"].astype("str"), previous_lists["person_id"].astype("str")))
     is_new = [(n, p) not in previous for n, p in zip(lists["neighbourhood"], lists["person_id"])]
     as_of = pd.Timestamp(table["as_of"].iloc[0]).date() if len(table) else None
+    started = time.perf_counter()
     explanations = explain_rows(model, table.loc[lists.index], as_of=as_of, top=config.top_reasons)
     reasons = [json.dumps([r.to_dict() for r in e.reasons]) for e in explanations]
+    seconds["explain"] = time.perf_counter() - started
     lists = pd.DataFrame({
         "neighbourhood": lists["neighbourhood"].to_numpy(),
         "rank": lists["rank"].to_numpy(),
@@ -219,6 +224,7 @@ def score_population(
         rows_excluded=int((~eligible).sum()),
         rows_without_neighbourhood=int((~has_nbhd).sum()),
         base_score=base,
+        seconds=seconds,
     )
 
 
@@ -338,6 +344,7 @@ def score_and_publish(
     previous = current_publication(root)
     result = score_population(table, model, config=config, previous_lists=previous.lists() if previous is not None else None)
     lap("score_and_explain")
+    seconds.update({f"of_which_{k}": v for k, v in result.seconds.items()})
     step("Building timelines")
     scored_ids = result.population.loc[result.population["score"].notna(), "person_id"]
     timeline = build_timeline(data_dir, when, scored_ids, months=config.timeline_months)
