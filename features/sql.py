@@ -39,6 +39,21 @@ class Plan:
 
     offsets: tuple[int, ...]
 
+    @property
+    def n_buckets(self) -> int:
+        """Number of lookback buckets (numbered 0 = most recent upwards)."""
+        return len(self.offsets) - 1
+
+    @property
+    def outcome_bucket(self) -> int:
+        """Bucket number of the outcome window (after the lookback buckets)."""
+        return self.n_buckets
+
+    @property
+    def slot_width(self) -> int:
+        """Buckets per setting in the ``slot`` id: the lookback buckets plus the outcome bucket."""
+        return self.n_buckets + 1
+
     def buckets(self, start: int, end: int) -> list[int]:
         """Bucket numbers making up the lookback window ``[T - end, T - start)`` months."""
         return [k for k in range(len(self.offsets) - 1) if self.offsets[k] >= start and self.offsets[k + 1] <= end]
@@ -75,11 +90,13 @@ SELECT
   CAST(registered_to AS DATE) AS registered_to,
   CAST(death_date AS DATE) AS death_date
 FROM src_persons"""
-    events = """
+    setting_ids = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SETTINGS))
+    events = f"""
 SELECT
   CAST(person_id AS VARCHAR) AS person_id,
   CAST(event_date AS TIMESTAMP) AS event_date,
   CAST(setting AS VARCHAR) AS setting,
+  CASE CAST(setting AS VARCHAR) {setting_ids} END AS setting_id,
   COALESCE(CAST(recorded_at AS TIMESTAMP), CAST(event_date AS TIMESTAMP)) AS recorded_at,
   CAST(cost_gbp AS DOUBLE) AS cost_gbp
 FROM src_events"""
@@ -111,6 +128,11 @@ WHERE p.registered_from <= b.as_of
   AND (p.death_date IS NULL OR p.death_date > b.as_of)"""
 
 
+def _slot(setting: str, bucket: int, p: Plan) -> int:
+    """Integer id of (setting, bucket): one int comparison per aggregate instead of two string/int ones."""
+    return SETTINGS.index(setting) * p.slot_width + bucket
+
+
 def _event_rows(p: Plan, labels: bool) -> str:
     offsets = p.offsets
     ladder = "\n".join(
@@ -120,43 +142,43 @@ def _event_rows(p: Plan, labels: bool) -> str:
       CASE
 {ladder}
       END"""
-    outcome = "WHEN e.event_date >= b.ob_start AND e.event_date < b.ob_end THEN -1\n    " if labels else ""
+    outcome = f"WHEN e.event_date >= b.ob_start AND e.event_date < b.ob_end THEN {p.outcome_bucket}\n    " if labels else ""
     upper = "b.ob_end" if labels else "b.as_of"
     return f"""
-SELECT i.person_id AS person_id, i.as_of AS as_of, e.setting AS setting, e.event_date AS event_date,
-  e.cost_gbp AS cost_gbp,
-  CASE
-    {outcome}{past}
-  END AS bucket
-FROM idx AS i
-JOIN bounds AS b ON b.as_of = i.as_of
-JOIN events AS e ON e.person_id = i.person_id
-WHERE e.event_date >= b.lb_{offsets[-1]} AND e.event_date < {upper}"""
+SELECT person_id, as_of, event_date, cost_gbp, bucket, setting_id * {p.slot_width} + bucket AS slot
+FROM (
+  SELECT i.person_id AS person_id, i.as_of AS as_of, e.setting_id AS setting_id, e.event_date AS event_date,
+    e.cost_gbp AS cost_gbp,
+    CASE
+      {outcome}{past}
+    END AS bucket
+  FROM idx AS i
+  JOIN bounds AS b ON b.as_of = i.as_of
+  JOIN events AS e ON e.person_id = i.person_id
+  WHERE e.event_date >= b.lb_{offsets[-1]} AND e.event_date < {upper}
+) AS bucketed
+WHERE bucket IS NOT NULL"""
 
 
 def _event_aggregates(config: FeatureConfig, p: Plan, labels: bool) -> str:
-    n_buckets = len(p.offsets) - 1
     cols = []
     for setting in SETTINGS:
-        for k in range(n_buckets):
-            cols.append(f"COUNT(CASE WHEN setting = '{setting}' AND bucket = {k} THEN 1 END) AS n_{setting}_{k}")
+        for k in range(p.n_buckets):
+            cols.append(f"COUNT(CASE WHEN slot = {_slot(setting, k, p)} THEN 1 END) AS n_{setting}_{k}")
     recent = p.buckets(0, config.recent_months)
     cols.append(f"SUM(CASE WHEN bucket BETWEEN {min(recent)} AND {max(recent)} THEN cost_gbp END) AS cost_recent")
     lookback = p.buckets(0, max(b for _, b in config.windows))
     for setting in config.recency_settings:
-        cols.append(
-            f"MAX(CASE WHEN setting = '{setting}' AND bucket BETWEEN {min(lookback)} AND {max(lookback)} "
-            f"THEN event_date END) AS last_{setting}"
-        )
+        low, high = _slot(setting, min(lookback), p), _slot(setting, max(lookback), p)
+        cols.append(f"MAX(CASE WHEN slot BETWEEN {low} AND {high} THEN event_date END) AS last_{setting}")
     if labels:
         for setting in ("ed", "emergency_admission", "ambulance", "nhs111"):
-            cols.append(f"COUNT(CASE WHEN setting = '{setting}' AND bucket = -1 THEN 1 END) AS out_{setting}")
+            cols.append(f"COUNT(CASE WHEN slot = {_slot(setting, p.outcome_bucket, p)} THEN 1 END) AS out_{setting}")
     body = ",\n  ".join(cols)
     return f"""
 SELECT person_id, as_of,
   {body}
 FROM event_rows
-WHERE bucket IS NOT NULL
 GROUP BY person_id, as_of"""
 
 
