@@ -264,6 +264,8 @@ def main() -> None:
     publication = current_publication(home)
     if publication is None:
         raise SystemExit(f"no publication in {home.root}; run risingrisk score first")
+    if publication.metadata.get("synthetic"):
+        report["publication_source"] = "synthetic publication in the documented format (benchmarks/bench_service.py)"
     population = pd.read_parquet(publication.path / "population.parquet", columns=["person_id", "score"])
     scored = population.loc[population["score"].notna(), "person_id"].to_numpy()
     listed = pd.read_parquet(publication.path / "lists.parquet", columns=["person_id"])["person_id"].to_numpy()
