@@ -31,17 +31,17 @@ RULES: tuple[str, ...] = (
 )
 
 
-def as_strings(table: pa.Table) -> dict[str, list[str | None]]:
-    """Columns as Python lists of ISO strings (dates ``YYYY-MM-DD``, timestamps ``YYYY-MM-DD HH:MM:SS``)."""
-    out: dict[str, list[str | None]] = {}
+def as_strings(table: pa.Table) -> pa.Table:
+    """The table with every column as strings: dates ``YYYY-MM-DD``, timestamps ``YYYY-MM-DD HH:MM:SS``."""
+    columns = []
     for name in table.column_names:
         col = table[name]
         if pa.types.is_timestamp(col.type):
             col = pc.strftime(col.cast(pa.timestamp("s")), format="%Y-%m-%d %H:%M:%S")
         elif pa.types.is_floating(col.type):
             col = pc.round(col, 2)
-        out[name] = col.cast(pa.string()).to_pylist()
-    return out
+        columns.append(col.cast(pa.string()))
+    return pa.table(columns, names=table.column_names)
 
 
 def _day(s: str) -> date:
@@ -53,7 +53,7 @@ def plant_defects(
     rng: np.random.Generator,
     tables: dict[str, pa.Table],
     window_end: date,
-) -> tuple[dict[str, dict[str, list[str | None]]], dict[str, dict[str, int]]]:
+) -> tuple[dict[str, pa.Table], dict[str, dict[str, int]]]:
     """Return the three tables as string columns with bad rows appended, and the manifest {table: {rule: n}}.
 
     Parameters
@@ -77,21 +77,29 @@ def plant_defects(
     persons, events, codes = data["persons"], data["events"], data["codes"]
     manifest: dict[str, dict[str, int]] = {"persons": {}, "events": {}, "codes": {}}
     planted: dict[str, list[dict[str, str | None]]] = {"persons": [], "events": [], "codes": []}
-    n_persons = len(persons["person_id"])
-    width = len(persons["person_id"][0]) - 1
+    n_persons = persons.num_rows
+    width = len(persons["person_id"][0].as_py()) - 1
     next_id = iter(range(n_persons + 1, n_persons + 10_000_000))
+    dead_rows = persons.filter(pc.is_valid(persons["death_date"])).select(["person_id", "death_date"]).to_pylist()
+    death = {r["person_id"]: r["death_date"] for r in dead_rows}
 
     def fresh_id() -> str:
         return f"P{next(next_id):0{width}d}"
 
-    def row(table: dict[str, list[str | None]], i: int) -> dict[str, str | None]:
-        return {c: v[i] for c, v in table.items()}
+    def row(table: pa.Table, i: int) -> dict[str, str | None]:
+        return table.slice(i, 1).to_pylist()[0]
+
+    def living_rows(table: pa.Table, n: int) -> list[int]:
+        """Up to ``n`` random row numbers of ``table`` whose person has not died."""
+        candidates = rng.choice(table.num_rows, size=min(table.num_rows, n), replace=False)
+        ids = table["person_id"].take(pa.array(candidates)).to_pylist()
+        return [int(i) for i, pid in zip(candidates, ids) if pid not in death]
 
     def plant(table: str, rule: str, r: dict[str, str | None]) -> None:
         planted[table].append(r)
         manifest[table][rule] = manifest[table].get(rule, 0) + 1
 
-    alive = [i for i in rng.permutation(n_persons)[: 50 * k + 100].tolist() if persons["death_date"][i] is None]
+    alive = living_rows(persons, 50 * k + 100)
 
     def new_person() -> dict[str, str | None]:
         r = row(persons, alive[int(rng.integers(len(alive)))])
@@ -108,7 +116,7 @@ def plant_defects(
         return (_day(value or "") + timedelta(days=days)).isoformat()
 
     def wrong_check_digit(r: dict[str, str | None]) -> None:
-        number = persons["nhs_number"][alive[int(rng.integers(len(alive)))]] or ""
+        number = row(persons, alive[int(rng.integers(len(alive)))])["nhs_number"] or ""
         r["nhs_number"] = number[:9] + str((int(number[9]) + 1 + int(rng.integers(8))) % 10)
 
     for _ in range(k):
@@ -124,21 +132,19 @@ def plant_defects(
         plant("persons", "duplicate_person_id", row(persons, int(i)))
 
     # --- persons whose row is rejected, with otherwise valid events and codes ---
-    n_events, n_codes = len(events["person_id"]), len(codes["person_id"])
+    n_events, n_codes = events.num_rows, codes.num_rows
     for _ in range(cfg.dirty_rejected_persons):
         r = new_person()
         r["sex"] = "X"
         plant("persons", "invalid_value", r)
         for table, source, n in (("events", events, 3), ("codes", codes, 2)):
-            for i in rng.choice(len(source["person_id"]), size=n, replace=False).tolist():
+            for i in rng.choice(source.num_rows, size=n, replace=False).tolist():
                 copy = row(source, int(i))
                 copy["person_id"] = r["person_id"]
                 plant(table, "person_rejected", copy)
 
     # --- events (of living people), each with one broken field ---
-    death = {pid: d for pid, d in zip(persons["person_id"], persons["death_date"]) if d is not None}
-    candidates = rng.choice(n_events, size=min(n_events, 20 * k), replace=False).tolist()
-    living = iter([int(i) for i in candidates if events["person_id"][int(i)] not in death])
+    living = iter(living_rows(events, 20 * k))
 
     def bad_event(rule: str, **changes: str | None) -> None:
         e = row(events, next(living))
@@ -164,8 +170,7 @@ def plant_defects(
         plant("events", "event_after_death", e)
 
     # --- codes (of living people), each with one broken field ---
-    candidates = rng.choice(n_codes, size=min(n_codes, 40 * k), replace=False).tolist()
-    living = iter([int(i) for i in candidates if codes["person_id"][int(i)] not in death])
+    living = iter(living_rows(codes, 40 * k))
 
     def bad_code(rule: str, **changes: str | None) -> None:
         c = row(codes, next(living))
@@ -180,8 +185,9 @@ def plant_defects(
         c["person_id"] = f"Z{c['person_id'][1:]}"
         plant("codes", "orphan_person_id", c)
 
+    out = {}
     for table, rows in planted.items():
         order = rng.permutation(len(rows))
-        for column in data[table]:
-            data[table][column].extend(rows[int(o)][column] for o in order)
-    return data, manifest
+        extra = pa.Table.from_pylist([rows[int(o)] for o in order], schema=data[table].schema)
+        out[table] = pa.concat_tables([data[table], extra])
+    return out, manifest

@@ -148,12 +148,12 @@ def simulate(
         manifest = None
         if dirty:
             data, manifest = plant_defects(cfg, rng, tables, window.end)
-            for name, columns in data.items():
+            for name, table in data.items():
                 path = out / f"{name}.csv"
                 (out / f"{name}.parquet").unlink(missing_ok=True)
-                pacsv.write_csv(pa.table({c: pa.array(v, type=pa.string()) for c, v in columns.items()}), path)
+                pacsv.write_csv(table, path)
                 files[name] = path
-                rows[name] = len(columns["person_id"])
+                rows[name] = table.num_rows
             (truth / "dirty_manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
             files["dirty_manifest"] = truth / "dirty_manifest.json"
         else:
