@@ -47,7 +47,7 @@ def model(request: pytest.FixtureRequest) -> RiskModel:
     X, y = _frame(3000, 1)
     Xv, yv = _frame(1000, 2)
     Xc, yc = _frame(1500, 3)
-    fitted = RiskModel(n_estimators=60, num_leaves=15, min_child_samples=20, early_stopping_rounds=20).fit(
+    fitted = RiskModel(n_estimators=60, num_leaves=15, min_child_samples=20, early_stopping_rounds=20, n_jobs=1).fit(
         X, y, X_valid=Xv, y_valid=yv
     )
     return fitted.calibrate(Xc, yc, method=request.param)

@@ -42,7 +42,7 @@ def _labels(X: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
 def model() -> RiskModel:
     rng = np.random.default_rng(0)
     X, Xv, Xc = (_predictors(n, rng) for n in (3000, 1000, 1500))
-    fitted = RiskModel(n_estimators=50, num_leaves=15, min_child_samples=20, early_stopping_rounds=20)
+    fitted = RiskModel(n_estimators=50, num_leaves=15, min_child_samples=20, early_stopping_rounds=20, n_jobs=1)
     return fitted.fit(X, _labels(X, rng), X_valid=Xv, y_valid=_labels(Xv, rng)).calibrate(Xc, _labels(Xc, rng), method="platt")
 
 

@@ -41,7 +41,7 @@ def champion_home(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Ho
     part = {d: table[table["as_of"] == pd.Timestamp(d)] for d in dates}
     train = pd.concat([part[dates[0]], part[dates[1]]])
     y = lambda frame: frame[config.label_column].astype(int).to_numpy()  # noqa: E731
-    model = RiskModel(n_estimators=80, learning_rate=0.1, num_leaves=15, min_child_samples=50, early_stopping_rounds=20)
+    model = RiskModel(n_estimators=80, learning_rate=0.1, num_leaves=15, min_child_samples=50, early_stopping_rounds=20, n_jobs=1)
     model.fit(train[names], y(train), X_valid=part[dates[2]][names], y_valid=y(part[dates[2]]))
     model.calibrate(part[dates[3]][names], y(part[dates[3]]), method="platt")
     home = Home(tmp_path_factory.mktemp("home")).ensure()
