@@ -221,7 +221,7 @@ def build_features(
                 if idx is not None:
                     con.register("idx_in", idx[idx["as_of"].dt.date.isin(chunk)])
                 table = con.sql("SELECT * FROM feature_table").to_arrow_table()
-                tables.append(table.sort_by([("as_of", "ascending"), ("person_id", "ascending")]))
+                tables.append(table.combine_chunks().sort_by([("as_of", "ascending"), ("person_id", "ascending")]))
                 bar.update(task, advance=1, description=f"built {chunk[-1]:%Y-%m-%d}")
         finally:
             con.close()
