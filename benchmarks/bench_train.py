@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=Path("experiments/default.toml"))
     parser.add_argument("--section", required=True, help="key written in benchmarks/results/train.json")
     parser.add_argument("--repeats", type=int, default=1, help="timed runs; the median is recorded")
+    parser.add_argument("--source", default=None, help="where --data came from, if it is a copy (recorded)")
     args = parser.parse_args()
     config = load_config(args.config)
     machine = _machine()
@@ -100,6 +101,7 @@ def main() -> None:
     section = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "data": str(args.data),
+        "data_source": args.source or str(args.data),
         "config": str(args.config),
         "machine": machine,
         "repeats": args.repeats,
