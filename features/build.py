@@ -199,11 +199,11 @@ def build_features(
         con = duckdb.connect(config=_duckdb_settings(config))
         try:
             _register_sources(con, data_dir)
-            codelist = load_codelists(config.codelists and Path(config.codelists)).rename(columns={"group": "grp"})[["code", "code_system", "grp", "category"]]
-            con.register("codelist", codelist)
-            data_end = config.data_end or extract_date(data_dir)
+            codelist = load_codelists(config.codelists_dir).rename(columns={"group": "grp"})
+            con.register("codelist", codelist[["code", "code_system", "grp", "category"]])
             idx = _index_frame(index) if index is not None else None
             dates = _dates(data_dir, as_of, idx)
+            data_end = config.data_end or extract_date(data_dir)
             con.register("bounds", bounds_frame(dates, config, data_end))
             if idx is not None:
                 con.register("idx_in", idx)
@@ -232,6 +232,8 @@ def build_features(
 
 def _dates(data_dir: Path, as_of: date | str | Sequence[date | str] | None, idx: pd.DataFrame | None) -> list[date]:
     if idx is not None:
+        if idx.empty:
+            raise FeatureConfigError("index must hold at least one (person_id, as_of) row; got none. Pass a non-empty index.")
         return sorted({ts.date() for ts in idx["as_of"].drop_duplicates()})
     if as_of is None:
         return [extract_date(data_dir)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from datetime import date
+from pathlib import Path
 from typing import Any, Mapping
 
 from features.codelists import STATUSES
@@ -140,6 +141,11 @@ class FeatureConfig:
     def label_column(self) -> str:
         """Name of the training target column, ``label_<outcome>``."""
         return f"label_{self.outcome}"
+
+    @property
+    def codelists_dir(self) -> Path | None:
+        """The code-list folder as a path (``None`` = the lists shipped with the package)."""
+        return Path(self.codelists) if self.codelists else None
 
     @property
     def lookback_months(self) -> int:

@@ -155,7 +155,7 @@ def reference_features(
     codes["recorded_at"] = codes["recorded_at"].fillna(codes["start_date"])
     system = codes["code_system"].fillna("snomed").str.strip().str.lower() if "code_system" in codes.columns else "snomed"
     codes = codes.assign(code=codes["code"].astype(str).str.strip(), code_system=system)
-    codes = codes.merge(load_codelists(config.codelists and Path(config.codelists)), on=["code", "code_system"], how="inner")
+    codes = codes.merge(load_codelists(config.codelists_dir), on=["code", "code_system"], how="inner")
     frames = [
         _one_date(persons, events, codes, pd.Timestamp(t), pd.Timestamp(data_end), config) for t in sorted(set(as_of))
     ]

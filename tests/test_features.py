@@ -338,9 +338,14 @@ def test_duplicate_person_ids_are_refused(tmp_path):
         build_features(write(tmp_path, persons=[person(), person()]), as_of=[T], config=CONFIG)
 
 
-def test_dates_and_index_cannot_both_be_given(tmp_path):
+def test_dates_and_index_cannot_both_be_given_and_neither_may_be_empty(tmp_path):
+    data = write(tmp_path)
     with pytest.raises(FeatureConfigError, match="must not both be given"):
-        build_features(write(tmp_path), as_of=[T], index=pd.DataFrame({"person_id": ["P1"], "as_of": [T]}))
+        build_features(data, as_of=[T], index=pd.DataFrame({"person_id": ["P1"], "as_of": [T]}))
+    with pytest.raises(FeatureConfigError, match="as_of must hold at least one date"):
+        build_features(data, as_of=[])
+    with pytest.raises(FeatureConfigError, match="index must hold at least one"):
+        build_features(data, index=pd.DataFrame({"person_id": [], "as_of": []}))
 
 
 def test_index_mode_matches_date_mode_and_scans_in_chunks_without_changing_results(tmp_path):
