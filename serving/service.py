@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import re
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -67,6 +69,7 @@ class ServiceConfig:
     reload_check_seconds: float = 10.0
     unready_retry_seconds: float = 60.0
     warm_batch_rows: int = 512
+    audit_checkpoint_seconds: float = 5.0
     pages: PageConfig = field(default_factory=PageConfig)
 
 
@@ -538,13 +541,27 @@ class RisingRisk:
         self.config = ServiceConfig()
         self.state = ServingState.load(default_home(), self.config)
         self._warm(self.state)
+        threading.Thread(target=self._checkpoint_audit, name="risingrisk-audit-checkpoint", daemon=True).start()
         self._reloading = threading.Lock()
         self._last_check = self._loaded_at = time.monotonic()
         self._refused: str | None = None
 
     @staticmethod
     def _warm(state: ServingState) -> None:
-        threading.Thread(target=state.warm_listed, name="risingrisk-warm", daemon=True).start()
+        def work() -> None:
+            state.warm_listed()
+            # the loaded publication lives as long as the state: keep the cyclic GC from rescanning it
+            gc.freeze()
+
+        threading.Thread(target=work, name="risingrisk-warm", daemon=True).start()
+
+    def _checkpoint_audit(self) -> None:
+        while True:
+            time.sleep(self.config.audit_checkpoint_seconds)
+            try:
+                self.state.audit.checkpoint()
+            except sqlite3.Error as error:
+                logger.warning("audit checkpoint failed: %s", error)
 
     def current(self) -> ServingState:
         """The state to answer a request from; a newer publication is loaded in the background, then swapped in."""
@@ -567,6 +584,8 @@ class RisingRisk:
             if fresh.ready or not self.state.ready:
                 fresh.warm_listed()
                 self.state = fresh
+                gc.collect()
+                gc.freeze()
                 logger.info("now serving publication %s (ready=%s)", fresh.publication_id, fresh.ready)
             else:
                 self._refused = pointer

@@ -48,3 +48,15 @@ def test_concurrent_writers_lose_no_entry(tmp_path: Path) -> None:
     assert len(entries) == 400
     assert sorted({e.token_id for e in entries}) == [f"t{w}" for w in range(8)]
     log.close()
+
+
+def test_a_checkpoint_keeps_every_entry_and_empties_the_write_ahead_log(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.sqlite")
+    for i in range(20):
+        log.record(token_id="t", endpoint="e", neighbourhood=None, status=200, publication_id=None, person_ids=[f"P{i}"])
+    log.checkpoint()
+    assert [e.person_ids for e in log.entries()] == [(f"P{i}",) for i in range(20)]
+    log.close()
+    reopened = AuditLog(tmp_path / "audit.sqlite")
+    assert len(reopened.entries()) == 20
+    reopened.close()
