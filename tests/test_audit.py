@@ -50,7 +50,7 @@ def test_concurrent_writers_lose_no_entry(tmp_path: Path) -> None:
     log.close()
 
 
-def test_a_checkpoint_keeps_every_entry_and_empties_the_write_ahead_log(tmp_path: Path) -> None:
+def test_a_checkpoint_keeps_every_entry_across_a_reopen(tmp_path: Path) -> None:
     log = AuditLog(tmp_path / "audit.sqlite")
     for i in range(20):
         log.record(token_id="t", endpoint="e", neighbourhood=None, status=200, publication_id=None, person_ids=[f"P{i}"])
