@@ -134,6 +134,11 @@ def _slot(setting: str, bucket: int, p: Plan) -> int:
 
 
 def _event_rows(p: Plan, labels: bool) -> str:
+    """Each event paired with each index date whose lookback or outcome window holds it, with its bucket and slot.
+
+    Rows recorded after T get a NULL bucket and slot, which no aggregate counts (cheaper than
+    filtering them, which would evaluate the bucket ladder twice).
+    """
     offsets = p.offsets
     ladder = "\n".join(
         f"        WHEN e.event_date >= b.lb_{offsets[k + 1]} THEN {k}" for k in range(len(offsets) - 1)
@@ -143,7 +148,7 @@ def _event_rows(p: Plan, labels: bool) -> str:
 {ladder}
       END"""
     outcome = f"WHEN e.event_date >= b.ob_start AND e.event_date < b.ob_end THEN {p.outcome_bucket}\n    " if labels else ""
-    upper = "b.ob_end" if labels else "b.as_of"
+    in_outcome = " OR (e.event_date >= b.ob_start AND e.event_date < b.ob_end)" if labels else ""
     return f"""
 SELECT person_id, as_of, event_date, cost_gbp, bucket, setting_id * {p.slot_width} + bucket AS slot
 FROM (
@@ -155,9 +160,8 @@ FROM (
   FROM idx AS i
   JOIN bounds AS b ON b.as_of = i.as_of
   JOIN events AS e ON e.person_id = i.person_id
-  WHERE e.event_date >= b.lb_{offsets[-1]} AND e.event_date < {upper}
-) AS bucketed
-WHERE bucket IS NOT NULL"""
+  WHERE e.event_date >= b.lb_{offsets[-1]} AND (e.event_date < b.as_of{in_outcome})
+) AS bucketed"""
 
 
 def _event_aggregates(config: FeatureConfig, p: Plan, labels: bool) -> str:
