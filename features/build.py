@@ -220,7 +220,7 @@ def build_features(
                 con.register("bounds", bounds_frame(chunk, config, data_end))
                 if idx is not None:
                     con.register("idx_in", idx[idx["as_of"].dt.date.isin(chunk)])
-                table = con.sql("SELECT * FROM feature_table").to_arrow_table()
+                table = _run(con, data_dir)
                 tables.append(table.combine_chunks().sort_by([("as_of", "ascending"), ("person_id", "ascending")]))
                 bar.update(task, advance=1, description=f"built {chunk[-1]:%Y-%m-%d}")
         finally:
@@ -228,6 +228,16 @@ def build_features(
         frame = _to_pandas(pa.concat_tables(tables), config, labels)
         bar.update(task, advance=1, description="done")
     return frame
+
+
+def _run(con: duckdb.DuckDBPyConnection, data_dir: Path) -> pa.Table:
+    try:
+        return con.sql("SELECT * FROM feature_table").to_arrow_table()
+    except duckdb.ConversionException as error:
+        raise ContractError(
+            f"tables in {data_dir} must hold values of the data contract's types; got {error}. "
+            f"Run `risingrisk validate --data {data_dir}` and build features from its output."
+        ) from error
 
 
 def _dates(data_dir: Path, as_of: date | str | Sequence[date | str] | None, idx: pd.DataFrame | None) -> list[date]:

@@ -333,6 +333,14 @@ def test_missing_required_column_names_the_file_and_fix(tmp_path):
         build_features(tmp_path, as_of=[T], config=CONFIG)
 
 
+def test_unparseable_csv_value_points_to_validation(tmp_path):
+    write(tmp_path, events=[event(date(2025, 3, 1))], fmt="csv")
+    text = (tmp_path / "events.csv").read_text().replace("2025-03-01", "2025-13-45")
+    (tmp_path / "events.csv").write_text(text)
+    with pytest.raises(ContractError, match="Run `risingrisk validate"):
+        build_features(tmp_path, as_of=[T], config=CONFIG)
+
+
 def test_duplicate_person_ids_are_refused(tmp_path):
     with pytest.raises(ContractError, match="person_id must be unique; got 1 duplicate"):
         build_features(write(tmp_path, persons=[person(), person()]), as_of=[T], config=CONFIG)
