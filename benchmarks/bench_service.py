@@ -331,6 +331,7 @@ def main() -> None:
                 print(json.dumps(soak), flush=True)
                 report["soak_32_clients"] = soak
             report["server_rss_mib_after"] = _rss_mib(server.pid)
+            report["load_average_at_end"] = list(os.getloadavg())
             report["server_alive_after"] = server.poll() is None
         finally:
             os.killpg(server.pid, signal.SIGTERM)
