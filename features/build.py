@@ -225,7 +225,9 @@ def build_features(
                 bar.update(task, advance=1, description=f"built {chunk[-1]:%Y-%m-%d}")
         finally:
             con.close()
-        frame = _to_pandas(pa.concat_tables(tables), config, labels)
+        combined = pa.concat_tables(tables)
+        tables.clear()  # let the self-destructing conversion free each column as it goes
+        frame = _to_pandas(combined, config, labels)
         bar.update(task, advance=1, description="done")
     return frame
 

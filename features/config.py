@@ -92,7 +92,7 @@ class FeatureConfig:
     data_end: date | None = None
     threads: int = 2
     memory_limit: str | None = None
-    rows_per_scan: int = 3_000_000
+    rows_per_scan: int = 2_000_000
     codelists: str | None = None
 
     def __post_init__(self) -> None:
