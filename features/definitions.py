@@ -276,7 +276,10 @@ def _condition_specs() -> list[FeatureSpec]:
 
 def _person_specs(config: FeatureConfig) -> list[FeatureSpec]:
     specs = [
-        FeatureSpec("age", "float64", "Age in whole years at the index date.", "Aged {value:.0f}", "number", "demographic"),
+        FeatureSpec(
+            "age", "float64", "Age in whole years at the index date.", "Aged {value:.0f}", "number", "demographic",
+            none="Age not known",
+        ),
         FeatureSpec(
             "sex_female", "float64", "1 if recorded sex is female, else 0.", "Female", "flag", "demographic",
             none="Not recorded as female",
@@ -297,6 +300,7 @@ def _person_specs(config: FeatureConfig) -> list[FeatureSpec]:
             "Registered with the practice for {value:.0f} months",
             "number",
             "registration",
+            none="Registration date not known",
         ),
     ]
     if config.use_ethnicity:
@@ -347,6 +351,10 @@ def onset_date(as_of: date, months: float) -> date:
     return as_of - timedelta(days=round(months * DAYS_PER_MONTH))
 
 
+#: Kinds whose value 0 reads as the ``none`` text ("No A&E attendances ..."); for numbers like age, 0 is a value.
+_ZERO_MEANS_NONE = frozenset({"count", "trend", "flag", "money"})
+
+
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or str(value) == "<NA>"
 
@@ -375,12 +383,12 @@ def describe(
         Registry to look ``name`` up in; defaults to :data:`PREDICTORS`.
     """
     spec = (specs or PREDICTORS)[name]
-    if spec.kind == "days_since" and _missing(value):
-        return spec.none or spec.phrase
-    if spec.kind != "category" and not _missing(value) and float(value) == 0 and spec.none:
+    if _missing(value):
+        return spec.none or f"{spec.description.split(';')[0].rstrip('.')}: not recorded"
+    if spec.kind in _ZERO_MEANS_NONE and float(value) == 0 and spec.none:
         return spec.none
-    if spec.kind == "flag" or (spec.kind != "category" and _missing(value)):
-        text = spec.phrase if not _missing(value) else (spec.none or spec.phrase)
+    if spec.kind == "flag":
+        text = spec.phrase
         if spec.onset and row is not None and as_of is not None and not _missing(row.get(spec.onset)):
             text += f" (since {onset_date(as_of, float(row[spec.onset])):%B %Y})"
         return text

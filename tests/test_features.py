@@ -399,6 +399,8 @@ def test_phrases_read_as_plain_english():
     assert describe("ed_0_3m", 1.0) == "1 A&E attendance in the last 3 months"
     assert describe("days_since_ed", float("nan")) == "No A&E attendance in the last 24 months"
     assert describe("sn_lives_alone", 1.0) == "Lives alone or socially isolated"
+    assert describe("age", 0.0) == "Aged 0" and describe("age", float("nan")) == "Age not known"
+    assert describe("ed_trend", 2.0) == "+2 A&E attendances in the last 6 months compared with the 6 months before"
     assert PREDICTORS["ed_0_3m"].phrase.format(value=4.0) == "4 A&E attendances in the last 3 months"
     assert all(spec.description and spec.phrase for spec in PREDICTORS.values())
 
