@@ -45,6 +45,7 @@ __all__ = [
     "RouteMetricsMiddleware",
     "BodyLimitMiddleware",
     "install_redaction",
+    "cancel_request_timers",
     "load_champion",
     "route_template",
 ]
@@ -107,6 +108,52 @@ def install_redaction() -> None:
     for target in targets:
         if not any(isinstance(f, IdentifierRedactor) for f in target.filters):
             target.addFilter(redactor)
+
+
+def cancel_request_timers() -> None:
+    """Make BentoML's per-request timeout timer end with the request.
+
+    BentoML 1.4.40's ``TimeoutMiddleware`` schedules ``loop.call_later(timeout, ...)`` for every
+    request and never cancels it, so each request's context (OpenTelemetry span, futures) stays
+    alive for the whole timeout: at a few hundred requests a second that is ~10^6 live objects and
+    100-400 ms cyclic-GC pauses (measured with benchmarks/bench_service.py). This installs a
+    subclass that behaves the same but cancels its timer when the request ends.
+    """
+    import asyncio
+
+    from bentoml._internal.server.http import traffic
+
+    if getattr(traffic.TimeoutMiddleware, "cancels_timer", False):
+        return
+    base = traffic.TimeoutMiddleware
+
+    class CancellingTimeoutMiddleware(base):  # type: ignore[misc, valid-type]
+        cancels_timer = True
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] not in ("http", "websocket"):
+                return await self.app(scope, receive, send)
+            loop = asyncio.get_running_loop()
+            waiter = loop.create_future()
+            timer = loop.call_later(self.timeout, self._set_timer_out, waiter)
+
+            async def _send(message: Any) -> None:
+                if not waiter.done():
+                    waiter.set_result(None)
+                await send(message)
+
+            fut = asyncio.ensure_future(self.app(scope, receive, _send), loop=loop)
+            try:
+                await waiter
+            except asyncio.TimeoutError:
+                if fut.cancel():
+                    await _error(504, f"the request took longer than {self.timeout} seconds")(scope, receive, send)
+            else:
+                await fut
+            finally:
+                timer.cancel()
+
+    traffic.TimeoutMiddleware = CancellingTimeoutMiddleware
 
 
 def load_champion(alias: str, home: Home) -> Any:
@@ -608,7 +655,7 @@ class RisingRisk:
                    404: {"model": ErrorResponse, "description": "Unknown neighbourhood."}},
         summary="A neighbourhood's ranked list",
     )
-    def neighbourhood_list(self, neighbourhood: str, request: Request) -> Response:
+    async def neighbourhood_list(self, neighbourhood: str, request: Request) -> Response:
         """Ranked list with score, percentiles, band, top reasons, is_new, model version and as_of."""
         state = self.current()
         principal = _principal(state, request)
@@ -625,7 +672,7 @@ class RisingRisk:
         responses={**AUTH_RESPONSES, 404: {"model": ErrorResponse, "description": "No such person for this token."}},
         summary="Why a person has their score, and their service use",
     )
-    def person_explanation(self, person_id: str, request: Request) -> Response:
+    async def person_explanation(self, person_id: str, request: Request) -> Response:
         """Every reason with its contribution, and month-by-month contacts over the last 24 months."""
         state = self.current()
         principal = _principal(state, request)
@@ -720,6 +767,7 @@ class RisingRisk:
 
 
 install_redaction()
+cancel_request_timers()
 
 RisingRisk.add_asgi_middleware(RouteMetricsMiddleware)
 RisingRisk.add_asgi_middleware(BodyLimitMiddleware)

@@ -366,3 +366,17 @@ def test_warmed_explanations_of_listed_people_equal_on_demand_ones(served: Serve
     assert [r["feature"] for r in warmed[1]] == [r["feature"] for r in reasons]
     assert [r["contribution"] for r in warmed[1]] == pytest.approx([r["contribution"] for r in reasons], abs=1e-12)
     state.audit.close()
+
+
+def test_finished_requests_leave_no_timeout_timers_behind(served: Served) -> None:
+    import asyncio
+    import gc
+
+    def timers() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if isinstance(o, asyncio.TimerHandle) and not o.cancelled())
+
+    before = timers()
+    for _ in range(300):
+        served.get("/v1/neighbourhoods/Alpha Vale/list", "alpha")
+    assert timers() - before < 10
