@@ -720,6 +720,13 @@ class RisingRisk:
         client = BentoMLContainer.metrics_client.get()
         return Response(client.generate_latest(), media_type=client.CONTENT_TYPE_LATEST)
 
+    @app.api_route("/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    async def unknown_api(self, path: str, request: Request) -> Response:
+        """Any other /v1 request: a JSON 404 (or 405 for a known path with the wrong method), never HTML."""
+        if f"/v1/{path}" in _FIXED_ROUTES or route_template(f"/v1/{path}") != "other":
+            return _error(405, f"{request.method} is not allowed here; see the API documentation at /docs.json")
+        return _error(404, "no such endpoint; see the API documentation at /docs.json")
+
     # ---- clinician pages -------------------------------------------------------------------
 
     @app.get("/pages/login", response_class=HTMLResponse, include_in_schema=False)

@@ -214,6 +214,16 @@ def test_malformed_ids_and_unknown_neighbourhoods_get_a_4xx_json_error(served: S
     assert response.json()["error"]
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/v1/nothing/here", 404), ("GET", "/v1/score", 405), ("POST", "/v1/model", 405), ("GET", "/v1/people/a/b/explanation", 404)],
+)
+def test_unknown_endpoints_and_wrong_methods_get_a_json_error(served: Served, method: str, path: str, status: int) -> None:
+    response = served.client.request(method, path, headers={"Authorization": f"Bearer {served.tokens['phm']}"})
+    assert response.status_code == status
+    assert response.json()["error"]
+
+
 def _rows(n: int, **override: Any) -> dict[str, Any]:
     return {"rows": [{"features": {**{f: 0.0 for f in FEATURES}, **override}} for _ in range(n)]}
 
