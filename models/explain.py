@@ -8,6 +8,9 @@ calibrated probability of the average log-odds). Each contribution is rescaled b
 each other and add up exactly to ``p − p_0``, i.e. the displayed numbers add up to the displayed
 score. Related features (a setting's count windows, trend and recency; a social need's flag and
 months since onset) are summed into one reason, which keeps the sum exact.
+
+Caveat: with an isotonic calibration map a person whose log-odds fall on the same flat step as
+``φ_0`` has ``p = p_0`` and therefore no reasons; ``log_odds`` on each reason keeps the ranking.
 """
 
 from __future__ import annotations
@@ -57,7 +60,10 @@ class Reason:
 
 @dataclass(frozen=True)
 class Explanation:
-    """Why one person has their score: ``score = base_score + Σ reason.contribution`` (all reasons)."""
+    """Why one person has their score: ``score = base_score + Σ reason.contribution + hidden_contribution``.
+
+    ``hidden_contribution`` is the summed contribution of reasons cut by ``top`` (0 for a full explanation).
+    """
 
     score: float
     base_score: float
