@@ -31,6 +31,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from features.codelists import load_codelists
@@ -197,6 +198,7 @@ def build_features(
     ) as bar:
         task = bar.add_task("reading tables", total=None)
         con = duckdb.connect(config=_duckdb_settings(config))
+        con.execute("SET enable_progress_bar = false")  # our own bar, or none; DuckDB's writes to stdout
         try:
             _register_sources(con, data_dir)
             codelist = load_codelists(config.codelists_dir).rename(columns={"group": "grp"})
@@ -221,7 +223,9 @@ def build_features(
                 if idx is not None:
                     con.register("idx_in", idx[idx["as_of"].dt.date.isin(chunk)])
                 table = _run(con, data_dir)
-                tables.append(table.combine_chunks().sort_by([("as_of", "ascending"), ("person_id", "ascending")]))
+                order = pc.sort_indices(table.select(["as_of", "person_id"]), [("as_of", "ascending"), ("person_id", "ascending")])
+                tables.append(table.take(order))
+                del table
                 bar.update(task, advance=1, description=f"built {chunk[-1]:%Y-%m-%d}")
         finally:
             con.close()
