@@ -375,21 +375,49 @@ def _duplicate_keys(checked: _Checked) -> dict[str, pa.Array | pa.ChunkedArray]:
     return keys
 
 
+_MIX_SHIFTS = (np.uint64(30), np.uint64(27), np.uint64(31))
+_MIX_MULTIPLIERS = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+
+
+def _mix(bits: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser: spreads 64-bit values so that combined row hashes rarely collide."""
+    bits = (bits ^ (bits >> _MIX_SHIFTS[0])) * _MIX_MULTIPLIERS[0]
+    bits = (bits ^ (bits >> _MIX_SHIFTS[1])) * _MIX_MULTIPLIERS[1]
+    return bits ^ (bits >> _MIX_SHIFTS[2])
+
+
+def _key_bits(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A fixed-width key column as uint64 bits; equal values (and all nulls) give equal bits."""
+    if pa.types.is_floating(values.type):
+        floats = np.asarray(pc.fill_null(values, np.nan).to_numpy(zero_copy_only=False), dtype=np.float64) + 0.0  # -0.0 -> 0.0
+        return floats.view(np.uint64)
+    ints = pc.fill_null(pc.cast(values, pa.int64()), np.iinfo(np.int64).min)
+    return np.asarray(ints.to_numpy(zero_copy_only=False), dtype=np.int64).view(np.uint64)
+
+
 def _check_duplicate_events(checked: _Checked) -> None:
     """Flag every copy but the first of rows identical in every column, among rows that break no other rule.
 
     Rows compare on their parsed values (``2024-01-01`` equals ``2024-01-01T00:00:00``); a row already
-    quarantined for another rule neither counts as a first copy nor as a duplicate.
+    quarantined for another rule neither counts as a first copy nor as a duplicate. A 64-bit hash of each
+    row finds the few rows that may repeat; only those are compared exactly, which keeps memory low.
     """
     unflagged = np.ones(checked.raw.num_rows, dtype=bool)
     for finding in checked.findings:
         unflagged &= ~finding.mask
+    keys = _duplicate_keys(checked)
+    hashes = np.zeros(checked.raw.num_rows, dtype=np.uint64)
+    for position, values in enumerate(keys.values()):
+        hashes = _mix(hashes ^ _mix(_key_bits(values) + np.uint64(position)))
     rows = np.flatnonzero(unflagged)
-    keyed = pa.table(_duplicate_keys(checked)).take(pa.array(rows))
-    numbered = keyed.append_column("__row", pa.array(rows, type=pa.int64()))
-    # single-threaded: as fast on two cores and steadier when other work shares them
+    candidates = rows[pd.Series(hashes[rows]).duplicated(keep=False).to_numpy()]
+    if not len(candidates):
+        return
+    keyed = pa.table(keys).take(pa.array(candidates))
+    numbered = keyed.append_column("__row", pa.array(candidates, type=pa.int64()))
     first = numbered.group_by(keyed.column_names, use_threads=False).aggregate([("__row", "min")])["__row_min"]
-    duplicate = unflagged.copy()
+    duplicate = np.zeros(checked.raw.num_rows, dtype=bool)
+    duplicate[candidates] = True
     duplicate[first.to_numpy()] = False
     checked.flag("duplicate_event", "person_id", duplicate, "an earlier events row is identical in every column")
 
@@ -430,13 +458,17 @@ def _rejected_frame(checked: _Checked, assigned: np.ndarray) -> pd.DataFrame:
 
 def _accepted_table(checked: _Checked, keep: np.ndarray) -> tuple[pa.Table, dict[str, int]]:
     """Accepted rows in canonical types, every contract column present, defaults filled in."""
+    everything = bool(keep.all())  # a clean table is written as it is, without copying it
     mask = pa.array(keep)
     columns: dict[str, pa.ChunkedArray] = {}
     defaults: dict[str, int] = {}
     kinds = {"string": pa.string(), "date": pa.date32(), "timestamp": _MICROSECONDS, "int": pa.int64(), "float": pa.float64()}
     for column in TABLES[checked.name]:
         values = checked.columns.get(column.name)
-        values = pc.filter(values, mask) if values is not None else pa.chunked_array([pa.nulls(int(keep.sum()), kinds[column.kind])])
+        if values is None:
+            values = pa.chunked_array([pa.nulls(int(keep.sum()), kinds[column.kind])])
+        elif not everything:
+            values = pc.filter(values, mask)
         if column.name == "recorded_at":
             fallback = pc.cast(columns[_RECORDED_DEFAULT[checked.name]], _MICROSECONDS)
             defaults[column.name] = values.null_count
@@ -446,7 +478,7 @@ def _accepted_table(checked: _Checked, keep: np.ndarray) -> tuple[pa.Table, dict
             values = pc.coalesce(pc.utf8_lower(values), pa.scalar(DEFAULT_CODE_SYSTEM))
         columns[column.name] = _as_chunked(values)
     for name in checked.extra_columns:
-        columns[name] = pc.filter(checked.raw.column(name), mask)
+        columns[name] = checked.raw.column(name) if everything else pc.filter(checked.raw.column(name), mask)
     return pa.table(columns), defaults
 
 

@@ -153,6 +153,15 @@ def test_a_row_like_an_earlier_quarantined_row_is_not_its_duplicate(tmp_path: Pa
     ]
 
 
+def test_rows_whose_hashes_collide_are_still_compared_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("features.validate._mix", lambda bits: bits * 0)  # every row hashes alike
+    events = [EVENT, event(setting="gp"), event(cost_gbp="1"), EVENT, event(setting="gp")]
+    assert check(extract(tmp_path, events=events))["events"] == [
+        (4, "duplicate_event", "person_id", "P1"),
+        (5, "duplicate_event", "person_id", "P1"),
+    ]
+
+
 def test_events_differing_only_in_an_extra_column_are_not_duplicates(tmp_path: Path) -> None:
     events = [{**EVENT, "source": "ecds"}, {**EVENT, "source": "sus"}, {**EVENT, "source": "sus"}]
     data = extract(tmp_path, events=events)
