@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from features.codelists import CONDITIONS, SOCIAL_NEEDS
 from features.config import FeatureConfig
 from features.contract import ETHNIC_GROUPS, SETTINGS
-from features.definitions import DAYS_PER_MONTH, predictor_names, window_name
+from features.definitions import DAYS_PER_MONTH, predictor_specs, window_name
 
 __all__ = ["AGE_BANDS", "Plan", "plan", "statements", "lookback_offsets"]
 
@@ -215,16 +215,20 @@ def _age_sql() -> str:
     )
 
 
+def _n(setting: str, bucket: int) -> str:
+    """SQL for the count of ``setting`` events in lookback ``bucket`` (0 when the person has none)."""
+    return f"COALESCE(ea.n_{setting}_{bucket}, 0)"
+
+
 def _final(config: FeatureConfig, p: Plan, labels: bool) -> str:
-    n = lambda setting, k: f"COALESCE(ea.n_{setting}_{k}, 0)"  # noqa: E731 - local shorthand
     exprs: dict[str, str] = {}
     for setting in SETTINGS:
         for window in config.windows:
-            exprs[window_name(setting, window)] = _sum([n(setting, k) for k in p.buckets(*window)])
+            exprs[window_name(setting, window)] = _sum([_n(setting, k) for k in p.buckets(*window)])
     tm = config.trend_months
     for setting in config.trend_settings:
-        recent = _sum([n(setting, k) for k in p.buckets(0, tm)])
-        before = _sum([n(setting, k) for k in p.buckets(tm, 2 * tm)])
+        recent = _sum([_n(setting, k) for k in p.buckets(0, tm)])
+        before = _sum([_n(setting, k) for k in p.buckets(tm, 2 * tm)])
         exprs[f"{setting}_trend"] = f"({recent}) - ({before})"
     for setting in config.recency_settings:
         exprs[f"days_since_{setting}"] = (
@@ -232,7 +236,7 @@ def _final(config: FeatureConfig, p: Plan, labels: bool) -> str:
         )
     recent_buckets = p.buckets(0, config.recent_months)
     exprs["settings_used_12m"] = _sum(
-        [f"CASE WHEN {_sum([n(s, k) for k in recent_buckets])} > 0 THEN 1 ELSE 0 END" for s in SETTINGS]
+        [f"CASE WHEN {_sum([_n(s, k) for k in recent_buckets])} > 0 THEN 1 ELSE 0 END" for s in SETTINGS]
     )
     exprs["cost_12m"] = "COALESCE(ea.cost_recent, 0)"
     for need in SOCIAL_NEEDS:
@@ -250,10 +254,9 @@ def _final(config: FeatureConfig, p: Plan, labels: bool) -> str:
             f"CASE WHEN p.ethnic_group = '{group}' THEN 1 WHEN p.person_id IS NULL THEN NULL ELSE 0 END"
         )
     exprs["neighbourhood_code"] = "p.neighbourhood"
-    predictors = [
-        f"CAST({exprs[name]} AS VARCHAR) AS {name}" if name == "neighbourhood_code" else f"CAST({exprs[name]} AS DOUBLE) AS {name}"
-        for name in predictor_names(config)
-    ]
+    sql_types = {"float64": "DOUBLE", "category": "VARCHAR"}
+    specs = predictor_specs(config)
+    predictors = [f"CAST({exprs[name]} AS {sql_types[spec.dtype]}) AS {name}" for name, spec in specs.items()]
 
     reasons = [
         "WHEN p.person_id IS NULL THEN 'not_registered'",
@@ -265,7 +268,7 @@ def _final(config: FeatureConfig, p: Plan, labels: bool) -> str:
         reasons.append(f"WHEN {_age_sql()} < {config.min_age} THEN 'outside_age_range'")
     if config.max_age is not None:
         reasons.append(f"WHEN {_age_sql()} > {config.max_age} THEN 'outside_age_range'")
-    hiu = _sum([n("ed", k) for k in p.buckets(0, config.already_hiu_months)])
+    hiu = _sum([_n("ed", k) for k in p.buckets(0, config.already_hiu_months)])
     for reason in config.exclusions:
         if reason == "already_hiu":
             reasons.append(f"WHEN {hiu} >= {config.already_hiu_ed} THEN 'already_hiu'")
