@@ -546,13 +546,14 @@ def train_command(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from features.errors import ContractError, FeatureConfigError
+
     console = Console()
-    experiment = load_config(config)
     started = time.perf_counter()
     with Progress(TextColumn("[bold]train[/]"), BarColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as progress:
         try:
-            result = train(data, experiment, progress=progress)
-        except TrainingError as exc:
+            result = train(data, load_config(config), progress=progress)
+        except (TrainingError, ContractError, FeatureConfigError) as exc:
             progress.stop()
             console.print(f"[red]train failed:[/] {exc}")
             raise typer.Exit(code=1) from None
