@@ -35,6 +35,7 @@ def _machine() -> dict[str, object]:
         "platform": platform.platform(), "cpu": cpu, "cores_available": len(os.sched_getaffinity(0)),
         "memory_gib": round(mem / 2**20, 1), "python": platform.python_version(),
         "lightgbm": lightgbm.__version__, "shap": shap.__version__, "git_commit": commit,
+        "load_average_at_end": list(os.getloadavg()),
     }
 
 
