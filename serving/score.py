@@ -410,9 +410,16 @@ def score_command(
         capacity = CapacityConfig.from_dict(settings)
     config = ScoreConfig(capacity=capacity)
     started = time.perf_counter()
+    from training.errors import ModelNotFoundError
+
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Loading model", total=5)
-        loaded = load_model(model, home=home())
+        try:
+            loaded = load_model(model, home=home())
+        except ModelNotFoundError as error:
+            progress.stop()
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(1) from None
 
         def on_step(description: str) -> None:
             progress.update(task, advance=1, description=description)

@@ -174,3 +174,15 @@ def test_the_allocation_rule_splits_the_system_total_across_neighbourhoods(model
     result = score_population(_table(), model, config=ScoreConfig(capacity=CapacityConfig(rule="allocation")))
     assert sum(result.capacity.values()) == 19  # ceil(6 / 1000 × 3,001)
     assert result.list_sizes == result.capacity
+
+
+def test_score_without_a_registered_model_exits_1_and_says_how_to_train_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from risingrisk.cli import app
+
+    monkeypatch.setenv("RISINGRISK_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(app, ["score", "--data", str(tmp_path), "--out", str(tmp_path / "pubs")])
+    assert result.exit_code == 1
+    assert "risingrisk train" in " ".join(result.output.split())
+    assert not (tmp_path / "pubs").exists()
