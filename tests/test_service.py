@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from risingrisk.home import Home
 from serving.audit import AuditLog
 from serving.auth import TokenStore
-from service_support import AS_OF, FEATURES, TestModel, fit_model, write_publication
+from service_support import FEATURES, TestModel, fit_model, write_publication
 
 LIST_ENDPOINT = "GET /v1/neighbourhoods/{neighbourhood}/list"
 PERSON_ENDPOINT = "GET /v1/people/{person_id}/explanation"
