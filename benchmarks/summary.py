@@ -7,11 +7,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["rows", "render", "main"]
+__all__ = ["rows", "markdown_table", "render", "update_readme", "main"]
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 OUT = HERE / "RESULTS.md"
+README = HERE.parent / "README.md"
+START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 
 Row = tuple[str, str, str, str]  # figure, target, measured, run (date, machine)
 
@@ -135,25 +137,39 @@ def rows(results: Path = RESULTS) -> list[Row]:
     return found
 
 
-def render(table: list[Row]) -> str:
-    """The Markdown page."""
-    lines = [
-        "# Benchmark results",
-        "",
-        "Written by `python benchmarks/summary.py` from `benchmarks/results/*.json` (run everything with",
-        "`python benchmarks/run_all.py`). Each JSON holds every run, the machine and the load average.",
-        "",
-        "| figure | target | measured | run (date, machine) |",
-        "|---|---|---|---|",
-    ]
+def markdown_table(table: list[Row]) -> str:
+    """The figures as a Markdown table."""
+    lines = ["| figure | target | measured | run (date, machine) |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in table]
     return "\n".join(lines) + "\n"
 
 
+def render(table: list[Row]) -> str:
+    """The Markdown page."""
+    header = (
+        "# Benchmark results\n\n"
+        "Written by `python benchmarks/summary.py` from `benchmarks/results/*.json` (run everything with\n"
+        "`python benchmarks/run_all.py`). Each JSON holds every run, the machine and the load average.\n\n"
+    )
+    return header + markdown_table(table)
+
+
+def update_readme(table: list[Row], readme: Path = README) -> None:
+    """Replace the README's benchmark table (between its start and end markers) with ``table``."""
+    text = readme.read_text()
+    if START not in text or END not in text:
+        raise ValueError(f"{readme} must hold the markers {START} and {END} around the benchmark table; add them.")
+    head, rest = text.split(START, 1)
+    tail = rest.split(END, 1)[1]
+    readme.write_text(f"{head}{START}\n{markdown_table(table)}{END}{tail}")
+
+
 def main() -> None:
-    """Write ``benchmarks/RESULTS.md``."""
-    OUT.write_text(render(rows()))
-    print(f"wrote {OUT}")
+    """Write ``benchmarks/RESULTS.md`` and the README's benchmark table."""
+    table = rows()
+    OUT.write_text(render(table))
+    update_readme(table)
+    print(f"wrote {OUT} and the table in {README}")
 
 
 if __name__ == "__main__":

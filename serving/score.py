@@ -388,7 +388,7 @@ def score_command(
     ] = "per_population",
     capacity_file: Annotated[
         Path | None,
-        typer.Option(help="TOML file with a [capacity] table (per_thousand, rule, weights, overrides); overrides the two options above."),
+        typer.Option(help="TOML file with a \\[capacity] table (per_thousand, rule, weights, overrides); overrides the two options above."),
     ] = None,
 ) -> None:
     """Score the population with a registered model and publish capacity-sized neighbourhood lists."""
