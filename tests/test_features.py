@@ -409,3 +409,23 @@ def test_age_limits_exclude_people_outside_the_range(tmp_path):
     persons = [person("P1", birth_date=date(2010, 1, 1)), person("P2")]
     frame = build_features(write(tmp_path, persons=persons), as_of=[T], config=FeatureConfig(data_end=END, min_age=18))
     assert frame["excluded_reason"].tolist()[0] == "outside_age_range" and pd.isna(frame["excluded_reason"].iloc[1])
+
+
+@pytest.mark.parametrize(
+    ("day", "months", "expected"),
+    [(date(2025, 8, 31), -6, date(2025, 2, 28)), (date(2024, 3, 31), -1, date(2024, 2, 29)),
+     (date(2025, 1, 15), 18, date(2026, 7, 15)), (date(2025, 12, 1), 1, date(2026, 1, 1))],
+)
+def test_calendar_months_clip_to_the_end_of_a_shorter_month(day, months, expected):
+    assert add_months(day, months) == expected
+
+
+def test_month_end_index_date_counts_the_clipped_window(tmp_path):
+    as_of = date(2025, 5, 31)  # 3 months back is 28 Feb 2025
+    row = one(tmp_path, as_of=as_of, events=[event(date(2025, 2, 28)), event(date(2025, 2, 27))])
+    assert (row["ed_0_3m"], row["ed_3_6m"]) == (1, 1)
+
+
+def test_extract_date_reads_csv_timestamps(tmp_path):
+    data = write(tmp_path, events=[event(datetime(2026, 2, 3, 14, 5)), event(date(2025, 1, 1))], fmt="csv")
+    assert extract_date(data) == date(2026, 2, 3)
