@@ -151,10 +151,13 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         """Uncalibrated booster output in log-odds (the space TreeSHAP explains)."""
         return self.booster_.predict(X[self.feature_names_], raw_score=True, num_iteration=self.best_iteration_)
 
+    def probability(self, log_odds: np.ndarray) -> np.ndarray:
+        """Calibrated probability of the positive class for booster log-odds (logistic if not calibrated)."""
+        return self.calibrator_.transform(log_odds) if self.calibrator_ is not None else 1.0 / (1.0 + np.exp(-log_odds))
+
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities as an ``(n, 2)`` array; uncalibrated if ``calibrate`` was not called."""
-        log_odds = self.predict_log_odds(X)
-        positive = self.calibrator_.transform(log_odds) if self.calibrator_ is not None else 1.0 / (1.0 + np.exp(-log_odds))
+        positive = self.probability(self.predict_log_odds(X))
         return np.column_stack([1.0 - positive, positive])
 
     def save(self, directory: Path) -> Path:

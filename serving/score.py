@@ -127,7 +127,7 @@ def score_population(
     -------
     ScoredPopulation
         ``population`` (every input row; excluded people have no score, band or list rank),
-        ``lists`` (ranked by score, ties by person_id; sized by capacity), ``features`` (model
+        ``lists`` (ranked by score, ties by the booster's log-odds then person_id; sized by capacity), ``features`` (model
         features of every scored person) and counts.
 
     Raises
@@ -155,9 +155,13 @@ def score_population(
     eligible = table["in_cohort"].fillna(False).astype(bool).to_numpy()
     scored = table.loc[eligible]
     score = pd.Series(np.nan, index=table.index, dtype="float64")
+    # Isotonic calibration maps many log-odds to one probability: ties on the displayed score are
+    # ranked by the booster's own log-odds, which keeps the model's ordering within a step.
+    log_odds = pd.Series(np.nan, index=table.index, dtype="float64")
     started = time.perf_counter()
     if len(scored):
-        score.loc[scored.index] = model.predict_proba(scored)[:, 1]
+        log_odds.loc[scored.index] = model.predict_log_odds(scored)
+        score.loc[scored.index] = model.probability(log_odds.loc[scored.index].to_numpy())
     seconds = {"predict": time.perf_counter() - started}
     has_nbhd = table["neighbourhood"].notna().to_numpy()
     population = pd.DataFrame({
@@ -181,8 +185,8 @@ def score_population(
     ]
 
     capacity = list_sizes(neighbourhood_stats(table, config.capacity), config.capacity)
-    candidates = population.loc[ranked].sort_values(
-        ["neighbourhood", "score", "person_id"], ascending=[True, False, True], kind="stable"
+    candidates = population.loc[ranked].assign(log_odds=log_odds[ranked]).sort_values(
+        ["neighbourhood", "score", "log_odds", "person_id"], ascending=[True, False, False, True], kind="stable"
     )
     rank = candidates.groupby("neighbourhood").cumcount() + 1
     limit = candidates["neighbourhood"].map(capacity).fillna(0).astype("int64")

@@ -186,3 +186,16 @@ def test_score_without_a_registered_model_exits_1_and_says_how_to_train_one(tmp_
     assert result.exit_code == 1
     assert "risingrisk train" in " ".join(result.output.split())
     assert not (tmp_path / "pubs").exists()
+
+
+def test_people_tied_on_an_isotonic_score_are_ranked_by_the_models_log_odds(model: RiskModel, tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    Xc = _predictors(1500, rng)
+    stepped = RiskModel.load(model.save(tmp_path)).calibrate(Xc, _labels(Xc, rng), method="isotonic")
+    table = _table()
+    result = score_population(table, stepped)
+    listed = result.lists.merge(table[["person_id", *stepped.feature_names_]], on="person_id")
+    log_odds = stepped.predict_log_odds(listed)
+    assert listed["score"].duplicated().any()  # isotonic steps do tie at the top
+    for _, group in listed.assign(log_odds=log_odds).groupby(["neighbourhood", "score"]):
+        assert group.sort_values("rank")["log_odds"].is_monotonic_decreasing
