@@ -83,6 +83,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="simulated data directory")
     parser.add_argument("--config", type=Path, default=Path("experiments/default.toml"))
     parser.add_argument("--section", required=True, help="key written in benchmarks/results/train.json")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON (sections are merged into it)")
     parser.add_argument("--repeats", type=int, default=1, help="timed runs; the median is recorded")
     parser.add_argument("--source", default=None, help="where --data came from, if it is a copy (recorded)")
     args = parser.parse_args()
@@ -111,10 +112,10 @@ def main() -> None:
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
         "acceptance": acceptance(result, slope_range=config.promotion.slope_range),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    existing = json.loads(args.out.read_text()) if args.out.exists() else {}
     existing[args.section] = section
-    RESULTS.write_text(json.dumps(existing, indent=2, default=str) + "\n")
+    args.out.write_text(json.dumps(existing, indent=2, default=str) + "\n")
     print(json.dumps({k: section[k] for k in ("seconds_median", "peak_rss_gib")} | {"acceptance": section["acceptance"]["checks"], "oracle": result.oracle}, indent=2, default=str))
 
 

@@ -42,7 +42,12 @@ def main(argv: list[str] | None = None) -> None:
     """Run the benchmarks and write ``benchmarks/RESULTS.md``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=1_000_000, help="population size for every benchmark")
-    parser.add_argument("--quick", action="store_true", help="one repeat each and a short load test (smoke run)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="one repeat each and a short load test, results in benchmarks/work/results-quick (smoke run)",
+    )
+    parser.add_argument("--results", type=Path, help="results folder (default benchmarks/results)")
     parser.add_argument(
         "--only",
         nargs="+",
@@ -52,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     steps = set(args.only or ["simulate", "validate", "features", "train", "score", "service"])
     repeats = "1" if args.quick else "3"
+    results = args.results or (WORK / "results-quick" if args.quick else HERE / "results")
     python = sys.executable
     cli = [python, "-m", "risingrisk"]
     data = WORK / f"sim{args.people}"
@@ -61,25 +67,30 @@ def main(argv: list[str] | None = None) -> None:
     if not (data / "persons.parquet").exists():
         _run([*cli, "simulate", "--people", str(args.people), "--seed", str(SEED), "--out", str(data)], env)
     if "simulate" in steps:
-        _run([python, "benchmarks/bench_simulate.py", "--people", str(args.people), "--repeats", repeats], env)
+        _run([python, "benchmarks/bench_simulate.py", "--people", str(args.people), "--repeats", repeats,
+              "--out", str(results / "simulate.json")], env)
     if "validate" in steps:
-        _run([python, "benchmarks/bench_validate.py", "--data", str(data), "--repeats", repeats], env)
+        _run([python, "benchmarks/bench_validate.py", "--data", str(data), "--repeats", repeats,
+              "--results", str(results / "validate.json")], env)
     if "features" in steps:
         _run([python, "benchmarks/bench_features.py", "--data", str(data), "--repeats", repeats,
-              "--reference-people", str(min(100_000, args.people))], env)
+              "--reference-people", str(min(100_000, args.people)), "--out", str(results / "features.json")], env)
     if "train" in steps:
-        _run([python, "benchmarks/bench_train.py", "--data", str(data), "--section", f"benchmark_{args.people}"], env)
+        _run([python, "benchmarks/bench_train.py", "--data", str(data), "--section", f"benchmark_{args.people}",
+              "--out", str(results / "train.json")], env)
     if steps & {"score", "service"} and not (home / "mlflow.db").exists():
         _run([*cli, "train", "--data", str(data)], env)
         _run([*cli, "promote"], env)
     if "score" in steps:
-        _run([python, "benchmarks/bench_score.py", "--data", str(data), "--repeats", repeats], env)
+        _run([python, "benchmarks/bench_score.py", "--data", str(data), "--repeats", repeats,
+              "--out", str(results / "score.json")], env)
     if "service" in steps:
         if not (home / "publications" / "CURRENT").exists():
             _run([*cli, "score", "--data", str(data)], env)
         seconds = ["--seconds", "5", "--long-seconds", "30"] if args.quick else []
-        _run([python, "benchmarks/bench_service.py", "--home", str(home), *seconds], env)
-    _run([python, "benchmarks/summary.py"], env)
+        _run([python, "benchmarks/bench_service.py", "--home", str(home), *seconds,
+              "--out", str(results / "service.json")], env)
+    _run([python, "benchmarks/summary.py", "--results", str(results), *([] if results == HERE / "results" else ["--no-readme"])], env)
 
 
 if __name__ == "__main__":

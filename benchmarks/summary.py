@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -164,12 +165,18 @@ def update_readme(table: list[Row], readme: Path = README) -> None:
     readme.write_text(f"{head}{START}\n{markdown_table(table)}{END}{tail}")
 
 
-def main() -> None:
-    """Write ``benchmarks/RESULTS.md`` and the README's benchmark table."""
-    table = rows()
-    OUT.write_text(render(table))
-    update_readme(table)
-    print(f"wrote {OUT} and the table in {README}")
+def main(argv: list[str] | None = None) -> None:
+    """Write ``RESULTS.md`` beside the results folder and, for the recorded results, the README's table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder of benchmark JSON files")
+    parser.add_argument("--no-readme", action="store_true", help="leave README.md as it is (smoke runs)")
+    args = parser.parse_args(argv)
+    table = rows(args.results)
+    out = OUT if args.results == RESULTS else args.results / "RESULTS.md"
+    out.write_text(render(table))
+    if not args.no_readme:
+        update_readme(table)
+    print(f"wrote {out}" + ("" if args.no_readme else f" and the table in {README}"))
 
 
 if __name__ == "__main__":
