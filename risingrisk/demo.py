@@ -176,7 +176,7 @@ def _summary(result: DemoResult) -> Any:
 
 
 def demo_command(
-    people: Annotated[int, typer.Option(min=1000, help="People in the synthetic population (the default finishes in about 4 minutes on 2 cores).")] = 150_000,
+    people: Annotated[int, typer.Option(min=1000, help="People in the synthetic population (the default run takes about 2.5 minutes on 2 cores).")] = 150_000,
     seed: Annotated[int, typer.Option(help="Simulator seed.")] = 7,
     home: Annotated[Path | None, typer.Option(help="risingrisk home; default $RISINGRISK_HOME or ./.risingrisk.")] = None,
     experiment: Annotated[Path | None, typer.Option(help="Experiment config to train; default experiments/default.toml.")] = None,
