@@ -70,10 +70,12 @@ function done(summary, latency, requests)
   for _, t in ipairs(threads) do s5 = s5 + t:get("n5xx"); s4 = s4 + t:get("n4xx"); s2 = s2 + t:get("n2xx") end
   io.write(string.format(
     'WRKJSON {"requests": %%d, "duration_us": %%d, "p50_ms": %%.3f, "p90_ms": %%.3f, "p99_ms": %%.3f, "max_ms": %%.3f, ' ..
-    '"mean_ms": %%.3f, "status_2xx": %%d, "status_4xx": %%d, "status_5xx": %%d, "socket_errors": %%d, "timeouts": %%d}\n',
+    '"mean_ms": %%.3f, "status_2xx": %%d, "status_4xx": %%d, "status_5xx": %%d, "socket_errors": %%d, ' ..
+    '"connect_errors": %%d, "read_errors": %%d, "write_errors": %%d, "timeouts": %%d}\n',
     summary.requests, summary.duration, latency:percentile(50) / 1000, latency:percentile(90) / 1000,
     latency:percentile(99) / 1000, latency.max / 1000, latency.mean / 1000, s2, s4, s5,
-    summary.errors.connect + summary.errors.read + summary.errors.write, summary.errors.timeout))
+    summary.errors.connect + summary.errors.read + summary.errors.write, summary.errors.connect,
+    summary.errors.read, summary.errors.write, summary.errors.timeout))
 end
 """
 
