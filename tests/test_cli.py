@@ -21,5 +21,5 @@ def test_every_command_answers_help_with_its_usage(argv: list[str]) -> None:
 def test_top_level_help_lists_the_commands_in_pipeline_order() -> None:
     output = CliRunner().invoke(app, ["--help"]).output
     commands = output[output.index("Commands"):]
-    positions = [commands.index(f" {command} ") for command in COMMANDS]
+    positions = [commands.index(f"│ {command} ") for command in COMMANDS]
     assert positions == sorted(positions)
