@@ -333,6 +333,14 @@ def main() -> None:
                 print(json.dumps(soak), flush=True)
                 report["soak_32_clients"] = soak
             report["server_rss_mib_after"] = _rss_mib(server.pid)
+            log.flush()
+            served_log = (tmpdir / "serve.log").read_text(errors="replace")
+            # a worker (re)start prints this once; more than --workers means a worker died and was restarted
+            report["worker_starts"] = served_log.count("Service risingrisk initialized")
+            kept = WORK / f"serve-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.log"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.write_text(served_log)
+            report["server_log"] = str(kept)
             report["load_average_at_end"] = list(os.getloadavg())
             report["server_alive_after"] = server.poll() is None
         finally:
