@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
-import subprocess
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -15,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from machine_info import describe
 
 __all__ = ["main"]
 
@@ -22,21 +21,10 @@ RESULTS = Path(__file__).parent / "results" / "score.json"
 
 
 def _machine() -> dict[str, object]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    mem = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), 0)
     import lightgbm
     import shap
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).parent).stdout.strip()
-    return {
-        "platform": platform.platform(), "cpu": cpu, "cores_available": len(os.sched_getaffinity(0)),
-        "memory_gib": round(mem / 2**20, 1), "python": platform.python_version(),
-        "lightgbm": lightgbm.__version__, "shap": shap.__version__, "git_commit": commit,
-        "load_average_at_end": list(os.getloadavg()),
-    }
+    return describe(lightgbm=lightgbm.__version__, shap=shap.__version__, load_average_at_end=list(os.getloadavg()))
 
 
 def _timed(fn, repeats: int) -> tuple[float, list[float], object]:

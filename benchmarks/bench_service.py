@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import signal
 import socket
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from machine_info import describe
 
 __all__ = ["main"]
 
@@ -81,21 +81,14 @@ end
 
 
 def _machine() -> dict[str, object]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    mem = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), 0)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).parent).stdout.strip()
-    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
     import bentoml
 
-    return {
-        "platform": platform.platform(), "cpu": cpu, "cores_available": len(os.sched_getaffinity(0)),
-        "memory_gib": round(mem / 2**20, 1), "python": platform.python_version(), "bentoml": bentoml.__version__,
-        "load_tool": (wrk.stdout or wrk.stderr).splitlines()[0] if (wrk.stdout or wrk.stderr) else "wrk",
-        "git_commit": commit, "load_average_at_start": list(os.getloadavg()),
-    }
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
+    return describe(
+        bentoml=bentoml.__version__,
+        load_tool=(wrk.stdout or wrk.stderr).splitlines()[0] if (wrk.stdout or wrk.stderr) else "wrk",
+        load_average_at_start=list(os.getloadavg()),
+    )
 
 
 def _synthetic_features(n: int, rng: np.random.Generator) -> pd.DataFrame:
