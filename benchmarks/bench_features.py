@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -22,6 +21,8 @@ import tempfile
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
+
+from machine_info import describe
 
 __all__ = ["main"]
 
@@ -94,18 +95,9 @@ def _machine() -> dict[str, object]:
     import duckdb
     import pandas
 
-    cpu = platform.processor()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {
-        "cpu": cpu, "cores_visible": os.cpu_count(), "duckdb_threads": 2, "memory_gib": round(memory, 1),
-        "load_average_at_start": os.getloadavg()[0], "python": platform.python_version(),
-        "duckdb": duckdb.__version__, "pandas": pandas.__version__, "platform": platform.platform(),
-    }
+    return describe(
+        duckdb_threads=2, load_average_at_start=os.getloadavg()[0], duckdb=duckdb.__version__, pandas=pandas.__version__
+    )
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -20,6 +19,8 @@ import sys
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
+
+from machine_info import describe
 
 import pyarrow.parquet as pq
 
@@ -37,20 +38,7 @@ _CHILD = (
 
 def machine() -> dict[str, object]:
     """CPU model, cores available to this process, total RAM and Python/platform versions."""
-    model = platform.processor() or "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    ram_gib = None
-    meminfo = Path("/proc/meminfo")
-    if meminfo.exists():
-        kib = int(meminfo.read_text().split("MemTotal:", 1)[1].split()[0])
-        ram_gib = round(kib / 2**20, 1)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cpu": model, "cores": cores, "ram_gib": ram_gib, "python": platform.python_version(), "platform": platform.platform()}
+    return describe()
 
 
 def run_once(people: int, seed: int, out: Path, start: date, end: date) -> dict[str, float]:

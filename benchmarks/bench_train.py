@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from machine_info import describe
 from typing import Any
 
 from risingrisk.home import home
@@ -34,15 +35,7 @@ BASELINES = ("ed_count", "herts_segmentation", "logistic")
 
 
 def _machine() -> dict[str, Any]:
-    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "affinity_cpus": len(os.sched_getaffinity(0)),
-        "memory_gib": round(pages / 2**30, 1),
-        "load_average_at_start": os.getloadavg(),
-    }
+    return describe(load_average_at_start=os.getloadavg())
 
 
 def acceptance(result: TrainResult, *, slope_range: tuple[float, float]) -> dict[str, Any]:

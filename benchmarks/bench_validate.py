@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -15,6 +14,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from machine_info import describe
+
 __all__ = ["main"]
 
 RESULTS = Path(__file__).parent / "results" / "validate.json"
@@ -22,25 +23,10 @@ DEFAULT_DATA = Path("/work/data/sim1m")
 
 
 def _machine() -> dict[str, object]:
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-        platform.processor(),
-    )
-    memory = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), 0)
     import pandas
     import pyarrow
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
-    return {
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "cores_available": len(os.sched_getaffinity(0)),
-        "memory_gib": round(memory / 2**20, 1),
-        "python": platform.python_version(),
-        "pandas": pandas.__version__,
-        "pyarrow": pyarrow.__version__,
-        "git_commit": commit,
-    }
+    return describe(pandas=pandas.__version__, pyarrow=pyarrow.__version__)
 
 
 def _run_once(data: Path) -> dict[str, object]:
