@@ -28,7 +28,6 @@ class DemoResult:
     """What the demo built: where, how big, how good, and how long each stage took."""
 
     data_dir: Path
-    validated_dir: Path
     people: int
     rows: dict[str, int] = field(default_factory=dict)
     trained: Any = None
@@ -38,6 +37,11 @@ class DemoResult:
     list_sizes: dict[str, int] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def validated_dir(self) -> Path:
+        """Where validation writes the accepted rows that every later stage reads."""
+        return self.data_dir / "validated"
 
 
 @contextmanager
@@ -108,7 +112,7 @@ def run_demo(
 
     where.ensure()
     data_dir = where.root / "demo" / f"population-{people}-seed{seed}"
-    result = DemoResult(data_dir=data_dir, validated_dir=data_dir / "validated", people=people)
+    result = DemoResult(data_dir=data_dir, people=people)
 
     with _stage(result, "simulate", on_stage):
         if not _simulated(data_dir, people):
