@@ -121,7 +121,7 @@ def build_synthetic_home(root: Path, people: int, seed: int = 7) -> dict[str, ob
 
     from features.config import FeatureConfig
     from models.risk_model import RiskModel
-    from risingrisk.home import Home
+    from features.home import Home
     from serving.capacity import CapacityConfig
     from serving.publish import publish
     from serving.score import ScoreConfig, score_population
@@ -237,7 +237,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    from risingrisk.home import Home
+    from features.home import Home
     from serving.auth import TokenStore
     from serving.publish import current_publication
 

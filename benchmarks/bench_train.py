@@ -24,7 +24,7 @@ from pathlib import Path
 from machine_info import describe
 from typing import Any
 
-from risingrisk.home import home
+from features.home import home
 from training.config import load_config
 from training.train import MODELS, TrainResult, train
 

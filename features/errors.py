@@ -1,6 +1,6 @@
 """Exceptions raised when input data break the data contract."""
 
-__all__ = ["ContractError", "MissingTableError", "MissingColumnError", "FeatureConfigError",
+__all__ = ["ContractError", "MissingTableError", "MissingColumnError", "ConfigError", "FeatureConfigError",
            "UnreadableTableError", "ValidationOutputError"]
 
 
@@ -24,5 +24,9 @@ class ValidationOutputError(ValueError):
     """The validation output folder cannot be used (for example, it is the input folder)."""
 
 
-class FeatureConfigError(ValueError):
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or out of range; the message names the fix."""
+
+
+class FeatureConfigError(ConfigError):
     """A feature configuration value is invalid; the message names the fix."""

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from models.risk_model import RiskModel
-from serving.reasons import ReasonGroup, group_features, reason_text
+from models.reasons import ReasonGroup, group_features, reason_text
 
 __all__ = ["EXPLANATION_SPACE", "Reason", "Explanation", "tree_contributions", "explain_rows"]
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from features.command import features_command
-from features.simulation import simulate_command
-from features.validate import validate_command
+from risingrisk.commands.features import features_command
+from risingrisk.commands.promote import promote_command
+from risingrisk.commands.score import score_command
+from risingrisk.commands.serve import serve_command
+from risingrisk.commands.simulate import simulate_command
+from risingrisk.commands.tokens import tokens_app
+from risingrisk.commands.train import train_command
+from risingrisk.commands.validate import validate_command
 from risingrisk.demo import demo_command
-from serving.run import serve_command
-from serving.score import score_command
-from serving.tokens import tokens_app
-from training.promote import promote_command
-from training.train import train_command
 
 __all__ = ["app"]
 

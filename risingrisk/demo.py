@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from risingrisk.home import HOME_ENV, Home, home as resolve_home
+from features.home import HOME_ENV, Home, home as resolve_home
 
 __all__ = ["DemoResult", "DEMO_LABEL", "run_demo", "demo_command"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from risingrisk.home import Home, home as default_home
+from features.home import Home, home as default_home
 from serving.errors import PublicationError, PublicationNotFoundError
 
 __all__ = [

@@ -30,7 +30,7 @@ def serve_command(
     from rich.console import Console
     from rich.table import Table
 
-    from risingrisk.home import HOME_ENV, home as resolve_home
+    from features.home import HOME_ENV, home as resolve_home
 
     where = resolve_home(home)
     overrides = " ".join(o for o in (os.environ.get("BENTOML_CONFIG_OPTIONS", ""), f"services.risingrisk.workers={workers}") if o)

@@ -20,7 +20,7 @@ from serving.errors import ScoringError
 if TYPE_CHECKING:
     from features.config import FeatureConfig
     from models.risk_model import RiskModel
-    from risingrisk.home import Home
+    from features.home import Home
     from serving.publish import Publication
 
 __all__ = [
@@ -401,7 +401,7 @@ def score_command(
     from rich.table import Table
 
     from features.dates import to_date
-    from risingrisk.home import home
+    from features.home import home
     from training.registry import load_model
 
     console = Console()

@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from risingrisk.home import Home, home as default_home
+from features.home import Home, home as default_home
 from serving.api_models import (
     ErrorResponse,
     ModelInfo,
@@ -164,7 +164,7 @@ def load_champion(alias: str, home: Home) -> Any:
 
 
 def _reason_groups(feature_names: list[str]) -> list[Any]:
-    from serving.reasons import group_features
+    from models.reasons import group_features
 
     return group_features(feature_names)
 

@@ -34,7 +34,7 @@ def create_command(
     from rich.console import Console
     from rich.table import Table
 
-    from risingrisk.home import home as resolve_home
+    from features.home import home as resolve_home
     from serving.auth import TokenStore
     from serving.errors import TokenError
 
@@ -67,7 +67,7 @@ def list_command(home: HomeOption = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from risingrisk.home import home as resolve_home
+    from features.home import home as resolve_home
     from serving.auth import TokenStore
 
     where = resolve_home(home)
@@ -86,7 +86,7 @@ def revoke_command(token_id: Annotated[str, typer.Argument(help="Token id (from 
     from rich.console import Console
     from rich.table import Table
 
-    from risingrisk.home import home as resolve_home
+    from features.home import home as resolve_home
     from serving.auth import TokenStore
     from serving.errors import TokenError
 

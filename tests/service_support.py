@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from models.risk_model import RiskModel
-from risingrisk.home import Home
+from features.home import Home
 from serving.capacity import CapacityConfig
 from serving.publish import Publication, publish
 from serving.score import ScoreConfig, score_population

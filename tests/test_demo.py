@@ -8,7 +8,7 @@ import pytest
 import tomli_w
 
 from risingrisk.demo import DEMO_LABEL, run_demo
-from risingrisk.home import home
+from features.home import home
 from serving.auth import TokenStore
 from serving.publish import current_publication
 

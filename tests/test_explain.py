@@ -1,4 +1,4 @@
-"""Tests for models.explain and serving.reasons: exact TreeSHAP, probability-space sums, plain-English reasons."""
+"""Tests for models.explain and models.reasons: exact TreeSHAP, probability-space sums, plain-English reasons."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from models.explain import EXPLANATION_SPACE, explain_rows, tree_contributions
 from models.risk_model import RiskModel
-from serving.reasons import ReasonGroup, group_features, reason_text
+from models.reasons import ReasonGroup, group_features, reason_text
 
 AS_OF = date(2026, 11, 1)
 FEATURES = [

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from risingrisk.home import Home
+from features.home import Home
 from serving.auth import TokenStore
 from service_support import fit_model, write_publication
 

@@ -18,7 +18,7 @@ from features.dates import add_months, extract_date
 from features.definitions import describe, predictor_names
 from models.explain import explain_rows
 from models.risk_model import RiskModel
-from risingrisk.home import Home
+from features.home import Home
 from serving.publish import current_publication, list_publications
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from starlette.testclient import TestClient
 
-from risingrisk.home import Home
+from features.home import Home
 from serving.audit import AuditLog
 from serving.auth import TokenStore
 from service_support import FEATURES, TestModel, fit_model, write_publication

@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from risingrisk.home import Home
+from features.home import Home
 from serving.auth import TokenStore
 
 pytestmark = pytest.mark.slow

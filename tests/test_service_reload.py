@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from risingrisk.home import Home
+from features.home import Home
 from serving.auth import TokenStore
 from service_support import fit_model, write_publication
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from risingrisk.home import Home
+from features.home import Home
 from serving.auth import TokenStore
 from service_support import fit_model, register_champion, write_publication
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from features.build import build_features
 from features.definitions import predictor_names
 from risingrisk.cli import app
-from risingrisk.home import home
+from features.home import home
 from training.config import TrainConfig
 from training.model_card import REQUIRED_SECTIONS
 from training.promote import promote

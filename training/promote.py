@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from risingrisk.home import Home, home as default_home
+from features.home import Home, home as default_home
 from training.config import OUTCOMES, PromotionConfig
 from training.errors import PromotionError
 

@@ -18,7 +18,7 @@ from mlflow.models import infer_signature
 
 from features.config import FeatureConfig
 from models.risk_model import RiskModel
-from risingrisk.home import Home, home as default_home
+from features.home import Home, home as default_home
 from training.errors import ModelNotFoundError
 from training.tracking import client as tracking_client
 

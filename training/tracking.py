@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from risingrisk.home import Home
+from features.home import Home
 
 __all__ = ["EXPERIMENT_NAME", "configure_tracking", "client"]
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import typer
 
-from risingrisk.home import Home, home as default_home
+from features.home import Home, home as default_home
 from training.config import TrainConfig, load_config
 from training.errors import TrainingError
 from training.metrics import MetricCI
