@@ -13,7 +13,7 @@ from features.build import build_features
 from features.definitions import predictor_names
 from risingrisk.cli import app
 from features.home import home
-from training.config import TrainConfig
+from training.config import ExperimentConfig
 from training.model_card import REQUIRED_SECTIONS
 from training.promote import promote
 from training.registry import load_model
@@ -36,7 +36,7 @@ SMALL = {
 def trained(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainResult, Path]:
     root = tmp_path_factory.mktemp("home")
     stages: list[str] = []
-    result = train(sim_dir, TrainConfig.from_dict(SMALL), home=home(root), on_stage=stages.append)
+    result = train(sim_dir, ExperimentConfig.load(SMALL), home=home(root), on_stage=stages.append)
     assert stages == list(STAGES)
     return result, root
 

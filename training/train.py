@@ -17,7 +17,7 @@ import pandas as pd
 import typer
 
 from features.home import Home, home as default_home
-from training.config import TrainConfig, load_config
+from training.config import ExperimentConfig, load_config
 from training.errors import TrainingError
 from training.metrics import MetricCI
 
@@ -126,7 +126,7 @@ def _top_mask(scores: np.ndarray, fraction: float, seed: int) -> np.ndarray:
 
 def train(
     data_dir: Path,
-    config: TrainConfig,
+    config: ExperimentConfig,
     *,
     home: Home | None = None,
     progress: Any | None = None,
@@ -187,7 +187,7 @@ def train(
     with mlflow.start_run(run_name=f"{config.name}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}") as run:
         run_id = run.info.run_id
         with stage("index dates"):
-            feature_config = config.feature_config()
+            feature_config = config.features
             extract = extract_date(data_dir)
             data_end = feature_config.data_end or extract
             start = data_start(data_dir)
@@ -221,7 +221,7 @@ def train(
             logistic = logistic_pipeline(X, c=config.baselines.logistic_c, max_iter=config.baselines.logistic_max_iter, random_state=config.split.seed)
             logistic.fit(X.iloc[train_rows], y[train_rows])
         with stage("lightgbm"):
-            model = RiskModel(**vars(config.model)).fit(
+            model = RiskModel(**config.model.model_dump()).fit(
                 X.iloc[rows["fit"]], y[rows["fit"]], X_valid=X.iloc[rows["early_stop"]], y_valid=y[rows["early_stop"]]
             )
         with stage("calibration"):
@@ -394,7 +394,7 @@ def _ci(ci: MetricCI, digits: int = 3) -> str:
 
 def _card_facts(
     *,
-    config: TrainConfig,
+    config: ExperimentConfig,
     feature_config: Any,
     name: str,
     version: str,
@@ -479,7 +479,7 @@ def _card_facts(
         extract_date=str(extract),
         train_dates=dates["train"],
         valid_dates=dates["valid"],
-        hyperparameters=dict(vars(config.model)),
+        hyperparameters=config.model.model_dump(),
         best_iteration=int(best_iteration),
         calibration_method=choice.method,
         calibration_cv_brier=choice.cv_brier,
