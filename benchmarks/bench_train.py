@@ -26,7 +26,8 @@ from typing import Any
 
 from features.home import home
 from training.config import load_config
-from training.train import MODELS, TrainResult, train
+from training.evaluate import MODELS
+from training.train import TrainResult, train
 
 __all__ = ["acceptance", "main"]
 

@@ -61,6 +61,9 @@ def config_error(model: type[BaseModel], exc: ValidationError, where: str = "") 
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(known))}"
             lines.append(f"{prefix}key {key!r} is not a setting; {hint} Remove or rename it.")
+        elif error["type"] == "value_error":
+            # A validator's own message already reads "X must be …; got …" plus the fix: keep it verbatim.
+            lines.append(f"{prefix}{error['ctx']['error']}")
         else:
             value = error.get("input")
             lines.append(f"{prefix}{key} {error['msg'].lower()}; got {value!r}. Fix the value of {key!r}.")

@@ -13,6 +13,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from models.errors import MissingPredictorError
+
 __all__ = [
     "EdCountRule",
     "Condition",
@@ -38,7 +40,7 @@ class EdCountRule(BaseEstimator):
         """ED attendances in the last 12 months per row (missing counts as none)."""
         missing = [c for c in self.columns if c not in X.columns]
         if missing:
-            raise KeyError(f"ED-count rule needs columns {list(self.columns)}; got missing {missing}. Build features with the default windows.")
+            raise MissingPredictorError(f"ED-count rule needs columns {list(self.columns)}; got missing {missing}. Build features with the default windows.")
         return X[list(self.columns)].astype("float64").fillna(0.0).sum(axis=1).to_numpy()
 
 

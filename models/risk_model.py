@@ -13,6 +13,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
+from models.config import LightGBMConfig
+from models.errors import CalibrationMethodError, PredictorFrameError
+
 __all__ = ["RiskModel", "LogOddsCalibrator", "BOOSTER_FILE", "STATE_FILE"]
 
 #: File names written by ``RiskModel.save``: the native LightGBM text model and the calibration state.
@@ -20,6 +23,9 @@ BOOSTER_FILE = "booster.txt"
 STATE_FILE = "risk_model.json"
 
 CalibrationMethod = Literal["isotonic", "platt"]
+
+#: The single source of the keyword defaults below (the experiment's ``[model]`` table uses the same class).
+_DEFAULTS = LightGBMConfig()
 
 
 class LogOddsCalibrator:
@@ -44,7 +50,7 @@ class LogOddsCalibrator:
             self.intercept_ = float(platt.intercept_[0])
             self.slope_ = float(platt.coef_[0, 0])
         else:
-            raise ValueError(f"calibration method must be 'isotonic' or 'platt'; got {self.method!r}. Use one of those two.")
+            raise CalibrationMethodError(f"calibration method must be 'isotonic' or 'platt'; got {self.method!r}. Use one of those two.")
         return self
 
     def transform(self, log_odds: np.ndarray) -> np.ndarray:
@@ -71,12 +77,15 @@ class LogOddsCalibrator:
             calibrator.intercept_ = float(data["intercept"])  # type: ignore[arg-type]
             calibrator.slope_ = float(data["slope"])  # type: ignore[arg-type]
         else:
-            raise ValueError(f"calibration method must be 'isotonic' or 'platt'; got {calibrator.method!r}. Re-train the model.")
+            raise CalibrationMethodError(f"calibration method must be 'isotonic' or 'platt'; got {calibrator.method!r}. Re-train the model.")
         return calibrator
 
 
 class RiskModel(ClassifierMixin, BaseEstimator):
     """LightGBM binary classifier with early stopping, then a separately fitted calibration map.
+
+    The keyword defaults are :class:`models.config.LightGBMConfig`'s (``RiskModel(**config.model_dump())``
+    builds the experiment's model).
 
     ``fit`` uses ``(X_valid, y_valid)`` only for early stopping; ``calibrate`` must be given a
     slice that neither training nor early stopping saw, or the calibration is optimistic.
@@ -85,17 +94,17 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        n_estimators: int = 2000,
-        learning_rate: float = 0.05,
-        num_leaves: int = 31,
-        max_depth: int = -1,
-        min_child_samples: int = 100,
-        subsample: float = 0.8,
-        colsample_bytree: float = 0.8,
-        reg_lambda: float = 1.0,
-        early_stopping_rounds: int = 100,
-        random_state: int = 0,
-        n_jobs: int = 2,
+        n_estimators: int = _DEFAULTS.n_estimators,
+        learning_rate: float = _DEFAULTS.learning_rate,
+        num_leaves: int = _DEFAULTS.num_leaves,
+        max_depth: int = _DEFAULTS.max_depth,
+        min_child_samples: int = _DEFAULTS.min_child_samples,
+        subsample: float = _DEFAULTS.subsample,
+        colsample_bytree: float = _DEFAULTS.colsample_bytree,
+        reg_lambda: float = _DEFAULTS.reg_lambda,
+        early_stopping_rounds: int = _DEFAULTS.early_stopping_rounds,
+        random_state: int = _DEFAULTS.random_state,
+        n_jobs: int = _DEFAULTS.n_jobs,
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -111,7 +120,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, *, X_valid: pd.DataFrame, y_valid: np.ndarray) -> "RiskModel":
         if not isinstance(X, pd.DataFrame):
-            raise TypeError(f"X must be a pandas DataFrame with named features; got {type(X).__name__}")
+            raise PredictorFrameError(f"X must be a pandas DataFrame with named features; got {type(X).__name__}. Pass the feature table's predictor columns.")
         params = {
             "objective": "binary",
             "learning_rate": self.learning_rate,

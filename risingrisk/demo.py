@@ -159,7 +159,7 @@ def _summary(result: DemoResult) -> Any:
     from rich.console import Group
     from rich.table import Table
 
-    from training.train import summary_table
+    from risingrisk.commands.train import summary_table
 
     rows = Table(title="data", show_header=True)
     rows.add_column("table")

@@ -13,11 +13,12 @@ from features.build import build_features
 from features.definitions import predictor_names
 from risingrisk.cli import app
 from features.home import home
-from training.config import TrainConfig
+from training.config import ExperimentConfig
 from training.model_card import REQUIRED_SECTIONS
 from training.promote import promote
 from training.registry import load_model
-from training.train import MODELS, STAGES, TrainResult, train
+from training.evaluate import MODELS
+from training.train import STAGES, TrainResult, train
 
 #: Small and fast, with gates wide enough that promotion of the first model is certain.
 SMALL = {
@@ -35,9 +36,9 @@ SMALL = {
 @pytest.fixture(scope="module")
 def trained(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainResult, Path]:
     root = tmp_path_factory.mktemp("home")
-    stages: list[str] = []
-    result = train(sim_dir, TrainConfig.from_dict(SMALL), home=home(root), on_stage=stages.append)
-    assert stages == list(STAGES)
+    reported: list[str] = []
+    result = train(sim_dir, ExperimentConfig.load(SMALL), home=home(root), progress=lambda stage, done, total: reported.append(stage))
+    assert list(dict.fromkeys(reported)) == list(STAGES)
     return result, root
 
 

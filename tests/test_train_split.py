@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from training.config import SplitConfig, TrainConfig, load_config
+from training.config import ExperimentConfig, SplitConfig, load_config
 from training.errors import ConfigError, SplitError
 from training.split import assign_roles, choose_index_dates
 
@@ -40,7 +40,7 @@ def test_too_little_history_for_any_training_date_raises_split_error_with_the_fi
 
 def test_training_dates_after_validation_dates_are_rejected_by_the_config() -> None:
     with pytest.raises(ConfigError, match="earlier than split.valid_dates"):
-        SplitConfig(train_dates=(date(2025, 6, 1),), valid_dates=(date(2025, 3, 1),))
+        SplitConfig.load({"train_dates": [date(2025, 6, 1)], "valid_dates": [date(2025, 3, 1)]})
 
 
 def test_roles_keep_each_person_on_one_side_and_skip_unlabelled_or_excluded_rows() -> None:
@@ -69,9 +69,9 @@ def test_roles_keep_each_person_on_one_side_and_skip_unlabelled_or_excluded_rows
 
 
 def test_experiment_config_rejects_unknown_keys_and_reads_the_default_file() -> None:
-    with pytest.raises(ConfigError, match=r"keys of \[split\] must be among"):
-        TrainConfig.from_dict({"split": {"n_valid_date": 2}})
+    with pytest.raises(ConfigError, match=r"key 'split.n_valid_date' is not a setting; did you mean 'n_valid_dates'\?"):
+        ExperimentConfig.load({"split": {"n_valid_date": 2}})
     config = load_config("experiments/default.toml")
     assert config.split.train_step_months == 1
     assert config.evaluation.capacity_per_1000 == 6.0
-    assert config.feature_config().outcome_window == (6, 18)
+    assert config.features.outcome_window == (6, 18)

@@ -1,5 +1,7 @@
 """Exceptions raised by training, evaluation, the model registry and promotion."""
 
+from features.errors import ConfigError as FeatureLayerConfigError
+
 __all__ = ["TrainingError", "ConfigError", "SplitError", "ModelNotFoundError", "PromotionError"]
 
 
@@ -7,8 +9,8 @@ class TrainingError(ValueError):
     """Training cannot proceed with the given data or settings; the message names the fix."""
 
 
-class ConfigError(TrainingError):
-    """An experiment config value is missing, unknown or out of range."""
+class ConfigError(TrainingError, FeatureLayerConfigError):
+    """An experiment config value is missing, unknown or out of range (also a ``features.errors.ConfigError``)."""
 
 
 class SplitError(TrainingError):

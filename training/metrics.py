@@ -50,6 +50,10 @@ class MetricCI:
     def as_dict(self) -> dict[str, float]:
         return {"value": self.value, "low": self.low, "high": self.high}
 
+    def text(self, digits: int = 3) -> str:
+        """``value (low–high)`` with ``digits`` decimals, as tables and the model card show it."""
+        return f"{self.value:.{digits}f} ({self.low:.{digits}f}–{self.high:.{digits}f})"
+
 
 def _arrays(y: np.ndarray, scores: np.ndarray, sample_weight: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     y = np.asarray(y, dtype=float)

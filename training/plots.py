@@ -15,8 +15,9 @@ from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
 from models.risk_model import RiskModel  # noqa: E402
+from training.evaluate import MODELS, Evaluation  # noqa: E402
 
-__all__ = ["roc_pr_figure", "calibration_figure", "shap_global_importance", "importance_figure", "subgroup_figure"]
+__all__ = ["roc_pr_figure", "calibration_figure", "shap_global_importance", "importance_figure", "subgroup_figure", "evaluation_figures"]
 
 
 def roc_pr_figure(y: np.ndarray, scores: Mapping[str, np.ndarray], *, metrics: Mapping[str, Mapping[str, float]]) -> Figure:
@@ -99,3 +100,33 @@ def subgroup_figure(audit: pd.DataFrame) -> Figure:
     fig.suptitle("Subgroup audit on out-of-time rows (grey: too small to gate)")
     fig.tight_layout()
     return fig
+
+
+def evaluation_figures(
+    evaluation: Evaluation, audit: pd.DataFrame, model: RiskModel, X_eval: pd.DataFrame, *, n_bins: int, shap_sample: int, seed: int
+) -> tuple[dict[str, Figure], pd.Series]:
+    """The run's four figures keyed by file name, and the global SHAP importance they show.
+
+    Parameters
+    ----------
+    evaluation
+        Scores and metrics on the ``evaluate`` slice.
+    audit
+        The equity audit table.
+    model, X_eval
+        The calibrated model and the ``evaluate`` slice's predictors (for TreeSHAP).
+    n_bins, shap_sample, seed
+        Calibration-plot bins, rows sampled for SHAP and the sampling seed.
+    """
+    point = {key: {m: ci.value for m, ci in values.items()} for key, values in evaluation.metrics.items()}
+    y, ranking, probabilities = evaluation.y, evaluation.ranking, evaluation.probabilities
+    importance = shap_global_importance(model, X_eval, sample=shap_sample, seed=seed)
+    figures = {
+        "roc_pr.png": roc_pr_figure(y, {MODELS[k]: ranking[k] for k in MODELS}, metrics={MODELS[k]: point[k] for k in MODELS}),
+        "calibration.png": calibration_figure(
+            y, {MODELS["lightgbm"]: probabilities["lightgbm"], MODELS["logistic"]: probabilities["logistic"]}, n_bins=n_bins
+        ),
+        "shap_importance.png": importance_figure(importance),
+        "subgroups.png": subgroup_figure(audit),
+    }
+    return figures, importance

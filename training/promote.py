@@ -1,19 +1,21 @@
-"""``risingrisk promote``: move alias ``champion`` to the challenger only if it is at least as good and passes the equity gates."""
+"""Promotion: move alias ``champion`` to the challenger only if it is at least as good and passes the equity gates."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import Annotated, Any
+from typing import Any
 
-import typer
+import mlflow
 
 from features.home import Home, home as default_home
-from training.config import OUTCOMES, PromotionConfig
+from training.config import PromotionConfig
 from training.errors import PromotionError
+from training.registry import CHALLENGER, CHAMPION, load_model, model_name
+from training.tracking import client, configure_tracking
 
-__all__ = ["Check", "PromotionDecision", "decide", "promote", "promote_command"]
+__all__ = ["Check", "PromotionDecision", "decide", "promote"]
 
 
 @dataclass(frozen=True)
@@ -119,15 +121,16 @@ def decide(
 
 
 def _promotion_config(params: dict[str, str]) -> PromotionConfig:
-    defaults = PromotionConfig()
-    return PromotionConfig(
-        auroc_tolerance=float(params.get("promotion.auroc_tolerance", defaults.auroc_tolerance)),
-        ece_tolerance=float(params.get("promotion.ece_tolerance", defaults.ece_tolerance)),
-        slope_range=tuple(json.loads(params["promotion.slope_range"])) if "promotion.slope_range" in params else defaults.slope_range,  # type: ignore[arg-type]
-    )
+    """The challenger run's ``[promotion]`` settings, read back from its MLflow params (defaults for any not logged)."""
+    logged = {
+        key: json.loads(params[f"promotion.{key}"])
+        for key in PromotionConfig.model_fields
+        if f"promotion.{key}" in params
+    }
+    return PromotionConfig.load(logged, where="[promotion] of the challenger run")
 
 
-def promote(*, home: Home | None = None, outcome: str = "high_intensity_use", challenger_alias: str = "challenger") -> PromotionDecision:
+def promote(*, home: Home | None = None, outcome: str = "high_intensity_use", challenger_alias: str = CHALLENGER) -> PromotionDecision:
     """Compare the challenger with the champion, move ``champion`` if the rule allows, and log the decision to MLflow.
 
     The decision (every check with its numbers) is logged as a ``promote`` run in the
@@ -138,11 +141,6 @@ def promote(*, home: Home | None = None, outcome: str = "high_intensity_use", ch
     ModelNotFoundError
         If there is no challenger.
     """
-    import mlflow
-
-    from training.registry import CHAMPION, load_model, model_name
-    from training.tracking import client, configure_tracking
-
     home = home or default_home()
     name = model_name(outcome)
     challenger = load_model(challenger_alias, home=home, name=name)
@@ -189,33 +187,3 @@ def promote(*, home: Home | None = None, outcome: str = "high_intensity_use", ch
     if decision.promoted:
         registry.set_registered_model_alias(name, CHAMPION, challenger.version)
     return decision
-
-
-def promote_command(
-    outcome: Annotated[str, typer.Option(help=f"Outcome whose model to promote: {', '.join(OUTCOMES)}.")] = "high_intensity_use",
-    challenger: Annotated[str, typer.Option(help="Alias of the candidate version.")] = "challenger",
-) -> None:
-    """Make the challenger the champion if it is at least as good out-of-time and passes the equity gates (exit 1 if refused)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from training.errors import ModelNotFoundError
-
-    console = Console()
-    try:
-        decision = promote(outcome=outcome, challenger_alias=challenger)
-    except (ModelNotFoundError, PromotionError) as exc:
-        console.print(f"[red]promote failed:[/] {exc}")
-        raise typer.Exit(code=1) from None
-    table = Table(title=f"Promotion of v{decision.challenger_version} (champion: {decision.champion_version or 'none'})")
-    table.add_column("check")
-    table.add_column("result")
-    table.add_column("detail")
-    for check in decision.checks:
-        table.add_row(check.name, "[green]pass[/]" if check.passed else "[red]fail[/]", check.detail)
-    console.print(table)
-    if decision.promoted:
-        console.print(f"[green]v{decision.challenger_version} is now the champion.[/]")
-        return
-    console.print(f"[red]Refused:[/] {'; '.join(decision.reasons)}")
-    raise typer.Exit(code=1)

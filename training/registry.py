@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
+from pydantic import TypeAdapter
 
 from features.config import FeatureConfig
-from models.risk_model import RiskModel
 from features.home import Home, home as default_home
+from models.risk_model import RiskModel
 from training.errors import ModelNotFoundError
 from training.tracking import client as tracking_client
 
@@ -46,6 +47,8 @@ MODEL_CARD_ARTIFACT = "model_card/model_card.md"
 _RISK_MODEL_DIR = "risk_model"
 _METADATA_FILE = "metadata.json"
 _REQUIREMENTS = ("lightgbm", "numpy", "pandas", "scikit-learn", "mlflow")
+#: Rebuilds the feature config stored in ``metadata.json`` (works whether FeatureConfig is a dataclass or a pydantic model).
+_FEATURE_CONFIG = TypeAdapter(FeatureConfig)
 
 
 def model_name(outcome: str) -> str:
@@ -130,30 +133,33 @@ def log_and_register(
     return version
 
 
-def _local_path(uri: str, tmp_root: Path) -> Path:
+def _local_path(uri: str) -> Path:
+    """The local folder of a file-store artifact URI; the registry is always the home's file store (no download, no temp folder)."""
     parsed = urlparse(uri)
-    if parsed.scheme in ("", "file"):
-        return Path(unquote(parsed.path))
-    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(tmp_root)))
+    if parsed.scheme not in ("", "file"):
+        raise ModelNotFoundError(
+            f"model artifacts must be in the local file store under the risingrisk home; got {uri}. "
+            "Train with this risingrisk home (it configures MLflow's artifact folder)."
+        )
+    return Path(unquote(parsed.path))
 
 
 def _model_dir(registry: Any, version: Any) -> Path:
     source = str(version.source)
     model_id = getattr(version, "model_id", None) or (source.removeprefix("models:/") if source.startswith("models:/m-") else None)
     if model_id:
-        return _local_path(registry.get_logged_model(model_id).artifact_location, Path(tempfile.mkdtemp(prefix="risingrisk-model-")))
-    return _local_path(version.source, Path(tempfile.mkdtemp(prefix="risingrisk-model-")))
+        return _local_path(registry.get_logged_model(model_id).artifact_location)
+    return _local_path(version.source)
 
 
 def load_version(version: Any, *, alias: str, home: Home) -> LoadedModel:
-    """Build a :class:`LoadedModel` from an MLflow ``ModelVersion``."""
+    """Build a :class:`LoadedModel` from an MLflow ``ModelVersion`` (read in place from the home's artifact folder)."""
     registry = tracking_client(home)
-    root = _model_dir(registry, version)
-    artifacts = root / "artifacts"
+    artifacts = _model_dir(registry, version) / "artifacts"
     model = RiskModel.load(artifacts / _RISK_MODEL_DIR)
     metadata = json.loads((artifacts / _METADATA_FILE).read_text())
     run = registry.get_run(version.run_id)
-    card = _local_path(run.info.artifact_uri, Path(tempfile.mkdtemp(prefix="risingrisk-card-"))) / MODEL_CARD_ARTIFACT
+    card = _local_path(run.info.artifact_uri) / MODEL_CARD_ARTIFACT
     return LoadedModel(
         name=version.name,
         version=str(version.version),
@@ -162,7 +168,7 @@ def load_version(version: Any, *, alias: str, home: Home) -> LoadedModel:
         model=model,
         feature_names=list(metadata["feature_names"]),
         outcome=str(metadata["outcome"]),
-        feature_config=FeatureConfig.from_dict(metadata["feature_config"]),
+        feature_config=_FEATURE_CONFIG.validate_python(metadata["feature_config"]),
         metrics=dict(run.data.metrics),
         training_window={k: list(v) for k, v in metadata["training_window"].items()},
         model_card_path=card if card.exists() else None,

@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import os
 
+import mlflow
+from mlflow import MlflowClient
+
 from features.home import Home
 
 __all__ = ["EXPERIMENT_NAME", "configure_tracking", "client"]
@@ -25,8 +28,6 @@ def configure_tracking(home: Home) -> str:
 
     The experiment's artifact location is ``home.artifacts`` so runs and models never land in ``./mlruns``.
     """
-    import mlflow
-
     _quiet()
     home.ensure()
     mlflow.set_tracking_uri(home.tracking_uri)
@@ -40,9 +41,7 @@ def configure_tracking(home: Home) -> str:
     return experiment_id
 
 
-def client(home: Home):  # noqa: ANN201 - MlflowClient is imported lazily
+def client(home: Home) -> MlflowClient:
     """An ``MlflowClient`` bound to ``home``'s store without touching the global tracking URI."""
-    from mlflow import MlflowClient
-
     _quiet()
     return MlflowClient(tracking_uri=home.tracking_uri, registry_uri=home.tracking_uri)
