@@ -377,19 +377,22 @@ def current_status(engine: Engine, person_id: str, *, as_of: date | datetime | N
 
 def statuses(actions: pd.DataFrame) -> dict[str, PersonStatus]:
     """Every person's status from an :func:`actions_as_of` frame (any order): person_id -> status."""
-    out: dict[str, PersonStatus] = {}
     if actions.empty:
-        return out
+        return {}
     ordered = actions.sort_values(["person_id", "recorded_at", "id"], kind="stable")
-    for person_id, rows in ordered.groupby("person_id", sort=False):
-        last = rows.iloc[-1]
-        declines = rows.loc[rows["action"].isin(DECISIONS), "recorded_at"]
-        out[str(person_id)] = PersonStatus(
-            str(person_id), str(last["neighbourhood"]), str(last["action"]), pd.Timestamp(last["recorded_at"]).to_pydatetime(),
-            None if pd.isna(last["reason"]) else str(last["reason"]), int(last["id"]),
-            None if declines.empty else pd.Timestamp(declines.iloc[-1]).to_pydatetime(),
+    latest = ordered.drop_duplicates("person_id", keep="last")
+    declines = ordered.loc[ordered["action"].isin(DECISIONS)].drop_duplicates("person_id", keep="last")
+    declined_at = dict(zip(declines["person_id"], declines["recorded_at"]))
+    return {
+        str(person): PersonStatus(
+            str(person), str(neighbourhood), str(action), pd.Timestamp(moment).to_pydatetime(),
+            None if pd.isna(reason) else str(reason), int(action_id),
+            None if person not in declined_at else pd.Timestamp(declined_at[person]).to_pydatetime(),
         )
-    return out
+        for person, neighbourhood, action, moment, reason, action_id in zip(
+            latest["person_id"], latest["neighbourhood"], latest["action"], latest["recorded_at"], latest["reason"], latest["id"]
+        )
+    }
 
 
 def caseload(engine: Engine, neighbourhoods: Iterable[str] | None = None, *, as_of: date | datetime | None = None) -> list[PersonStatus]:
