@@ -155,3 +155,27 @@ def test_passwords_are_masked_and_postgresql_urls_use_psycopg() -> None:
 def test_an_unsupported_database_url_names_the_setting_to_fix(url: str) -> None:
     with pytest.raises(DatabaseUrlError, match=f"database URL must .*; got .*Fix {DATABASE_URL_ENV}"):
         create_database_engine(url)
+
+
+def test_the_db_commands_migrate_the_home_database_and_report_the_imported_audit_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from risingrisk.commands.db import db_app
+
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+    app = typer.Typer()
+    app.add_typer(db_app, name="db")
+    write_legacy_audit(tmp_path / "audit.sqlite")
+    runner = CliRunner()
+    before = runner.invoke(app, ["db", "current", "--home", str(tmp_path)], terminal_width=200)
+    assert before.exit_code == 0 and "Run: risingrisk db upgrade" in before.output
+    assert not (tmp_path / "risingrisk.sqlite").exists()  # looking does not create the database
+    migrated = runner.invoke(app, ["db", "upgrade", "--home", str(tmp_path)], terminal_width=200)
+    assert migrated.exit_code == 0, migrated.output
+    assert "│ none            │ 0002         │ 3" in migrated.output
+    assert is_up_to_date(sqlite_url(tmp_path / "risingrisk.sqlite"))
+    after = runner.invoke(app, ["db", "current", "--home", str(tmp_path)], terminal_width=200)
+    assert "│ 0002     │ 0002   │ yes" in after.output
+    refused = runner.invoke(app, ["db", "upgrade", "--url", "mysql://x/y"], terminal_width=200)
+    assert refused.exit_code == 2 and "must use sqlite or postgresql" in refused.output

@@ -10,7 +10,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 
 from features.database.engine import WRITE, create_database_engine, display_url, lock_key
 from features.errors import DatabaseNotMigratedError
@@ -60,7 +60,11 @@ def _engine(database: str | URL | Engine) -> tuple[Engine, bool]:
 
 
 def current_revision(database: str | URL | Engine) -> str | None:
-    """The revision the database is at (None when it was never migrated)."""
+    """The revision the database is at (None when it was never migrated; a missing SQLite file is not created)."""
+    if not isinstance(database, Engine):
+        parsed = make_url(database) if isinstance(database, str) else database
+        if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).exists():
+            return None
     engine, owned = _engine(database)
     try:
         with engine.connect() as connection:
