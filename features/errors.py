@@ -30,3 +30,27 @@ class ConfigError(ValueError):
 
 class FeatureConfigError(ConfigError):
     """A feature configuration value is invalid; the message names the fix."""
+
+
+class DatabaseUrlError(ConfigError):
+    """The database URL cannot be used (unknown scheme, missing driver); the message names the fix."""
+
+
+class DatabaseNotMigratedError(RuntimeError):
+    """The database schema is older than (or absent from) the code's migrations; run ``risingrisk db upgrade``."""
+
+
+class ActionValidationError(ValueError):
+    """A caseload action is malformed (unknown action, missing or unknown reason, note too long); HTTP 422."""
+
+
+class TransitionConflictError(ValueError):
+    """A caseload action makes no sense after the person's previous actions (e.g. enrolled after closed); HTTP 409."""
+
+
+class IdempotencyConflictError(TransitionConflictError):
+    """An idempotency key was reused by the same token for a different action; HTTP 409."""
+
+
+__all__ += ["DatabaseUrlError", "DatabaseNotMigratedError", "ActionValidationError", "TransitionConflictError",
+            "IdempotencyConflictError"]

@@ -1,4 +1,4 @@
-"""Where risingrisk keeps its local state: MLflow store, publications, tokens and the audit log."""
+"""Where risingrisk keeps its local state: MLflow store, publications, tokens and the database (actions, audit log)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,13 @@ class Home:
 
     @property
     def audit_db(self) -> Path:
+        """The pre-database audit log (SQLite); ``risingrisk db upgrade`` copies its rows into :attr:`database`."""
         return self.root / "audit.sqlite"
+
+    @property
+    def database(self) -> Path:
+        """The default SQLite database of caseload actions and the audit log (``RISINGRISK_DATABASE_URL`` overrides)."""
+        return self.root / "risingrisk.sqlite"
 
     def ensure(self) -> "Home":
         """Create the home directory tree if it does not exist; return self."""
