@@ -7,7 +7,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Extras to install: CI adds spark,postgres (the optional engines' tests).
+EXTRAS ?= test
+STAMP := $(VENV)/.installed-$(EXTRAS)
 
 .PHONY: demo test quick lint-imports clean-venv
 
@@ -15,7 +17,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
 	@touch $(STAMP)
 
 ## make demo: simulate, validate, train, promote, score, publish and serve on the embedded defaults.

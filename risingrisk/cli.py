@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from risingrisk.commands.db import db_app
 from risingrisk.commands.features import features_command
 from risingrisk.commands.promote import promote_command
 from risingrisk.commands.score import score_command
@@ -35,3 +36,4 @@ app.command("promote")(promote_command)
 app.command("score")(score_command)
 app.command("serve")(serve_command)
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(db_app, name="db")
