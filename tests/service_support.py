@@ -14,10 +14,15 @@ import pandas as pd
 from models.risk_model import RiskModel
 from features.home import Home
 from serving.capacity import CapacityConfig
+from serving.config import ServiceConfig
 from serving.publish import Publication, publish
 from serving.score import ScoreConfig, score_population
+from serving.service import configured_service
 
-__all__ = ["AS_OF", "FEATURES", "NEIGHBOURHOODS", "TestModel", "fit_model", "register_champion", "write_publication", "feature_frame"]
+__all__ = [
+    "AS_OF", "FEATURES", "NEIGHBOURHOODS", "TestModel", "fit_model", "register_champion", "write_publication", "feature_frame",
+    "service_app",
+]
 
 AS_OF = date(2026, 11, 1)
 FEATURES = [
@@ -146,3 +151,14 @@ def register_champion(home: Home, model: TestModel) -> TestModel:
         mlflow.log_metric("auroc", model.metrics["auroc"])
         version = log_and_register(model.model, name=MODEL_NAME, example=X, metadata=metadata, aliases=("champion",))
     return TestModel(model.model, name=MODEL_NAME, version=version)
+
+
+def service_app(home: Home, model: TestModel | None = None, config: ServiceConfig | None = None) -> Any:
+    """The service's ASGI app answering from ``home`` with ``config`` (default settings) and ``model`` as its champion.
+
+    Without ``model`` the service loads the champion from ``home``'s MLflow registry, as ``bentoml serve`` does.
+    """
+    config = config or ServiceConfig()
+    if model is None:
+        return configured_service(config, home=home).to_asgi()
+    return configured_service(config, home=home, load_model=lambda alias, where: model).to_asgi()

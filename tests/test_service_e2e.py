@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from features.home import Home
 from serving.auth import TokenStore
+from service_support import service_app
 
 pytestmark = pytest.mark.slow
 
@@ -63,9 +64,7 @@ def pipeline(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         assert publication is not None
         neighbourhood = max(publication.metadata["list_sizes"], key=publication.metadata["list_sizes"].get)
         token = TokenStore(home.tokens).create(neighbourhoods=[neighbourhood])[1]
-        import serving.service as service
-
-        with TestClient(service.RisingRisk.to_asgi()) as client:
+        with TestClient(service_app(home)) as client:
             yield {"client": client, "publication": publication, "neighbourhood": neighbourhood,
                    "headers": {"Authorization": f"Bearer {token}"}, "sim_dir": sim_dir}
 
