@@ -127,7 +127,7 @@ def main() -> None:
     from rich.table import Table
 
     from models.explain import explain_rows, tree_contributions
-    from serving.score import score_and_publish
+    from serving.scoring_run import score_and_publish
 
     console = Console()
     model, feature_config, model_meta = _load(args.alias, args.model_dir)

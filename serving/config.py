@@ -6,6 +6,7 @@ from pydantic import Field
 
 from features.typed_config import TypedConfig
 from serving.pages import PageConfig
+from serving.store import TIMELINE_MONTHS
 
 __all__ = ["ServiceConfig"]
 
@@ -15,7 +16,7 @@ class ServiceConfig(TypedConfig):
 
     max_score_rows: int = Field(1000, ge=1, description="Most feature rows one POST /v1/score request may hold (413 above).")
     max_body_bytes: int = Field(4_000_000, ge=1, description="Largest request body in bytes, refused with 413 before it is read.")
-    timeline_months: int = Field(24, ge=1, description="Months of service use shown on a person's timeline.")
+    timeline_months: int = Field(TIMELINE_MONTHS, ge=1, description="Months of service use shown on a person's timeline.")
     score_reasons: int = Field(5, ge=0, description="Reasons returned per row by POST /v1/score.")
     person_id_pattern: str = Field(
         r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", description="Regular expression a person id in a request path must match (422 otherwise)."
