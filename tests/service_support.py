@@ -8,16 +8,20 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import numpy as np
 import pandas as pd
 
-from models.risk_model import RiskModel
+from features.config import FeatureConfig
 from features.home import Home
+from models.risk_model import RiskModel
 from serving.capacity import CapacityConfig
 from serving.config import ServiceConfig
 from serving.publish import Publication, publish
 from serving.score import ScoreConfig, score_population
 from serving.service import configured_service
+from training.registry import MODEL_NAME, log_and_register
+from training.tracking import configure_tracking
 
 __all__ = [
     "AS_OF", "FEATURES", "NEIGHBOURHOODS", "TestModel", "fit_model", "register_champion", "write_publication", "feature_frame",
@@ -133,12 +137,6 @@ def write_publication(
 
 def register_champion(home: Home, model: TestModel) -> TestModel:
     """Register ``model`` in the home's MLflow registry under alias champion; return it with the registered version."""
-    import mlflow
-
-    from features.config import FeatureConfig
-    from training.registry import MODEL_NAME, log_and_register
-    from training.tracking import configure_tracking
-
     configure_tracking(home)
     X, _ = feature_frame(5, 21)
     metadata = {

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 
 from features.home import Home
-from serving.auth import TokenStore
 from service_support import fit_model, service_app, write_publication
+from serving.auth import TokenStore
 
 pytestmark = pytest.mark.browser
 
@@ -37,8 +38,6 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The service's ASGI app under uvicorn on a loopback port, with a publication and an Alpha Vale token."""
-    import uvicorn
-
     root = tmp_path_factory.mktemp("home")
     home = Home(root).ensure()
     model = fit_model()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import logging
 from collections.abc import Iterator
@@ -14,11 +16,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from features.home import Home
+from service_support import FEATURES, TestModel, fit_model, service_app, write_publication
 from serving.audit import AuditLog
 from serving.auth import TokenStore
 from serving.config import ServiceConfig
 from serving.state import ServingState
-from service_support import FEATURES, TestModel, fit_model, service_app, write_publication
 
 LIST_ENDPOINT = "GET /v1/neighbourhoods/{neighbourhood}/list"
 PERSON_ENDPOINT = "GET /v1/people/{person_id}/explanation"
@@ -373,9 +375,6 @@ def test_warmed_explanations_of_listed_people_equal_on_demand_ones(served: Serve
 
 
 def test_finished_requests_leave_no_timeout_timers_behind(served: Served) -> None:
-    import asyncio
-    import gc
-
     def timers() -> int:
         gc.collect()
         return sum(1 for o in gc.get_objects() if isinstance(o, asyncio.TimerHandle) and not o.cancelled())
