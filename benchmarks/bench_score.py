@@ -11,9 +11,23 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import lightgbm
 import numpy as np
 import pandas as pd
+import shap
+from rich.console import Console
+from rich.table import Table
+from sklearn.metrics import roc_auc_score
+
+from features.build import build_features
+from features.config import FeatureConfig
+from features.dates import add_months
 from machine_info import describe
+from models.explain import explain_rows, tree_contributions
+from models.risk_model import RiskModel
+from serving.scoring_run import score_and_publish
+from training.errors import ModelNotFoundError
+from training.registry import load_model
 
 __all__ = ["main"]
 
@@ -21,9 +35,6 @@ RESULTS = Path(__file__).parent / "results" / "score.json"
 
 
 def _machine() -> dict[str, object]:
-    import lightgbm
-    import shap
-
     return describe(lightgbm=lightgbm.__version__, shap=shap.__version__, load_average_at_end=list(os.getloadavg()))
 
 
@@ -52,13 +63,7 @@ def _model_shape(booster, iterations: int) -> dict[str, float]:
 
 
 def _load(alias: str, model_dir: Path | None):
-    from training.errors import ModelNotFoundError
-    from training.registry import load_model
-
     if model_dir is not None:
-        from features.config import FeatureConfig
-        from models.risk_model import RiskModel
-
         return RiskModel.load(model_dir), FeatureConfig(), {"model_source": f"saved RiskModel {model_dir} (default features)"}
     try:
         loaded = load_model(alias)
@@ -72,11 +77,6 @@ def _size_vs_accuracy(
     model, feature_config, data: Path, extract, sample: int, seed: int, timing_rows: int = 200
 ) -> dict[str, object]:
     """AUROC and TreeSHAP cost of the model truncated to fewer trees, on labelled rows 18 months before extract."""
-    from sklearn.metrics import roc_auc_score
-
-    from features.build import build_features
-    from features.dates import add_months
-
     as_of = add_months(extract, -feature_config.outcome_window[1])
     table = build_features(data, as_of=[as_of], labels=True, config=feature_config)
     label = feature_config.label_column
@@ -122,12 +122,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    import shap
-    from rich.console import Console
-    from rich.table import Table
 
-    from models.explain import explain_rows, tree_contributions
-    from serving.score import score_and_publish
 
     console = Console()
     model, feature_config, model_meta = _load(args.alias, args.model_dir)

@@ -10,7 +10,6 @@ model registered in the home's MLflow registry. Runs above 200,000 people belong
 ``flock /work/heavy.lock``.
 
 Usage::
-
     flock /work/heavy.lock python benchmarks/bench_service.py --people 1000000 --seconds 20 --long-seconds 300
 """
 
@@ -28,10 +27,27 @@ import tempfile
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
+import bentoml
+import httpx
+import mlflow
 import numpy as np
 import pandas as pd
+
+from features.config import FeatureConfig
+from features.contract import SETTINGS
+from features.definitions import predictor_specs
+from features.home import Home
 from machine_info import describe
+from models.risk_model import RiskModel
+from serving.auth import TokenStore
+from serving.capacity import CapacityConfig
+from serving.publish import publish
+from serving.publish import current_publication
+from serving.score import ScoreConfig, score_population
+from training.registry import MODEL_NAME, log_and_register
+from training.tracking import configure_tracking
 
 __all__ = ["main"]
 
@@ -81,8 +97,6 @@ end
 
 
 def _machine() -> dict[str, object]:
-    import bentoml
-
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
     return describe(
         bentoml=bentoml.__version__,
@@ -93,9 +107,6 @@ def _machine() -> dict[str, object]:
 
 def _synthetic_features(n: int, rng: np.random.Generator) -> pd.DataFrame:
     """Predictor columns of the default feature config with plausible marginal distributions."""
-    from features.config import FeatureConfig
-    from features.definitions import predictor_specs
-
     columns: dict[str, np.ndarray] = {}
     for name, spec in predictor_specs(FeatureConfig()).items():
         if spec.kind == "count":
@@ -117,17 +128,6 @@ def _synthetic_features(n: int, rng: np.random.Generator) -> pd.DataFrame:
 
 def build_synthetic_home(root: Path, people: int, seed: int = 7) -> dict[str, object]:
     """A home with a registered champion and a publication of ``people`` synthetic people (documented format)."""
-    import mlflow
-
-    from features.config import FeatureConfig
-    from models.risk_model import RiskModel
-    from features.home import Home
-    from serving.capacity import CapacityConfig
-    from serving.publish import publish
-    from serving.score import ScoreConfig, score_population
-    from training.registry import MODEL_NAME, log_and_register
-    from training.tracking import configure_tracking
-
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     home = Home(root).ensure()
@@ -166,7 +166,6 @@ def build_synthetic_home(root: Path, people: int, seed: int = 7) -> dict[str, ob
     person = np.repeat(np.arange(people), per_person)
     key = person.astype(np.int64) * 240 + rng.integers(0, 24, person.size) * 10 + rng.integers(0, 10, person.size)
     key, count = np.unique(key, return_counts=True)
-    from features.contract import SETTINGS
 
     months = pd.date_range("2024-11-01", periods=24, freq="MS").date
     timeline = pd.DataFrame({
@@ -237,9 +236,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    from features.home import Home
-    from serving.auth import TokenStore
-    from serving.publish import current_publication
 
     report: dict[str, object] = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -278,7 +274,6 @@ def main() -> None:
         listed_file.write_text("\n".join(f"/v1/people/{p}/explanation" for p in rng.permutation(listed)) + "\n")
         lists_file = tmpdir / "lists.txt"
         names = sorted(publication.metadata.get("list_sizes", {}))
-        from urllib.parse import quote
 
         lists_file.write_text("\n".join(f"/v1/neighbourhoods/{quote(n)}/list" for n in names) + "\n")
         port = _free_port()
@@ -290,8 +285,6 @@ def main() -> None:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            import httpx
-
             while True:
                 if server.poll() is not None:
                     raise SystemExit((tmpdir / "serve.log").read_text()[-3000:])

@@ -103,7 +103,7 @@ def run_demo(
     """
     from features.simulation import simulate
     from features.validate import validate
-    from serving.score import score_and_publish
+    from serving.scoring_run import score_and_publish
     from training.config import load_config
     from training.errors import ModelNotFoundError
     from training.promote import promote

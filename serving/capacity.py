@@ -11,9 +11,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from features.config import FeatureConfig
+from features.definitions import window_name
 from serving.errors import CapacityError
 
-__all__ = ["CapacityConfig", "neighbourhood_stats", "list_sizes"]
+__all__ = ["CapacityConfig", "hiu_count_columns", "neighbourhood_stats", "list_sizes"]
 
 CapacityRule = Literal["per_population", "allocation"]
 
@@ -38,7 +40,8 @@ class CapacityConfig:
         ED attendances over ``hiu_count_columns`` that make someone a high intensity user when
         computing a neighbourhood's HIU rate (allocation rule only).
     hiu_count_columns
-        Feature columns whose sum is a person's ED attendances in the last 12 months.
+        Feature columns whose sum is a person's ED attendances in the last 12 months; ``None``
+        (default) derives them from the feature config (see :func:`hiu_count_columns`).
     overrides
         Neighbourhood -> fixed list size (a team's stated capacity); replaces the rule's size.
     """
@@ -47,7 +50,7 @@ class CapacityConfig:
     rule: CapacityRule = "per_population"
     weights: tuple[float, float, float] = (0.5, 0.25, 0.25)
     hiu_ed_attendances: int = 5
-    hiu_count_columns: tuple[str, ...] = ("ed_0_3m", "ed_3_6m", "ed_6_12m")
+    hiu_count_columns: tuple[str, ...] | None = None
     overrides: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -73,7 +76,7 @@ class CapacityConfig:
             raise CapacityError(f"capacity settings must be among {sorted(known)}; got unknown {unknown}. Remove or rename them.")
         data = dict(values)
         for key in ("weights", "hiu_count_columns"):
-            if key in data:
+            if data.get(key) is not None:
                 data[key] = tuple(data[key])
         return cls(**data)
 
@@ -89,14 +92,26 @@ class CapacityConfig:
         }
 
 
-def neighbourhood_stats(table: pd.DataFrame, config: CapacityConfig | None = None) -> pd.DataFrame:
+def hiu_count_columns(config: CapacityConfig, feature_config: FeatureConfig | None = None) -> tuple[str, ...]:
+    """The ED count columns summed for the HIU rate: ``config.hiu_count_columns`` if set, else the
+    feature config's ED windows within its ``recent_months`` (the same columns training's ED-count rule sums)."""
+    if config.hiu_count_columns is not None:
+        return config.hiu_count_columns
+    features = feature_config or FeatureConfig()
+    return tuple(window_name("ed", w) for w in sorted(features.windows) if w[1] <= features.recent_months)
+
+
+def neighbourhood_stats(
+    table: pd.DataFrame, config: CapacityConfig | None = None, feature_config: FeatureConfig | None = None
+) -> pd.DataFrame:
     """Registered population, IMD deprivation score and HIU rate for each neighbourhood.
 
     ``table`` is the feature table as of one date (every person registered and alive, excluded or
-    not). The deprivation score is the mean of ``11 − imd_decile`` over people with a known decile
-    (10 = most deprived); the HIU rate is the share of people with at least
-    ``config.hiu_ed_attendances`` ED attendances over ``config.hiu_count_columns``. People without
-    a neighbourhood are not counted. Returns one row per neighbourhood, sorted by name.
+    not), built with ``feature_config`` (default ``FeatureConfig()``). The deprivation score is the
+    mean of ``11 − imd_decile`` over people with a known decile (10 = most deprived); the HIU rate
+    is the share of people with at least ``config.hiu_ed_attendances`` ED attendances over
+    :func:`hiu_count_columns`. People without a neighbourhood are not counted. Returns one row per
+    neighbourhood, sorted by name.
     """
     config = config or CapacityConfig()
     known = table[table["neighbourhood"].notna()]
@@ -105,13 +120,14 @@ def neighbourhood_stats(table: pd.DataFrame, config: CapacityConfig | None = Non
     decile = pd.to_numeric(known["imd_decile"], errors="coerce").astype("float64")
     stats["imd_score"] = (11.0 - decile).groupby(known["neighbourhood"]).mean().reindex(stats.index).fillna(0.0)
     if config.rule == "allocation":
-        missing = [c for c in config.hiu_count_columns if c not in known.columns]
+        columns = hiu_count_columns(config, feature_config)
+        missing = [c for c in columns if c not in known.columns]
         if missing:
             raise CapacityError(
-                f"the allocation rule needs ED count columns {list(config.hiu_count_columns)}; missing {missing}. "
+                f"the allocation rule needs ED count columns {list(columns)}; missing {missing}. "
                 "Set capacity.hiu_count_columns to the feature table's ED windows covering 12 months."
             )
-        ed = known[list(config.hiu_count_columns)].astype("float64").fillna(0.0).sum(axis=1)
+        ed = known[list(columns)].astype("float64").fillna(0.0).sum(axis=1)
         stats["hiu_rate"] = (ed >= config.hiu_ed_attendances).groupby(known["neighbourhood"]).mean().reindex(stats.index)
     else:
         stats["hiu_rate"] = np.nan

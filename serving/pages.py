@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import Field
+
+from features.typed_config import TypedConfig
 
 __all__ = ["PageConfig", "Bar", "SETTING_LABELS", "reason_bars", "Pages"]
 
@@ -25,16 +28,15 @@ SETTING_LABELS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class PageConfig:
+class PageConfig(TypedConfig):
     """Layout of the pages: how many reasons the bar chart shows and the chart's size in pixels."""
 
-    chart_reasons: int = 10
-    chart_width: int = 760
-    label_width: int = 440
-    label_characters: int = 62
-    bar_height: int = 22
-    bar_gap: int = 6
+    chart_reasons: int = Field(10, ge=1, description="Largest reasons drawn in a person's bar chart.")
+    chart_width: int = Field(760, ge=1, description="Width of the reasons chart in pixels, labels included.")
+    label_width: int = Field(440, ge=0, description="Width of the chart's label column in pixels.")
+    label_characters: int = Field(62, ge=1, description="Characters of a reason's text shown before it is cut short.")
+    bar_height: int = Field(22, ge=1, description="Height of one bar in pixels.")
+    bar_gap: int = Field(6, ge=0, description="Gap between bars in pixels.")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ __all__ = [
     "current_publication",
     "load_publication",
     "list_publications",
+    "utc_now",
 ]
 
 #: Name of the pointer file holding the current publication id.
@@ -139,7 +140,8 @@ def list_publications(where: Home | Path | str | None = None) -> list[Publicatio
     return sorted(found, key=lambda pub: (pub.metadata.get("created_at", ""), pub.id))
 
 
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
+    """The publication clock's default: the current time in UTC."""
     return datetime.now(timezone.utc)
 
 
@@ -151,7 +153,7 @@ def publish(
     features: pd.DataFrame,
     timeline: pd.DataFrame,
     metadata: Mapping[str, Any],
-    clock: Callable[[], datetime] = _utc_now,
+    clock: Callable[[], datetime] = utc_now,
 ) -> Publication:
     """Write a publication and make it current, all at once.
 

@@ -1,15 +1,16 @@
-"""``risingrisk serve``: start the BentoML service (``bentoml serve serving.service:RisingRisk``) on a home."""
+"""How ``risingrisk serve`` starts the BentoML service (``bentoml serve serving.service:RisingRisk``) on a home."""
 
 from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
-from typing import Annotated
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-import typer
+from features.home import HOME_ENV, Home
+from serving.publish import CURRENT
 
-__all__ = ["SERVICE", "serve_command", "bentoml_argv"]
+__all__ = ["SERVICE", "ServeLaunch", "bentoml_argv", "serve_launch"]
 
 #: Import path of the BentoML service class.
 SERVICE = "serving.service:RisingRisk"
@@ -20,36 +21,41 @@ def bentoml_argv(*, host: str, port: int) -> list[str]:
     return [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host, "--port", str(port)]
 
 
-def serve_command(
-    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default; put TLS in front for a network).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 3000,
-    home: Annotated[Path | None, typer.Option(help="risingrisk home (publications, registry, tokens, audit); default $RISINGRISK_HOME or ./.risingrisk.")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes; each holds the publication in memory (about 1.5 GB per 1,000,000 people).")] = 1,
-) -> None:
-    """Serve neighbourhood lists, explanations, PHM scoring and clinician pages (bentoml serve; runs until stopped)."""
-    from rich.console import Console
-    from rich.table import Table
+@dataclass(frozen=True)
+class ServeLaunch:
+    """The ``bentoml serve`` process to start: its command line, environment, and what it will serve (label, value)."""
 
-    from features.home import HOME_ENV, home as resolve_home
+    argv: list[str]
+    env: dict[str, str]
+    facts: list[tuple[str, str]]
 
-    where = resolve_home(home)
-    overrides = " ".join(o for o in (os.environ.get("BENTOML_CONFIG_OPTIONS", ""), f"services.risingrisk.workers={workers}") if o)
-    env = {**os.environ, HOME_ENV: str(where.root), "BENTOML_CONFIG_OPTIONS": overrides}
+
+def serve_launch(where: Home, *, host: str, port: int, workers: int, environ: Mapping[str, str] = os.environ) -> ServeLaunch:
+    """The command line and environment that serve ``where`` on ``host:port`` with ``workers`` worker processes.
+
+    Parameters
+    ----------
+    where
+        risingrisk home (publications, registry, tokens, audit log); passed to the service as ``$RISINGRISK_HOME``.
+    host, port
+        Address and TCP port to listen on.
+    workers
+        Worker processes; each holds the publication in memory.
+    environ
+        The environment to extend (BentoML config overrides already set there are kept).
+    """
+    overrides = " ".join(o for o in (environ.get("BENTOML_CONFIG_OPTIONS", ""), f"services.risingrisk.workers={workers}") if o)
+    env = {**environ, HOME_ENV: str(where.root), "BENTOML_CONFIG_OPTIONS": overrides}
     base = f"http://{host}:{port}"
-    table = Table(title="risingrisk serve")
-    table.add_column("item")
-    table.add_column("value")
-    for label, value in (
+    pointer = where.publications / CURRENT
+    facts = [
         ("home", str(where.root)),
         ("workers", str(workers)),
-        ("current publication", (where.publications / "CURRENT").read_text().strip() if (where.publications / "CURRENT").exists() else "none (readyz will fail)"),
+        ("current publication", pointer.read_text().strip() if pointer.exists() else "none (readyz will fail)"),
         ("tokens file", f"{where.tokens} ({'present' if where.tokens.exists() else 'absent: risingrisk tokens create'})"),
         ("audit log", str(where.audit_db)),
         ("API docs", f"{base}/  (OpenAPI at {base}/docs.json)"),
         ("clinician pages", f"{base}/pages/login"),
         ("health", f"{base}/livez  {base}/readyz  {base}/metrics"),
-    ):
-        table.add_row(label, value)
-    Console().print(table)
-    argv = bentoml_argv(host=host, port=port)
-    os.execve(argv[0], argv, env)
+    ]
+    return ServeLaunch(argv=bentoml_argv(host=host, port=port), env=env, facts=facts)

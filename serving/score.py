@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import typer
 
+from features.config import FeatureConfig
+from models.explain import explain_rows
+from models.risk_model import RiskModel
 from serving.capacity import CapacityConfig, list_sizes, neighbourhood_stats
 from serving.errors import ScoringError
-
-if TYPE_CHECKING:
-    from features.config import FeatureConfig
-    from models.risk_model import RiskModel
-    from features.home import Home
-    from serving.publish import Publication
+from serving.store import TIMELINE_MONTHS
 
 __all__ = [
     "RiskBands",
@@ -30,8 +26,6 @@ __all__ = [
     "ScoringRun",
     "score_population",
     "build_timeline",
-    "score_and_publish",
-    "score_command",
 ]
 
 _KEYS = ("person_id", "as_of", "neighbourhood", "in_cohort", "excluded_reason")
@@ -72,7 +66,7 @@ class ScoreConfig:
     capacity: CapacityConfig = field(default_factory=CapacityConfig)
     bands: RiskBands = field(default_factory=RiskBands)
     top_reasons: int = 5
-    timeline_months: int = 24
+    timeline_months: int = TIMELINE_MONTHS
 
 
 @dataclass(frozen=True)
@@ -107,6 +101,7 @@ def score_population(
     *,
     config: ScoreConfig | None = None,
     previous_lists: pd.DataFrame | None = None,
+    feature_config: FeatureConfig | None = None,
 ) -> ScoredPopulation:
     """Score every eligible person in a feature table and rank each neighbourhood's list.
 
@@ -135,8 +130,6 @@ def score_population(
     ScoringError
         If a key column or a model feature is missing, or a person appears twice.
     """
-    from models.explain import explain_rows
-
     config = config or ScoreConfig()
     missing = [c for c in (*_KEYS, *model.feature_names_) if c not in table.columns]
     if missing:
@@ -184,7 +177,7 @@ def score_population(
         ["person_id", "neighbourhood", "score", "percentile_neighbourhood", "percentile_overall", "risk_band", "excluded_reason"]
     ]
 
-    capacity = list_sizes(neighbourhood_stats(table, config.capacity), config.capacity)
+    capacity = list_sizes(neighbourhood_stats(table, config.capacity, feature_config), config.capacity)
     candidates = population.loc[ranked].assign(log_odds=log_odds[ranked]).sort_values(
         ["neighbourhood", "score", "log_odds", "person_id"], ascending=[True, False, False, True], kind="stable"
     )
@@ -271,188 +264,3 @@ def build_timeline(data_dir: Path, as_of: date, person_ids: pd.Series, *, months
     frame["month"] = frame["month"].dt.date
     frame["setting"] = frame["setting"].astype("str")
     return frame
-
-
-@dataclass(frozen=True)
-class ScoringRun:
-    """One scoring run: what was published, the scored population and seconds per step."""
-
-    publication: "Publication"
-    result: ScoredPopulation
-    as_of: date
-    extract_date: date
-    previous_id: str | None
-    seconds: dict[str, float]
-
-
-def score_and_publish(
-    data_dir: Path,
-    model: "RiskModel",
-    *,
-    feature_config: "FeatureConfig | None" = None,
-    model_metadata: dict[str, Any] | None = None,
-    as_of: date | None = None,
-    where: "Home | Path | None" = None,
-    config: ScoreConfig | None = None,
-    clock: Callable[[], datetime] | None = None,
-    on_step: Callable[[str], None] | None = None,
-) -> ScoringRun:
-    """Build features as of a date with the training feature code, score, explain and publish.
-
-    Parameters
-    ----------
-    data_dir
-        Data directory (contract v1).
-    model
-        The fitted, calibrated ``RiskModel`` (e.g. ``training.registry.load_model().model``).
-    feature_config
-        The model's feature config (``LoadedModel.feature_config``): scoring must build features
-        exactly as training did, or scores silently shift.
-    model_metadata
-        Model identity recorded in the publication metadata (name, version, alias, run id, outcome).
-    as_of
-        Scoring date; default the data's extract date (latest event date). Only rows with
-        ``event_date < as_of`` and ``recorded_at <= as_of`` are used.
-    where
-        A ``Home`` or publications root; default the home's publications folder.
-    config
-        Capacity, bands, reasons and timeline length.
-    clock
-        Publication clock (UTC), injectable for reproducible ids.
-    on_step
-        Called with a short description before each step (for progress display).
-    """
-    from features.build import build_features
-    from features.dates import extract_date
-    from models.explain import EXPLANATION_SPACE
-    from serving.publish import _utc_now, current_publication, publications_root, publish
-
-    config = config or ScoreConfig()
-    step = on_step or (lambda _description: None)
-    seconds: dict[str, float] = {}
-    tick = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal tick
-        now = time.perf_counter()
-        seconds[name] = now - tick
-        tick = now
-
-    step("Building features")
-    extracted = extract_date(data_dir)
-    when = as_of or extracted
-    table = build_features(data_dir, as_of=[when], config=feature_config)
-    lap("features")
-    step("Scoring and explaining")
-    root = publications_root(where)
-    previous = current_publication(root)
-    result = score_population(table, model, config=config, previous_lists=previous.lists() if previous is not None else None)
-    lap("score_and_explain")
-    seconds.update({f"of_which_{k}": v for k, v in result.seconds.items()})
-    step("Building timelines")
-    scored_ids = result.population.loc[result.population["score"].notna(), "person_id"]
-    timeline = build_timeline(data_dir, when, scored_ids, months=config.timeline_months)
-    lap("timeline")
-    step("Publishing")
-    metadata = {
-        **(model_metadata or {}),
-        "as_of": when.isoformat(),
-        "extract_date": extracted.isoformat(),
-        "rows_in": result.rows_in,
-        "rows_scored": result.rows_scored,
-        "rows_excluded": result.rows_excluded,
-        "rows_without_neighbourhood": result.rows_without_neighbourhood,
-        "excluded_by_reason": {
-            str(k): int(v) for k, v in result.population["excluded_reason"].value_counts(dropna=True).sort_index().items()
-        },
-        "list_sizes": result.list_sizes,
-        "capacity": result.capacity,
-        "capacity_rule": config.capacity.describe(),
-        "risk_bands": config.bands.describe(),
-        "explanation_space": EXPLANATION_SPACE,
-        "base_score": result.base_score,
-        "top_reasons": config.top_reasons,
-    }
-    publication = publish(
-        root, population=result.population, lists=result.lists, features=result.features,
-        timeline=timeline, metadata=metadata, clock=clock or _utc_now,
-    )
-    lap("publish")
-    return ScoringRun(publication, result, when, extracted, previous.id if previous is not None else None, seconds)
-
-
-def score_command(
-    data: Annotated[Path, typer.Option(help="Data directory (persons, events, codes).")],
-    out: Annotated[Path | None, typer.Option(help="Publications root; default: the home's publications folder.")] = None,
-    as_of: Annotated[str | None, typer.Option(help="Scoring date (YYYY-MM-DD); default: the latest event date.")] = None,
-    model: Annotated[str, typer.Option(help="Registered model alias to score with.")] = "champion",
-    capacity_per_thousand: Annotated[float, typer.Option(help="List places per 1,000 registered people.")] = 6.0,
-    capacity_rule: Annotated[
-        str, typer.Option(help="per_population (ceil per neighbourhood) or allocation (Tier 2 formula).")
-    ] = "per_population",
-    capacity_file: Annotated[
-        Path | None,
-        typer.Option(help="TOML file with a \\[capacity] table (per_thousand, rule, weights, overrides); overrides the two options above."),
-    ] = None,
-) -> None:
-    """Score the population with a registered model and publish capacity-sized neighbourhood lists."""
-    from rich.console import Console
-    from rich.progress import Progress
-    from rich.table import Table
-
-    from features.dates import to_date
-    from features.home import home
-    from training.registry import load_model
-
-    console = Console()
-    capacity = CapacityConfig(per_thousand=capacity_per_thousand, rule=capacity_rule)  # type: ignore[arg-type]
-    if capacity_file is not None:
-        import tomllib
-
-        settings = {"per_thousand": capacity_per_thousand, "rule": capacity_rule}
-        settings.update(tomllib.loads(capacity_file.read_text()).get("capacity", {}))
-        capacity = CapacityConfig.from_dict(settings)
-    config = ScoreConfig(capacity=capacity)
-    started = time.perf_counter()
-    from training.errors import ModelNotFoundError
-
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("Loading model", total=5)
-        try:
-            loaded = load_model(model, home=home())
-        except ModelNotFoundError as error:
-            progress.stop()
-            console.print(f"[red]{error}[/red]")
-            raise typer.Exit(1) from None
-
-        def on_step(description: str) -> None:
-            progress.update(task, advance=1, description=description)
-
-        run = score_and_publish(
-            data, loaded.model, feature_config=loaded.feature_config,
-            model_metadata={
-                "model_name": loaded.name, "model_version": loaded.version, "model_alias": loaded.alias,
-                "model_run_id": loaded.run_id, "outcome": loaded.outcome,
-            },
-            as_of=to_date(as_of) if as_of else None, where=out if out is not None else home(), config=config, on_step=on_step,
-        )
-        progress.update(task, advance=1)
-    result = run.result
-    summary = Table(title=f"Published {run.publication.id}")
-    summary.add_column("item")
-    summary.add_column("value", justify="right")
-    for label, value in (
-        ("model", f"{loaded.name} v{loaded.version} ({loaded.alias})"),
-        ("as of / extract date", f"{run.as_of} / {run.extract_date}"),
-        ("people in", f"{result.rows_in:,}"),
-        ("scored (eligible)", f"{result.rows_scored:,}"),
-        ("excluded", f"{result.rows_excluded:,}"),
-        ("without neighbourhood (not listed)", f"{result.rows_without_neighbourhood:,}"),
-        ("neighbourhood lists", f"{len(result.capacity)}"),
-        ("people listed", f"{len(result.lists):,} (new {int(result.lists['is_new'].sum()):,})"),
-        ("previous publication", run.previous_id or "none"),
-        ("seconds", f"{time.perf_counter() - started:.1f}"),
-        ("folder", str(run.publication.path)),
-    ):
-        summary.add_row(label, value)
-    console.print(summary)

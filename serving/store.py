@@ -11,12 +11,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from features.contract import SETTINGS
 from serving.errors import PublicationError
 from serving.publish import FILES, Publication
 
-__all__ = ["PersonRecord", "PublishedStore", "load_store", "timeline_months"]
+__all__ = ["PersonRecord", "PublishedStore", "TIMELINE_MONTHS", "load_store", "timeline_months"]
+
+#: Months of service use a published timeline covers (scoring writes them, the service shows them).
+TIMELINE_MONTHS = 24
 
 
 def _month_index(year: np.ndarray | int, month: np.ndarray | int) -> np.ndarray | int:
@@ -256,7 +260,6 @@ def load_store(publication: Publication, *, timeline_length: int) -> PublishedSt
     feature_row = np.full(person_ids.shape[0], -1, dtype=np.int64)
     feature_row[f_pos] = np.arange(f_pos.shape[0])
 
-    import pyarrow.parquet as pq
 
     timeline_table = pq.read_table(publication.path / FILES["timeline"], columns=["person_id", "month", "setting", "count"])
     settings = list(SETTINGS)

@@ -1,103 +1,65 @@
-"""``risingrisk tokens``: create (printed once), list and revoke the service's bearer tokens."""
+"""Bearer tokens of the service as stage functions: create (checked against the published neighbourhoods), list, revoke."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 
-import typer
+from features.home import Home
+from serving.auth import TokenRecord, TokenStore
+from serving.publish import current_publication
 
-__all__ = ["tokens_app", "create_command", "list_command", "revoke_command"]
-
-tokens_app = typer.Typer(help="Bearer tokens of the service: one per neighbourhood team, or the PHM team.", no_args_is_help=True)
-
-HomeOption = Annotated[Path | None, typer.Option(help="risingrisk home; default $RISINGRISK_HOME or ./.risingrisk.")]
+__all__ = ["CreatedToken", "create_token", "list_tokens", "published_neighbourhoods", "revoke_token"]
 
 
-def _published_neighbourhoods(root: Path) -> list[str] | None:
-    from serving.publish import current_publication
+@dataclass(frozen=True)
+class CreatedToken:
+    """A new token: its stored record, the secret (shown once), whether names were checked, and the tokens file."""
 
-    publication = current_publication(root)
+    record: TokenRecord
+    token: str
+    checked_against_publication: bool
+    tokens_file: Path
+
+
+def published_neighbourhoods(where: Home) -> list[str] | None:
+    """Neighbourhoods of the current publication (sorted), or None when nothing is published."""
+    publication = current_publication(where.publications)
     if publication is None:
         return None
     return sorted(publication.metadata.get("list_sizes", {}))
 
 
-@tokens_app.command("create")
-def create_command(
-    neighbourhood: Annotated[list[str] | None, typer.Option("--neighbourhood", "-n", help="Neighbourhood the token may see (repeat for several).")] = None,
-    phm: Annotated[bool, typer.Option("--phm", help="PHM scope: every neighbourhood, every person, POST /v1/score.")] = False,
-    label: Annotated[str, typer.Option(help="Who holds the token (team name); no patient data.")] = "",
-    home: HomeOption = None,
-) -> None:
-    """Create a token and print it once; only its SHA-256 hash is stored."""
-    from rich.console import Console
-    from rich.table import Table
+def create_token(where: Home, *, neighbourhoods: list[str], phm: bool = False, label: str = "") -> CreatedToken:
+    """Create a token scoped to ``neighbourhoods`` (or PHM); only its SHA-256 hash is stored.
 
-    from features.home import home as resolve_home
-    from serving.auth import TokenStore
-    from serving.errors import TokenError
+    Parameters
+    ----------
+    where
+        risingrisk home holding the tokens file and the publications.
+    neighbourhoods
+        Neighbourhoods the token may see; checked against the current publication when there is one.
+    phm
+        PHM scope: every neighbourhood, every person, POST /v1/score.
+    label
+        Who holds the token (team name); no patient data.
 
-    where = resolve_home(home).ensure()
-    console = Console()
-    known = _published_neighbourhoods(where.publications)
-    try:
-        record, token = TokenStore(where.tokens).create(
-            neighbourhoods=neighbourhood or [], phm=phm, label=label, known_neighbourhoods=known
-        )
-    except TokenError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
-    table = Table(title="Token created")
-    table.add_column("item")
-    table.add_column("value")
-    table.add_row("id", record.id)
-    table.add_row("scope", "phm" if record.scope == "phm" else ", ".join(record.scope))
-    table.add_row("label", record.label)
-    table.add_row("checked against", "current publication" if known is not None else "nothing published yet (names not checked)")
-    table.add_row("stored in", str(where.tokens))
-    console.print(table)
-    console.print("Token (shown once, store it now; send it as 'Authorization: Bearer <token>'):")
-    print(token)
+    Raises
+    ------
+    serving.errors.TokenError
+        If the scope is invalid (none or both, or a neighbourhood not in the current publication).
+    """
+    where.ensure()
+    known = published_neighbourhoods(where)
+    record, token = TokenStore(where.tokens).create(neighbourhoods=neighbourhoods, phm=phm, label=label, known_neighbourhoods=known)
+    return CreatedToken(record=record, token=token, checked_against_publication=known is not None, tokens_file=where.tokens)
 
 
-@tokens_app.command("list")
-def list_command(home: HomeOption = None) -> None:
-    """List tokens (ids, scopes, labels, dates); secrets are never shown."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from features.home import home as resolve_home
-    from serving.auth import TokenStore
-
-    where = resolve_home(home)
-    table = Table(title=f"Tokens in {where.tokens}")
-    for column in ("id", "scope", "label", "created", "revoked"):
-        table.add_column(column)
-    records = TokenStore(where.tokens).records()
-    for r in records:
-        table.add_row(r.id, "phm" if r.scope == "phm" else ", ".join(r.scope), r.label, r.created_at, r.revoked_at or "")
-    Console().print(table)
+def list_tokens(where: Home) -> list[TokenRecord]:
+    """Every token record of ``where`` (ids, scopes, labels, dates; never secrets)."""
+    return TokenStore(where.tokens).records()
 
 
-@tokens_app.command("revoke")
-def revoke_command(token_id: Annotated[str, typer.Argument(help="Token id (from risingrisk tokens list).")], home: HomeOption = None) -> None:
-    """Revoke a token; the running service refuses it from the next request on."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from features.home import home as resolve_home
-    from serving.auth import TokenStore
-    from serving.errors import TokenError
-
-    console = Console()
-    try:
-        record = TokenStore(resolve_home(home).tokens).revoke(token_id)
-    except TokenError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
-    table = Table(title="Token revoked")
-    table.add_column("id")
-    table.add_column("revoked at")
-    table.add_row(record.id, str(record.revoked_at))
-    console.print(table)
+def revoke_token(where: Home, token_id: str) -> TokenRecord:
+    """Revoke ``token_id``; the running service refuses it from the next request on. Raises ``TokenError`` if unknown."""
+    return TokenStore(where.tokens).revoke(token_id)

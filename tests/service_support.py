@@ -8,16 +8,25 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import numpy as np
 import pandas as pd
 
-from models.risk_model import RiskModel
+from features.config import FeatureConfig
 from features.home import Home
+from models.risk_model import RiskModel
 from serving.capacity import CapacityConfig
+from serving.config import ServiceConfig
 from serving.publish import Publication, publish
 from serving.score import ScoreConfig, score_population
+from serving.service import configured_service
+from training.registry import MODEL_NAME, log_and_register
+from training.tracking import configure_tracking
 
-__all__ = ["AS_OF", "FEATURES", "NEIGHBOURHOODS", "TestModel", "fit_model", "register_champion", "write_publication", "feature_frame"]
+__all__ = [
+    "AS_OF", "FEATURES", "NEIGHBOURHOODS", "TestModel", "fit_model", "register_champion", "write_publication", "feature_frame",
+    "service_app",
+]
 
 AS_OF = date(2026, 11, 1)
 FEATURES = [
@@ -128,12 +137,6 @@ def write_publication(
 
 def register_champion(home: Home, model: TestModel) -> TestModel:
     """Register ``model`` in the home's MLflow registry under alias champion; return it with the registered version."""
-    import mlflow
-
-    from features.config import FeatureConfig
-    from training.registry import MODEL_NAME, log_and_register
-    from training.tracking import configure_tracking
-
     configure_tracking(home)
     X, _ = feature_frame(5, 21)
     metadata = {
@@ -146,3 +149,14 @@ def register_champion(home: Home, model: TestModel) -> TestModel:
         mlflow.log_metric("auroc", model.metrics["auroc"])
         version = log_and_register(model.model, name=MODEL_NAME, example=X, metadata=metadata, aliases=("champion",))
     return TestModel(model.model, name=MODEL_NAME, version=version)
+
+
+def service_app(home: Home, model: TestModel | None = None, config: ServiceConfig | None = None) -> Any:
+    """The service's ASGI app answering from ``home`` with ``config`` (default settings) and ``model`` as its champion.
+
+    Without ``model`` the service loads the champion from ``home``'s MLflow registry, as ``bentoml serve`` does.
+    """
+    config = config or ServiceConfig()
+    if model is None:
+        return configured_service(config, home=home).to_asgi()
+    return configured_service(config, home=home, load_model=lambda alias, where: model).to_asgi()

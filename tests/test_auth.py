@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from risingrisk.cli import app
 from serving.auth import PHM, Principal, TokenStore, parse_bearer
 from serving.errors import TokenError
 
@@ -90,8 +91,6 @@ def test_an_unreadable_token_file_raises_a_token_error(tmp_path: Path) -> None:
 
 
 def test_tokens_cli_prints_the_token_once_then_lists_and_revokes_it(tmp_path: Path) -> None:
-    from risingrisk.cli import app
-
     runner = CliRunner()
     created = runner.invoke(app, ["tokens", "create", "--neighbourhood", "Cedar", "--label", "Cedar team", "--home", str(tmp_path)])
     assert created.exit_code == 0, created.output

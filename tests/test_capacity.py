@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving.capacity import CapacityConfig, list_sizes, neighbourhood_stats
+from features.config import FeatureConfig
+from serving.capacity import CapacityConfig, hiu_count_columns, list_sizes, neighbourhood_stats
 from serving.errors import CapacityError
 
 
@@ -65,3 +66,25 @@ def test_stats_count_every_registered_person_and_average_deprivation() -> None:
     assert stats.to_dict("list") == {
         "neighbourhood": ["A", "B"], "population": [3, 1], "imd_score": [9.0, 1.0], "hiu_rate": [2 / 3, 0.0],
     }
+
+
+def test_hiu_columns_default_to_the_feature_configs_ed_windows_within_its_recent_months() -> None:
+    assert hiu_count_columns(CapacityConfig()) == ("ed_0_3m", "ed_3_6m", "ed_6_12m")
+    halves = FeatureConfig(windows=((6, 12), (0, 6), (12, 24)))
+    assert hiu_count_columns(CapacityConfig(), halves) == ("ed_0_6m", "ed_6_12m")
+    assert hiu_count_columns(CapacityConfig(hiu_count_columns=("ed_0_6m",)), halves) == ("ed_0_6m",)
+
+
+def test_stats_of_a_table_built_with_other_windows_count_hiu_over_those_windows() -> None:
+    table = pd.DataFrame({
+        "neighbourhood": ["A", "A", "B", "B"],
+        "imd_decile": [2.0, 4.0, 6.0, 8.0],
+        "ed_0_6m": [4.0, 1.0, 5.0, 0.0],
+        "ed_6_12m": [1.0, 1.0, 0.0, 0.0],
+        "ed_12_24m": [9.0, 9.0, 9.0, 9.0],
+    })
+    halves = FeatureConfig(windows=((0, 6), (6, 12), (12, 24)))
+    stats = neighbourhood_stats(table, CapacityConfig(rule="allocation"), halves)
+    assert stats["hiu_rate"].tolist() == [0.5, 0.5]
+    with pytest.raises(CapacityError, match=r"missing \['ed_0_3m', 'ed_3_6m'\]"):
+        neighbourhood_stats(table, CapacityConfig(rule="allocation"))

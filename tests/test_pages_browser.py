@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 
 from features.home import Home
+from service_support import fit_model, service_app, write_publication
 from serving.auth import TokenStore
-from service_support import fit_model, write_publication
 
 pytestmark = pytest.mark.browser
 
@@ -37,10 +38,6 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The service's ASGI app under uvicorn on a loopback port, with a publication and an Alpha Vale token."""
-    import uvicorn
-
-    import serving.service as service
-
     root = tmp_path_factory.mktemp("home")
     home = Home(root).ensure()
     model = fit_model()
@@ -48,10 +45,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     token = TokenStore(home.tokens).create(neighbourhoods=["Alpha Vale"])[1]
     port = _free_port()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RISINGRISK_HOME", str(root))
         patch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path_factory.mktemp("prometheus")))
-        patch.setattr(service, "load_champion", lambda alias, home: model)
-        server = uvicorn.Server(uvicorn.Config(service.RisingRisk.to_asgi(), host="127.0.0.1", port=port, log_level="warning"))
+        server = uvicorn.Server(uvicorn.Config(service_app(home, model), host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         deadline = time.monotonic() + 30

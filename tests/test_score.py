@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from models.risk_model import RiskModel
+from risingrisk.cli import app
 from serving.capacity import CapacityConfig
 from serving.errors import ScoringError
 from serving.publish import current_publication, publish
@@ -177,10 +179,6 @@ def test_the_allocation_rule_splits_the_system_total_across_neighbourhoods(model
 
 
 def test_score_without_a_registered_model_exits_1_and_says_how_to_train_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from typer.testing import CliRunner
-
-    from risingrisk.cli import app
-
     monkeypatch.setenv("RISINGRISK_HOME", str(tmp_path / "home"))
     result = CliRunner().invoke(app, ["score", "--data", str(tmp_path), "--out", str(tmp_path / "pubs")])
     assert result.exit_code == 1

@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,10 +17,14 @@ from features.config import FeatureConfig
 from features.contract import SETTINGS
 from features.dates import add_months, extract_date
 from features.definitions import describe, predictor_names
+from features.home import Home
 from models.explain import explain_rows
 from models.risk_model import RiskModel
-from features.home import Home
+from risingrisk.cli import app
 from serving.publish import current_publication, list_publications
+from serving.scoring_run import score_and_publish
+from training.registry import MODEL_NAME, load_model, log_and_register
+from training.tracking import configure_tracking
 
 pytestmark = pytest.mark.slow
 
@@ -27,11 +32,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def champion_home(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Home:
     """A home whose registry holds a small model (fitted through public APIs) under alias champion."""
-    import mlflow
-
-    from training.registry import MODEL_NAME, log_and_register
-    from training.tracking import configure_tracking
-
     config = FeatureConfig()
     extract = extract_date(sim_dir)
     dates = [add_months(extract, -m) for m in (30, 27, 24, 21)]
@@ -57,8 +57,6 @@ def champion_home(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Ho
 
 @pytest.fixture(scope="module")
 def runs(sim_dir: Path, champion_home: Home, tmp_path_factory: pytest.TempPathFactory, monkeypatch_module) -> dict:
-    from risingrisk.cli import app
-
     monkeypatch_module.setenv("RISINGRISK_HOME", str(champion_home.root))
     out = tmp_path_factory.mktemp("publications")
     results = [CliRunner().invoke(app, ["score", "--data", str(sim_dir), "--out", str(out)]) for _ in range(2)]
@@ -102,8 +100,6 @@ def test_excluded_people_are_never_listed(runs: dict) -> None:
 
 
 def test_listed_explanations_add_up_to_the_published_score(runs: dict, champion_home: Home) -> None:
-    from training.registry import load_model
-
     model = load_model("champion", home=champion_home).model
     pub = runs["second"]
     lists = pub.lists()
@@ -154,3 +150,18 @@ def test_timeline_covers_the_24_months_before_as_of_for_scored_people_only(runs:
     scored = set(pub.population().dropna(subset=["score"])["person_id"])
     assert set(timeline["person_id"]) <= scored
     assert timeline["person_id"].is_monotonic_increasing
+
+
+def test_a_scoring_run_reports_each_step_then_the_end_through_the_progress_callback(
+    sim_dir: Path, champion_home: Home, tmp_path: Path
+) -> None:
+    loaded = load_model("champion", home=champion_home)
+    reports: list[tuple[str, int, int]] = []
+    run = score_and_publish(
+        sim_dir, loaded.model, feature_config=loaded.feature_config, where=tmp_path, progress=lambda *r: reports.append(r)
+    )
+    assert reports == [
+        ("Building features", 0, 4), ("Scoring and explaining", 1, 4), ("Building timelines", 2, 4), ("Publishing", 3, 4),
+        ("Published", 4, 4),
+    ]
+    assert current_publication(tmp_path).id == run.publication.id

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import logging
 from collections.abc import Iterator
@@ -14,9 +16,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from features.home import Home
+from service_support import FEATURES, TestModel, fit_model, service_app, write_publication
 from serving.audit import AuditLog
 from serving.auth import TokenStore
-from service_support import FEATURES, TestModel, fit_model, write_publication
+from serving.config import ServiceConfig
+from serving.state import ServingState
 
 LIST_ENDPOINT = "GET /v1/neighbourhoods/{neighbourhood}/list"
 PERSON_ENDPOINT = "GET /v1/people/{person_id}/explanation"
@@ -44,8 +48,6 @@ class Served:
 
 def start_service(root: Path, model: TestModel) -> Iterator[Served]:
     """Write a publication and tokens under ``root``, start the service's ASGI app, yield a client."""
-    import serving.service as service
-
     home = Home(root).ensure()
     publication = write_publication(home, model)
     store = TokenStore(home.tokens)
@@ -59,11 +61,8 @@ def start_service(root: Path, model: TestModel) -> Iterator[Served]:
     prometheus = root / "prometheus"
     prometheus.mkdir()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RISINGRISK_HOME", str(root))
         patch.setenv("PROMETHEUS_MULTIPROC_DIR", str(prometheus))
-
-        patch.setattr(service, "load_champion", lambda alias, home: model)
-        with TestClient(service.RisingRisk.to_asgi(), raise_server_exceptions=False) as client:
+        with TestClient(service_app(home, model), raise_server_exceptions=False) as client:
             yield Served(client, home, tokens, model, publication)
 
 
@@ -362,11 +361,8 @@ def test_person_page_draws_one_bar_per_reason_up_to_the_chart_limit(served: Serv
     assert np.isclose(float(page.split("Risk <strong>")[1].split("%")[0]), round(body["score"] * 100, 1))
 
 
-def test_warmed_explanations_of_listed_people_equal_on_demand_ones(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
-    import serving.service as service
-
-    monkeypatch.setattr(service, "load_champion", lambda alias, home: served.model)
-    state = service.ServingState.load(served.home)
+def test_warmed_explanations_of_listed_people_equal_on_demand_ones(served: Served) -> None:
+    state = ServingState.load(served.home, ServiceConfig(), lambda alias, home: served.model)
     listed = served.publication.lists()["person_id"]
     assert state.warm_listed() == len(listed) == 6
     row = state.store.find(listed.iloc[0])
@@ -379,9 +375,6 @@ def test_warmed_explanations_of_listed_people_equal_on_demand_ones(served: Serve
 
 
 def test_finished_requests_leave_no_timeout_timers_behind(served: Served) -> None:
-    import asyncio
-    import gc
-
     def timers() -> int:
         gc.collect()
         return sum(1 for o in gc.get_objects() if isinstance(o, asyncio.TimerHandle) and not o.cancelled())

@@ -7,13 +7,24 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import pandas as pd
 import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+from features.build import build_features
+from features.config import FeatureConfig
+from features.dates import add_months, extract_date
+from features.definitions import predictor_names
 from features.home import Home
+from models.risk_model import RiskModel
+from risingrisk.cli import app
+from service_support import service_app
 from serving.auth import TokenStore
+from serving.publish import current_publication
+from training.registry import MODEL_NAME, log_and_register
+from training.tracking import configure_tracking
 
 pytestmark = pytest.mark.slow
 
@@ -21,18 +32,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def pipeline(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Register a small champion trained on the simulated population, score it with the CLI, serve the home."""
-    import mlflow
-
-    from features.build import build_features
-    from features.config import FeatureConfig
-    from features.dates import add_months, extract_date
-    from features.definitions import predictor_names
-    from models.risk_model import RiskModel
-    from risingrisk.cli import app
-    from serving.publish import current_publication
-    from training.registry import MODEL_NAME, log_and_register
-    from training.tracking import configure_tracking
-
     config = FeatureConfig()
     extract = extract_date(sim_dir)
     dates = [add_months(extract, -m) for m in (24, 21)]
@@ -63,9 +62,7 @@ def pipeline(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         assert publication is not None
         neighbourhood = max(publication.metadata["list_sizes"], key=publication.metadata["list_sizes"].get)
         token = TokenStore(home.tokens).create(neighbourhoods=[neighbourhood])[1]
-        import serving.service as service
-
-        with TestClient(service.RisingRisk.to_asgi()) as client:
+        with TestClient(service_app(home)) as client:
             yield {"client": client, "publication": publication, "neighbourhood": neighbourhood,
                    "headers": {"Authorization": f"Bearer {token}"}, "sim_dir": sim_dir}
 

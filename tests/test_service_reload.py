@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,23 +11,19 @@ from starlette.testclient import TestClient
 
 from features.home import Home
 from serving.auth import TokenStore
-from service_support import fit_model, write_publication
+from serving.config import ServiceConfig
+from service_support import fit_model, service_app, write_publication
 
 
 def test_a_new_publication_is_served_after_the_next_check_without_a_restart(tmp_path: Path) -> None:
-    import serving.service as service
-
     home = Home(tmp_path).ensure()
     model = fit_model()
     first = write_publication(home, model, people=30)
     token = TokenStore(home.tokens).create(phm=True)[1]
     headers = {"Authorization": f"Bearer {token}"}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RISINGRISK_HOME", str(tmp_path))
         patch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
-        patch.setattr(service, "load_champion", lambda alias, home: model)
-        patch.setattr(service, "ServiceConfig", functools.partial(service.ServiceConfig, reload_check_seconds=0.0))
-        with TestClient(service.RisingRisk.to_asgi()) as client:
+        with TestClient(service_app(home, model, ServiceConfig(reload_check_seconds=0.0))) as client:
             assert client.get("/v1/neighbourhoods/Cedar/list", headers=headers).json()["publication_id"] == first.id
             second = write_publication(
                 home, model, people=90, clock=lambda: datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc)

@@ -1,0 +1,30 @@
+"""The service's settings: limits and shapes of its answers, reload timing and page layout."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from features.typed_config import TypedConfig
+from serving.pages import PageConfig
+from serving.store import TIMELINE_MONTHS
+
+__all__ = ["ServiceConfig"]
+
+
+class ServiceConfig(TypedConfig):
+    """Limits and shapes of the service's answers; built when the service is constructed, never at import."""
+
+    max_score_rows: int = Field(1000, ge=1, description="Most feature rows one POST /v1/score request may hold (413 above).")
+    max_body_bytes: int = Field(4_000_000, ge=1, description="Largest request body in bytes, refused with 413 before it is read.")
+    timeline_months: int = Field(TIMELINE_MONTHS, ge=1, description="Months of service use shown on a person's timeline.")
+    score_reasons: int = Field(5, ge=0, description="Reasons returned per row by POST /v1/score.")
+    person_id_pattern: str = Field(
+        r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", description="Regular expression a person id in a request path must match (422 otherwise)."
+    )
+    max_neighbourhood_length: int = Field(100, ge=1, description="Longest neighbourhood name accepted in a request path.")
+    model_alias: str = Field("champion", description="Registered model alias the service loads.")
+    reload_check_seconds: float = Field(10.0, ge=0, description="How often a request checks for a newer publication.")
+    unready_retry_seconds: float = Field(60.0, ge=0, description="How often an unready service retries loading its state.")
+    warm_batch_rows: int = Field(512, ge=1, description="Rows explained per batch when warming the explanations of listed people.")
+    audit_checkpoint_seconds: float = Field(5.0, gt=0, description="Seconds between checkpoints of the audit log's write-ahead log.")
+    pages: PageConfig = Field(default_factory=PageConfig, description="Layout of the clinician pages.")
