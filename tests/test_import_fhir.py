@@ -245,7 +245,11 @@ def test_synthea_population_imports_validates_and_builds_features(synthea_fhir: 
     assert report.inputs["Patient"].mapped == report.inputs["Patient"].read == 8
     assert report.inputs["Encounter"].not_mapped == {}
     validated = validate(tmp_path / "out", out=tmp_path / "validated", extract_date=date(2025, 1, 1))
-    assert validated.rows_quarantined == 0
+    # Synthea writes some distinct Encounters at the same instant with the same class; the contract
+    # cannot tell them apart, so validate quarantines the repeats as duplicate_event, and only them.
+    repeats = int(_events(tmp_path / "out").duplicated(["person_id", "event_date", "setting", "recorded_at", "cost_gbp"]).sum())
+    quarantined = {name: {rule: n for rule, n in table.quarantined_by_rule.items() if n} for name, table in validated.tables.items()}
+    assert quarantined == {"persons": {}, "events": {"duplicate_event": repeats} if repeats else {}, "codes": {}}
     frame = build_features(tmp_path / "validated", as_of=date(2024, 1, 1))
     alive = pd.read_parquet(tmp_path / "validated" / "persons.parquet")
     assert set(frame["person_id"]) <= set(alive["person_id"])
