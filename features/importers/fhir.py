@@ -154,7 +154,7 @@ def _first_code(value: Any) -> str | None:
     return None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Cost:
     """The cost gathered for one encounter: from the preferred resource kind, summed over its resources."""
 
