@@ -6,6 +6,7 @@ import typer
 
 from risingrisk.commands.db import db_app
 from risingrisk.commands.features import features_command
+from risingrisk.commands.importers import import_app
 from risingrisk.commands.promote import promote_command
 from risingrisk.commands.score import score_command
 from risingrisk.commands.serve import serve_command
@@ -29,6 +30,7 @@ app = typer.Typer(
 # In pipeline order, so --help reads as the product's workflow.
 app.command("demo")(demo_command)
 app.command("simulate")(simulate_command)
+app.add_typer(import_app, name="import")
 app.command("validate")(validate_command)
 app.command("features")(features_command)
 app.command("train")(train_command)

@@ -1,0 +1,161 @@
+"""Tests for the OMOP CDM importer on a tiny hand-written CDM folder (CSV and Parquet)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from features.importers.errors import ImportSourceError, MappingError
+from features.importers.mapping import DEFAULT_OMOP_MAPPING, load_omop_mapping
+from features.importers.omop import import_omop
+from features.validate import validate
+from risingrisk.commands.importers import import_app
+
+
+def _write(folder: Path, name: str, rows: list[dict], parquet: bool = False) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame(rows)
+    if parquet:
+        frame.to_parquet(folder / f"{name}.parquet", index=False)
+    else:
+        frame.to_csv(folder / f"{name}.csv", index=False)
+
+
+@pytest.fixture
+def cdm(tmp_path: Path) -> Path:
+    """Three people, five visits, four codes, two costs; every mapping rule and reason appears once."""
+    src = tmp_path / "cdm"
+    _write(src, "person", [
+        {"person_id": 1, "gender_concept_id": 8532, "year_of_birth": 1950, "month_of_birth": 3, "day_of_birth": 4, "care_site_id": 77},
+        {"person_id": 2, "gender_concept_id": 8507, "year_of_birth": 1980, "month_of_birth": None, "day_of_birth": None, "care_site_id": None},
+        {"person_id": 3, "gender_concept_id": 0, "year_of_birth": None, "month_of_birth": None, "day_of_birth": None, "care_site_id": None},
+    ])
+    _write(src, "observation_period", [
+        {"person_id": 1, "observation_period_start_date": "2015-01-01", "observation_period_end_date": "2020-06-30"},
+        {"person_id": 1, "observation_period_start_date": "2020-07-01", "observation_period_end_date": "2024-12-31"},
+    ], parquet=True)
+    _write(src, "death", [{"person_id": 1, "death_date": "2024-12-01"}])
+    _write(src, "visit_occurrence", [
+        {"visit_occurrence_id": 10, "person_id": 1, "visit_concept_id": 9203, "visit_start_date": "2023-01-01", "admitted_from_concept_id": None},
+        {"visit_occurrence_id": 11, "person_id": 1, "visit_concept_id": 9201, "visit_start_date": "2023-01-02", "admitted_from_concept_id": 8870},
+        {"visit_occurrence_id": 12, "person_id": 2, "visit_concept_id": 9201, "visit_start_date": "2023-01-03", "admitted_from_concept_id": None},
+        {"visit_occurrence_id": 13, "person_id": 2, "visit_concept_id": 9202, "visit_start_date": "2023-01-04", "admitted_from_concept_id": None},
+        {"visit_occurrence_id": 14, "person_id": 2, "visit_concept_id": 581478, "visit_start_date": "2023-01-05", "admitted_from_concept_id": None},
+        {"visit_occurrence_id": 15, "person_id": 2, "visit_concept_id": 32036, "visit_start_date": "2023-01-06", "admitted_from_concept_id": None},
+    ])
+    _write(src, "visit_detail", [{"visit_detail_id": 1, "person_id": 1, "visit_occurrence_id": 11}])
+    _write(src, "concept", [
+        {"concept_id": 201826, "concept_code": "44054006", "vocabulary_id": "SNOMED"},
+        {"concept_id": 4058243, "concept_code": "160903007", "vocabulary_id": "SNOMED"},
+        {"concept_id": 45542411, "concept_code": "E11", "vocabulary_id": "ICD10"},
+    ])
+    _write(src, "condition_occurrence", [
+        {"person_id": 1, "condition_concept_id": 201826, "condition_source_concept_id": 45542411,
+         "condition_start_date": "2019-05-05", "condition_end_date": None},
+        {"person_id": 2, "condition_concept_id": 0, "condition_source_concept_id": 45542411,
+         "condition_start_date": "2019-05-05", "condition_end_date": None},
+    ])
+    _write(src, "observation", [
+        {"person_id": 2, "observation_concept_id": 0, "observation_source_concept_id": 4058243, "observation_date": "2022-02-02"},
+    ])
+    _write(src, "procedure_occurrence", [
+        {"person_id": 1, "procedure_concept_id": 4058243, "procedure_source_concept_id": 0,
+         "procedure_date": None, "procedure_end_date": None},
+    ])
+    _write(src, "cost", [
+        {"cost_event_id": 10, "cost_domain_id": "Visit", "total_cost": 180.0, "total_charge": None},
+        {"cost_event_id": 11, "cost_domain_id": "Visit", "total_cost": None, "total_charge": 2500.0},
+        {"cost_event_id": 99, "cost_domain_id": "Visit", "total_cost": 5.0, "total_charge": None},
+        {"cost_event_id": 1, "cost_domain_id": "Drug", "total_cost": 3.0, "total_charge": None},
+    ])
+    return src
+
+
+def test_visit_concepts_map_to_settings_with_costs_and_unmatched_visits_are_reported(cdm: Path, tmp_path: Path) -> None:
+    report = import_omop(cdm, tmp_path / "out")
+    events = pq.read_table(tmp_path / "out" / "events.parquet").to_pylist()
+    assert [(e["person_id"], e["event_date"], e["setting"], e["cost_gbp"]) for e in events] == [
+        ("1", datetime(2023, 1, 1), "ed", 180.0),
+        ("1", datetime(2023, 1, 2), "emergency_admission", 2500.0),
+        ("2", datetime(2023, 1, 3), "elective_admission", None),
+        ("2", datetime(2023, 1, 4), "outpatient", None),
+        ("2", datetime(2023, 1, 5), "ambulance", None),
+    ]
+    assert report.inputs["visit_occurrence"].not_mapped == {"no_setting_rule": 1}
+    assert report.inputs["visit_occurrence"].examples["no_setting_rule"][0].detail == "visit_concept_id=32036 admitted_from_concept_id=None"
+    assert report.inputs["cost"].not_mapped == {"cost_domain_not_visit": 1, "visit_not_found": 1}
+    assert report.inputs["visit_detail"].not_mapped == {"counted_in_visit_occurrence": 1}
+
+
+def test_persons_take_registration_from_observation_periods_and_death_from_the_death_table(cdm: Path, tmp_path: Path) -> None:
+    report = import_omop(cdm, tmp_path / "out")
+    persons = pq.read_table(tmp_path / "out" / "persons.parquet").to_pylist()
+    assert [(p["person_id"], p["birth_date"], p["sex"], p["practice"], p["registered_from"], p["registered_to"], p["death_date"])
+            for p in persons] == [
+        ("1", date(1950, 3, 4), "F", "77", date(2015, 1, 1), None, date(2024, 12, 1)),
+        ("2", date(1980, 1, 1), "M", None, date(1980, 1, 1), None, None),
+    ]
+    assert report.inputs["person"].not_mapped == {"missing_birth_date": 1}
+    assert report.defaults_applied == {
+        "persons.birth_date month/day=1 (only year_of_birth)": 1,
+        "persons.registered_from=birth_date (no observation_period)": 1,
+    }
+
+
+def test_codes_resolve_standard_then_source_snomed_concepts_and_other_vocabularies_are_reported(cdm: Path, tmp_path: Path) -> None:
+    report = import_omop(cdm, tmp_path / "out")
+    codes = pq.read_table(tmp_path / "out" / "codes.parquet").to_pylist()
+    assert [(c["person_id"], c["code"], c["code_system"], c["start_date"]) for c in codes] == [
+        ("1", "44054006", "snomed", date(2019, 5, 5)),
+        ("2", "160903007", "snomed", date(2022, 2, 2)),
+    ]
+    assert report.inputs["condition_occurrence"].not_mapped == {"concept_not_in_mapped_vocabulary": 1}
+    assert report.inputs["procedure_occurrence"].not_mapped == {"missing_person_or_date": 1}
+    assert report.inputs["concept"].not_mapped == {"vocabulary_not_in_mapping": 1}
+
+
+def test_report_accounts_for_every_row_of_every_table(cdm: Path, tmp_path: Path) -> None:
+    report = import_omop(cdm, tmp_path / "out")
+    assert {name: counts.read for name, counts in report.inputs.items()} == {
+        "concept": 3, "condition_occurrence": 2, "cost": 4, "death": 1, "observation": 1, "observation_period": 2,
+        "person": 3, "procedure_occurrence": 1, "visit_detail": 1, "visit_occurrence": 6,
+    }
+    for counts in report.inputs.values():
+        assert counts.read == counts.mapped + counts.not_mapped_total
+
+
+def test_imported_cdm_is_accepted_by_validate(cdm: Path, tmp_path: Path) -> None:
+    import_omop(cdm, tmp_path / "out")
+    report = validate(tmp_path / "out", out=tmp_path / "validated", extract_date=date(2025, 1, 1))
+    assert report.rows_quarantined == 0
+    assert {name: t.rows_accepted for name, t in report.tables.items()} == {"persons": 2, "events": 5, "codes": 2}
+
+
+def test_folder_without_person_table_is_an_error_naming_the_fix(tmp_path: Path) -> None:
+    _write(tmp_path / "cdm", "death", [{"person_id": 1, "death_date": "2024-12-01"}])
+    with pytest.raises(ImportSourceError, match="SRC must hold the OMOP person table as person.parquet or person.csv"):
+        import_omop(tmp_path / "cdm", tmp_path / "out")
+
+
+def test_omop_mapping_rule_without_visit_concepts_is_rejected(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(DEFAULT_OMOP_MAPPING.read_text().replace("visit_concepts = [9202]", "visit_concepts = []"))
+    with pytest.raises(MappingError, match=r"visit_rules\.4\.visit_concepts"):
+        load_omop_mapping(bad)
+
+
+def test_import_omop_command_uses_a_custom_mapping_and_prints_the_report(cdm: Path, tmp_path: Path) -> None:
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(DEFAULT_OMOP_MAPPING.read_text() + '\n[[visit_rules]]\nsetting = "community"\nvisit_concepts = [32036]\n')
+    result = CliRunner().invoke(
+        import_app, ["omop", str(cdm), "--out", str(tmp_path / "out"), "--mapping", str(mapping)], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "persons 2, events 6, codes 2" in result.output
+    bad = CliRunner().invoke(import_app, ["omop", str(cdm), "--out", str(tmp_path / "o2"), "--mapping", str(tmp_path / "none.toml")])
+    assert bad.exit_code == 2 and "config file must exist" in bad.output
