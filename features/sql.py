@@ -2,8 +2,8 @@
 
 Every statement reads only these relations, which a backend registers before running them:
 
-- ``src_persons``, ``src_events``, ``src_codes``: the contract tables as read from disk;
-  optional columns already present (as NULL when the file lacks them);
+- ``src_persons``, ``src_events``, ``src_codes``: the contract tables in the contract's types,
+  from :func:`features.sources.register_tables` (absent optional columns NULL, ``recorded_at`` defaulted);
 - ``codelist``: ``code, code_system, grp, category`` from :func:`features.codelists.load_codelists`;
 - ``bounds``: one row per distinct index date with the window edges precomputed
   (``lb_<k>`` = T - k months, ``ob_start``/``ob_end`` = outcome window edges, ``covered`` = the
@@ -11,9 +11,10 @@ Every statement reads only these relations, which a backend registers before run
 - ``idx_in`` (index mode only): the caller's ``person_id, as_of`` rows.
 
 Statements are returned in dependency order as ``(name, select)`` pairs; the backend makes each a
-view named ``name``. Two clocks: an event counts at T only if ``event_date < T`` and
-``recorded_at <= T``; a code is active at T if ``start_date < T``, ``recorded_at <= T`` and
-``end_date`` is empty or ``>= T``. Outcome events count by ``event_date`` alone.
+view named ``name``. Two clocks (:func:`features.sources.event_known`, :func:`features.sources.code_active`):
+an event counts at T only if ``event_date < T`` and ``recorded_at <= T``; a code is active at T if
+``start_date < T``, ``recorded_at <= T`` and ``end_date`` is empty or ``>= T``. Outcome events
+count by ``event_date`` alone.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from features.codelists import CONDITIONS, SOCIAL_NEEDS
 from features.config import FeatureConfig
 from features.contract import ETHNIC_GROUPS, SETTINGS
 from features.definitions import DAYS_PER_MONTH, predictor_specs, window_name
+from features.sources import code_active, event_known
 
 __all__ = ["AGE_BANDS", "Plan", "plan", "statements", "lookback_offsets"]
 
@@ -77,42 +79,18 @@ def _sum(columns: list[str]) -> str:
 
 
 def _sources() -> list[tuple[str, str]]:
-    persons = """
-SELECT
-  CAST(person_id AS VARCHAR) AS person_id,
-  CAST(birth_date AS DATE) AS birth_date,
-  CAST(sex AS VARCHAR) AS sex,
-  CAST(ethnic_group AS VARCHAR) AS ethnic_group,
-  CAST(imd_decile AS INTEGER) AS imd_decile,
-  CAST(practice AS VARCHAR) AS practice,
-  CAST(neighbourhood AS VARCHAR) AS neighbourhood,
-  CAST(registered_from AS DATE) AS registered_from,
-  CAST(registered_to AS DATE) AS registered_to,
-  CAST(death_date AS DATE) AS death_date
-FROM src_persons"""
     setting_ids = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SETTINGS))
     events = f"""
-SELECT
-  CAST(person_id AS VARCHAR) AS person_id,
-  CAST(event_date AS TIMESTAMP) AS event_date,
-  CAST(setting AS VARCHAR) AS setting,
-  CASE CAST(setting AS VARCHAR) {setting_ids} END AS setting_id,
-  COALESCE(CAST(recorded_at AS TIMESTAMP), CAST(event_date AS TIMESTAMP)) AS recorded_at,
-  CAST(cost_gbp AS DOUBLE) AS cost_gbp
+SELECT person_id, event_date, setting, CASE setting {setting_ids} END AS setting_id, recorded_at, cost_gbp
 FROM src_events"""
     codes = """
-SELECT
-  CAST(c.person_id AS VARCHAR) AS person_id,
-  l.grp AS grp,
-  l.category AS category,
-  CAST(c.start_date AS DATE) AS start_date,
-  CAST(c.end_date AS DATE) AS end_date,
-  COALESCE(CAST(c.recorded_at AS TIMESTAMP), CAST(CAST(c.start_date AS DATE) AS TIMESTAMP)) AS recorded_at
+SELECT c.person_id AS person_id, l.grp AS grp, l.category AS category,
+  c.start_date AS start_date, c.end_date AS end_date, c.recorded_at AS recorded_at
 FROM src_codes AS c
 JOIN codelist AS l
-  ON TRIM(CAST(c.code AS VARCHAR)) = l.code
-  AND LOWER(COALESCE(NULLIF(TRIM(CAST(c.code_system AS VARCHAR)), ''), 'snomed')) = l.code_system"""
-    return [("persons", persons), ("events", events), ("coded", codes)]
+  ON TRIM(c.code) = l.code
+  AND LOWER(COALESCE(NULLIF(TRIM(c.code_system), ''), 'snomed')) = l.code_system"""
+    return [("persons", "SELECT * FROM src_persons"), ("events", events), ("coded", codes)]
 
 
 def _index(index_mode: bool) -> str:
@@ -143,7 +121,7 @@ def _event_rows(p: Plan, labels: bool) -> str:
     ladder = "\n".join(
         f"        WHEN e.event_date >= b.lb_{offsets[k + 1]} THEN {k}" for k in range(len(offsets) - 1)
     )
-    past = f"""WHEN e.event_date < b.as_of AND e.recorded_at <= b.as_of THEN
+    past = f"""WHEN {event_known("e", "b.as_of")} THEN
       CASE
 {ladder}
       END"""
@@ -202,9 +180,7 @@ SELECT i.person_id AS person_id, i.as_of AS as_of,
   {body}
 FROM idx AS i
 JOIN coded AS c ON c.person_id = i.person_id
-WHERE c.start_date < i.as_of
-  AND c.recorded_at <= i.as_of
-  AND (c.end_date IS NULL OR c.end_date >= i.as_of)
+WHERE {code_active("c", "i.as_of")}
 GROUP BY i.person_id, i.as_of"""
 
 

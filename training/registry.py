@@ -162,7 +162,7 @@ def load_version(version: Any, *, alias: str, home: Home) -> LoadedModel:
         model=model,
         feature_names=list(metadata["feature_names"]),
         outcome=str(metadata["outcome"]),
-        feature_config=FeatureConfig.from_dict(metadata["feature_config"]),
+        feature_config=FeatureConfig.load(metadata["feature_config"]),
         metrics=dict(run.data.metrics),
         training_window={k: list(v) for k, v in metadata["training_window"].items()},
         model_card_path=card if card.exists() else None,
