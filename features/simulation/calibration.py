@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from features.simulation.config import AGE_BANDS, SimulationConfig
+from features.contract import AGE_BANDS
+from features.simulation.config import SimulationConfig
 from features.simulation.population import Population
 from features.simulation.rows import CodeRows, EventRows, active_interval
 from features.simulation.trajectories import Trajectories, band7_index

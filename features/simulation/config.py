@@ -11,20 +11,7 @@ __all__ = [
     "SettingSpec",
     "SimulationConfig",
     "NEIGHBOURHOODS",
-    "AGE_BANDS",
 ]
-
-#: DOMAIN.md age bands (lower bounds, years) used for HIU targets and crisis hazards.
-AGE_BANDS: tuple[tuple[str, int], ...] = (
-    ("0-4", 0),
-    ("5-11", 5),
-    ("12-17", 12),
-    ("18-29", 18),
-    ("30-44", 30),
-    ("45-64", 45),
-    ("65+", 65),
-)
-
 
 @dataclass(frozen=True)
 class NeighbourhoodSpec:
