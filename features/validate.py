@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from features.codelists import load_codelists
 from features.contract import TABLE_NAMES, TABLES, Column, table_path
-from features.errors import ContractError, MissingColumnError, MissingTableError, ValidationOutputError
+from features.errors import MissingColumnError, MissingTableError, ValidationOutputError
 from features.nhs_number import nhs_numbers_valid, normalise_nhs_numbers
 from features.progress import ProgressCallback
 from features.progress import report as report_progress
