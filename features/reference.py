@@ -1,10 +1,10 @@
 """A plain pandas implementation of every declared predictor, the cohort and the labels: an independent oracle for the DuckDB builder.
 
-It shares no SQL or window plan with :mod:`features.sql`: each predictor's ``reference`` computation
-(see :class:`~features.reference_terms.ReferenceTerms`) and the rules below compute windows with
-``pandas.DateOffset`` per index date and each rule is written directly from the module docstring
-of :mod:`features.build`. It is slow by design (one pass per date) and used only in tests and the
-benchmark's speed ratio.
+It shares no SQL or window plan with :mod:`features.sql`: each predictor's ``reference``
+computation (written in :class:`~features.reference_terms.ReferenceTerms`) and the cohort and label
+rules below compute windows with ``pandas.DateOffset`` per index date, directly from the module
+docstring of :mod:`features.build`. It is slow by design (one pass per date) and used only in tests
+and the benchmark's speed ratio.
 """
 
 from __future__ import annotations

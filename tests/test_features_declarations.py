@@ -18,6 +18,7 @@ from features.definitions import PREDICTORS, FeatureSpec, describe, predictor_sp
 from features.reference import reference_features
 from features.sources import read_table
 from models.reasons import group_features, reason_text
+from serving.score import build_timeline
 
 from test_features import DIABETES, HOUSING, PALLIATIVE, code, event, person, write
 
@@ -164,3 +165,17 @@ def test_recorded_at_defaults_to_the_event_date_in_the_one_reader(tmp_path):
 
 def test_every_setting_of_the_contract_has_count_predictors_declared():
     assert {spec.setting for spec in PREDICTORS.values() if spec.window} == set(SETTINGS)
+
+
+def test_the_timeline_reads_csv_through_the_one_reader_under_the_two_clocks_from_a_quoted_path(tmp_path):
+    folder = tmp_path / "o'brien extract"
+    folder.mkdir()
+    events = [
+        event(date(2025, 3, 1), "ed"),
+        event(date(2025, 3, 2), "ed", recorded_at=datetime(2025, 4, 3)),  # known only after T
+        event(date(2023, 3, 1), "gp"),  # before the 24-month timeline
+        event(date(2025, 1, 5), "gp", person_id="P2"),
+    ]
+    data = write(folder, persons=[person("P1"), person("P2")], events=events, fmt="csv")
+    frame = build_timeline(data, date(2025, 4, 1), pd.Series(["P1"]))
+    assert frame.to_dict("records") == [{"person_id": "P1", "month": date(2025, 3, 1), "setting": "ed", "count": 1}]
