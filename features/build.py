@@ -32,21 +32,19 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from features.codelists import load_codelists
 from features.config import OUTCOMES, FeatureConfig
-from features.contract import TABLES, table_path
 from features.dates import add_months, extract_date, to_date, window_covered
 from features.definitions import predictor_specs
-from features.errors import ContractError, FeatureConfigError, MissingColumnError
+from features.errors import ContractError, FeatureConfigError
+from features.progress import ProgressCallback, report
+from features.sources import register_tables
 from features.sql import plan, statements
 
-__all__ = ["build_features", "CARRIED", "KEYS", "COHORT", "label_names", "bounds_frame"]
+__all__ = ["build_features", "KEYS", "label_names", "bounds_frame"]
 
 KEYS: tuple[str, ...] = ("person_id", "as_of")
-CARRIED: tuple[str, ...] = ("neighbourhood", "practice", "sex", "ethnic_group", "imd_decile", "imd_quintile", "age_band")
-COHORT: tuple[str, ...] = ("excluded_reason", "in_cohort")
 
 
 def label_names() -> list[str]:
@@ -82,34 +80,6 @@ def bounds_frame(dates: Sequence[date], config: FeatureConfig, data_end: date) -
         if column != "covered":
             frame[column] = frame[column].astype("datetime64[us]")
     return frame
-
-
-def _source_sql(path: Path) -> str:
-    if path.suffix == ".parquet":
-        return f"SELECT * FROM read_parquet('{path.as_posix()}')"
-    return f"SELECT * FROM read_csv('{path.as_posix()}', header = true, all_varchar = true)"
-
-
-def _register_sources(con: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
-    for name, columns in TABLES.items():
-        path = table_path(data_dir, name)
-        present = {row[0] for row in con.execute(f"DESCRIBE {_source_sql(path)}").fetchall()}
-        missing = [c.name for c in columns if c.required and c.name not in present]
-        if missing:
-            raise MissingColumnError(
-                f"table {path} must have columns {missing}; they are absent. Add them (see the data contract)."
-            )
-        fillers = [f"NULL AS {c.name}" for c in columns if c.name not in present]
-        select = ", ".join(["*", *fillers])
-        con.execute(f"CREATE VIEW src_{name} AS SELECT {select} FROM ({_source_sql(path)})")
-    duplicates = con.execute(
-        "SELECT COUNT(*) - COUNT(DISTINCT person_id) FROM src_persons"
-    ).fetchall()[0][0]
-    if duplicates:
-        raise ContractError(
-            f"persons.person_id must be unique; got {duplicates} duplicate rows. "
-            "Run `risingrisk validate` and build features from its output."
-        )
 
 
 def _index_frame(index: pd.DataFrame) -> pd.DataFrame:
@@ -151,7 +121,7 @@ def build_features(
     index: pd.DataFrame | None = None,
     labels: bool = False,
     config: FeatureConfig | None = None,
-    progress: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> pd.DataFrame:
     """Build one row per ``(person_id, as_of)`` with carried columns, cohort flags, predictors and labels.
 
@@ -172,7 +142,7 @@ def build_features(
     config
         Windows, thresholds, exclusions; ``FeatureConfig()`` when ``None``.
     progress
-        Show a rich progress bar.
+        Called with ``("Building features", scans done, scans + 1)`` as each scan of the events finishes.
 
     Returns
     -------
@@ -192,47 +162,43 @@ def build_features(
     data_dir = Path(data_dir)
     if as_of is not None and index is not None:
         raise FeatureConfigError("as_of and index must not both be given; got both. Pass dates or an index, not both.")
-    with Progress(
-        TextColumn("[bold]features[/]"), BarColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-        disable=not progress, transient=False,
-    ) as bar:
-        task = bar.add_task("reading tables", total=None)
-        con = duckdb.connect(config=_duckdb_settings(config))
-        con.execute("SET enable_progress_bar = false")  # our own bar, or none; DuckDB's writes to stdout
-        try:
-            _register_sources(con, data_dir)
-            codelist = load_codelists(config.codelists_dir).rename(columns={"group": "grp"})
-            con.register("codelist", codelist[["code", "code_system", "grp", "category"]])
-            idx = _index_frame(index) if index is not None else None
-            dates = _dates(data_dir, as_of, idx)
-            data_end = config.data_end or extract_date(data_dir)
-            con.register("bounds", bounds_frame(dates, config, data_end))
+    report(progress, "Reading tables", 0, 0)
+    con = duckdb.connect(config=_duckdb_settings(config))
+    con.execute("SET enable_progress_bar = false")  # DuckDB's own bar writes to stdout
+    try:
+        register_tables(con, data_dir)
+        codelist = load_codelists(config.codelists_dir).rename(columns={"group": "grp"})
+        con.register("codelist", codelist[["code", "code_system", "grp", "category"]])
+        idx = _index_frame(index) if index is not None else None
+        dates = _dates(data_dir, as_of, idx)
+        data_end = config.data_end or extract_date(data_dir)
+        con.register("bounds", bounds_frame(dates, config, data_end))
+        if idx is not None:
+            con.register("idx_in", idx)
+        for name, select in statements(config, labels=labels, index_mode=idx is not None):
+            con.execute(f"CREATE TEMP VIEW {name} AS {select}")
+        if idx is not None:
+            sizes = idx["as_of"].dt.date.value_counts().to_dict()
+        else:
+            sizes = {to_date(d): n for d, n in con.sql("SELECT as_of, COUNT(*) FROM idx GROUP BY as_of").fetchall()}
+        chunks = _chunks(dates, sizes, config.rows_per_scan)
+        report(progress, f"Building {len(dates)} date(s)", 0, len(chunks) + 1)
+        tables = []
+        for done, chunk in enumerate(chunks, start=1):
+            con.register("bounds", bounds_frame(chunk, config, data_end))
             if idx is not None:
-                con.register("idx_in", idx)
-            for name, select in statements(config, labels=labels, index_mode=idx is not None):
-                con.execute(f"CREATE TEMP VIEW {name} AS {select}")
-            if idx is not None:
-                sizes = idx["as_of"].dt.date.value_counts().to_dict()
-            else:
-                sizes = {to_date(d): n for d, n in con.sql("SELECT as_of, COUNT(*) FROM idx GROUP BY as_of").fetchall()}
-            chunks = _chunks(dates, sizes, config.rows_per_scan)
-            bar.update(task, total=len(chunks) + 1, completed=0, description=f"building {len(dates)} date(s)")
-            tables = []
-            for chunk in chunks:
-                con.register("bounds", bounds_frame(chunk, config, data_end))
-                if idx is not None:
-                    con.register("idx_in", idx[idx["as_of"].dt.date.isin(chunk)])
-                table = _run(con, data_dir)
-                order = pc.sort_indices(table.select(["as_of", "person_id"]), [("as_of", "ascending"), ("person_id", "ascending")])
-                tables.append(table.take(order))
-                del table
-                bar.update(task, advance=1, description=f"built {chunk[-1]:%Y-%m-%d}")
-        finally:
-            con.close()
-        combined = pa.concat_tables(tables)
-        tables.clear()  # let the self-destructing conversion free each column as it goes
-        frame = _to_pandas(combined, config, labels)
-        bar.update(task, advance=1, description="done")
+                con.register("idx_in", idx[idx["as_of"].dt.date.isin(chunk)])
+            table = _run(con, data_dir)
+            order = pc.sort_indices(table.select(["as_of", "person_id"]), [("as_of", "ascending"), ("person_id", "ascending")])
+            tables.append(table.take(order))
+            del table
+            report(progress, f"Built {chunk[-1]:%Y-%m-%d}", done, len(chunks) + 1)
+    finally:
+        con.close()
+    combined = pa.concat_tables(tables)
+    tables.clear()  # let the self-destructing conversion free each column as it goes
+    frame = _to_pandas(combined, config, labels)
+    report(progress, "Built features", len(chunks) + 1, len(chunks) + 1)
     return frame
 
 

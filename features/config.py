@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
 from datetime import date
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Annotated, ClassVar
+
+from pydantic import Field, field_validator, model_validator
 
 from features.codelists import STATUSES
 from features.contract import SETTINGS
-from features.errors import FeatureConfigError
+from features.errors import ConfigError, FeatureConfigError
+from features.typed_config import TypedConfig
 
 __all__ = ["FeatureConfig", "OUTCOMES", "EXCLUSIONS"]
 
@@ -18,124 +20,136 @@ OUTCOMES: tuple[str, ...] = ("high_intensity_use", "emergency_admission")
 #: Cohort exclusion reasons at T: the care-status categories plus being a high intensity user already.
 EXCLUSIONS: tuple[str, ...] = (*STATUSES, "already_hiu")
 
+#: A whole number of at least 1 (booleans refused).
+Positive = Annotated[int, Field(strict=True, ge=1)]
 
-@dataclass(frozen=True)
-class FeatureConfig:
+class FeatureConfig(TypedConfig):
     """How predictors, cohort and labels are computed as of a date T.
 
     Every window is in calendar months counted back (lookback) or forward (outcome) from T; a
     window ``(a, b)`` covers ``[T - b months, T - a months)``. All fields have defaults, so
-    ``FeatureConfig()`` is the product's standard definition; ``from_dict`` maps the ``[features]``
+    ``FeatureConfig()`` is the product's standard definition; ``load`` maps the ``[features]``
     table of an experiment TOML onto it and ``to_dict`` round-trips for MLflow.
-
-    Attributes
-    ----------
-    windows
-        Lookback count windows ``(start_months, end_months)``, one predictor per setting each.
-    trend_settings, trend_months
-        Settings with a trend predictor: count in the last ``trend_months`` minus the count in the
-        ``trend_months`` before.
-    recency_settings
-        Settings with a days-since-last predictor (looked back over the longest window).
-    recent_months
-        Window for ``settings_used_12m`` and ``cost_12m`` (names keep the default's ``12m``).
-    outcome
-        The label a model is trained on (``label_<outcome>``), from :data:`OUTCOMES`; every
-        outcome's label is built when labels are asked for.
-    outcome_window
-        Outcome window ``(start_months, end_months)`` after T: ``[T + start, T + end)``.
-    hiu_ed, hiu_emergency_admission, hiu_ambulance_111
-        High intensity use in the outcome window: at least this many ED attendances, or emergency
-        admissions, or ambulance plus NHS 111 contacts.
-    emergency_admission_min
-        ``label_emergency_admission``: at least this many emergency admissions in the window.
-    exclusions
-        Cohort exclusion reasons applied, from :data:`EXCLUSIONS` (empty tuple = none).
-    already_hiu_ed, already_hiu_months
-        ``already_hiu`` exclusion: at least ``already_hiu_ed`` ED attendances in the
-        ``already_hiu_months`` before T.
-    min_age, max_age
-        Optional cohort age limits at T (inclusive); ``None`` = all ages.
-    use_ethnicity, use_neighbourhood
-        Add ethnic-group flags / the neighbourhood (as a category) to the predictors. Off by
-        default: both are carried for audit and lists only.
-    data_end
-        Last date the data cover, for label follow-up; ``None`` = the extract date (latest event date).
-    threads, memory_limit
-        DuckDB threads and memory limit (e.g. ``"4GB"``; ``None`` = DuckDB's default).
-    rows_per_scan
-        Index dates are grouped so one scan of the events builds at most this many rows; bounds
-        memory on large populations and never changes the result.
-    codelists
-        Folder of code-list CSVs (see :func:`features.codelists.load_codelists`); ``None`` = the
-        lists shipped with the package.
     """
 
-    windows: tuple[tuple[int, int], ...] = ((0, 3), (3, 6), (6, 12), (12, 24))
-    trend_settings: tuple[str, ...] = ("ed", "emergency_admission", "ambulance", "nhs111")
-    trend_months: int = 6
-    recency_settings: tuple[str, ...] = ("ed", "emergency_admission", "ambulance")
-    recent_months: int = 12
-    outcome: str = "high_intensity_use"
-    outcome_window: tuple[int, int] = (6, 18)
-    hiu_ed: int = 5
-    hiu_emergency_admission: int = 2
-    hiu_ambulance_111: int = 10
-    emergency_admission_min: int = 1
-    exclusions: tuple[str, ...] = EXCLUSIONS
-    already_hiu_ed: int = 5
-    already_hiu_months: int = 12
-    min_age: int | None = None
-    max_age: int | None = None
-    use_ethnicity: bool = False
-    use_neighbourhood: bool = False
-    data_end: date | None = None
-    threads: int = 2
-    memory_limit: str | None = None
-    rows_per_scan: int = 2_000_000
-    codelists: str | None = None
+    error: ClassVar[type[ConfigError]] = FeatureConfigError
+    where: ClassVar[str] = "[features]"
 
-    def __post_init__(self) -> None:
-        windows = tuple((int(a), int(b)) for a, b in self.windows)
-        object.__setattr__(self, "windows", windows)
-        object.__setattr__(self, "outcome_window", tuple(int(x) for x in self.outcome_window))
-        for name in ("trend_settings", "recency_settings", "exclusions"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        if isinstance(self.data_end, str):
-            object.__setattr__(self, "data_end", date.fromisoformat(self.data_end))
+    windows: tuple[tuple[int, int], ...] = Field(
+        ((0, 3), (3, 6), (6, 12), (12, 24)),
+        description="Lookback count windows [start, end] in months before T, covering [T - end, T - start); "
+        "one count predictor per care setting each.",
+    )
+    trend_settings: tuple[str, ...] = Field(
+        ("ed", "emergency_admission", "ambulance", "nhs111"),
+        description="Care settings with a trend predictor: count in the last trend_months minus the count in the trend_months before.",
+    )
+    trend_months: Positive = Field(6, description="Length in months of each half of a trend predictor.")
+    recency_settings: tuple[str, ...] = Field(
+        ("ed", "emergency_admission", "ambulance"),
+        description="Care settings with a days-since-last predictor (looked back over the longest window).",
+    )
+    recent_months: Positive = Field(
+        12, description="Window in months for settings_used_12m and cost_12m (the names keep the default's 12m)."
+    )
+    outcome: str = Field(
+        "high_intensity_use",
+        description="The label a model is trained on (label_<outcome>): high_intensity_use or emergency_admission; "
+        "every outcome's label is built when labels are asked for.",
+    )
+    outcome_window: tuple[int, int] = Field(
+        (6, 18), description="Outcome window [start, end] in months after T, covering [T + start, T + end)."
+    )
+    hiu_ed: Positive = Field(5, description="High intensity use: at least this many A&E attendances in the outcome window.")
+    hiu_emergency_admission: Positive = Field(
+        2, description="High intensity use: or at least this many emergency admissions in the outcome window."
+    )
+    hiu_ambulance_111: Positive = Field(
+        10, description="High intensity use: or at least this many ambulance plus NHS 111 contacts in the outcome window."
+    )
+    emergency_admission_min: Positive = Field(
+        1, description="label_emergency_admission: at least this many emergency admissions in the outcome window."
+    )
+    exclusions: tuple[str, ...] = Field(
+        EXCLUSIONS,
+        description="Cohort exclusion reasons applied: end_of_life, nursing_home, integrated_care_pathway, "
+        "already_hiu (empty list = none).",
+    )
+    already_hiu_ed: Positive = Field(
+        5, description="already_hiu exclusion: at least this many A&E attendances in the already_hiu_months before T."
+    )
+    already_hiu_months: Positive = Field(12, description="already_hiu exclusion: months before T looked at.")
+    min_age: int | None = Field(None, description="Youngest age at T kept in the cohort (inclusive); unset = no limit.")
+    max_age: int | None = Field(None, description="Oldest age at T kept in the cohort (inclusive); unset = no limit.")
+    use_ethnicity: bool = Field(
+        False, description="Add ethnic-group flags to the predictors (off: carried for audit and lists only)."
+    )
+    use_neighbourhood: bool = Field(
+        False, description="Add the neighbourhood, as a category, to the predictors (off: carried for lists only)."
+    )
+    data_end: date | None = Field(
+        None, description="Last date the data cover, for label follow-up; unset = the extract date (latest event date)."
+    )
+    threads: Positive = Field(2, description="DuckDB threads.")
+    memory_limit: str | None = Field(None, description='DuckDB memory limit, e.g. "4GB"; unset = DuckDB\'s default.')
+    rows_per_scan: Positive = Field(
+        2_000_000,
+        description="Index dates are grouped so one scan of the events builds at most this many rows; "
+        "bounds memory on large populations and never changes the result.",
+    )
+    codelists: str | None = Field(
+        None, description="Folder of code-list CSVs; unset = the lists shipped with the package."
+    )
+
+    @field_validator("windows")
+    @classmethod
+    def _windows_ordered(cls, windows: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
         if not windows:
-            raise FeatureConfigError("windows must hold at least one (start, end) pair; got none. Use e.g. [[0, 3]].")
+            raise ValueError("windows must hold at least one (start, end) pair; got none. Use e.g. [[0, 3]].")
         for a, b in windows:
             if not 0 <= a < b:
-                raise FeatureConfigError(
-                    f"windows must be (start, end) months with 0 <= start < end; got {(a, b)}. Fix the pair."
-                )
-        start, end = self.outcome_window
-        if len(self.outcome_window) != 2 or not 0 <= start < end:
-            raise FeatureConfigError(
-                f"outcome_window must be (start, end) months with 0 <= start < end; got {self.outcome_window}. "
-                "Use e.g. [6, 18]."
+                raise ValueError(f"windows must be (start, end) months with 0 <= start < end; got {(a, b)}. Fix the pair.")
+        return windows
+
+    @field_validator("outcome_window")
+    @classmethod
+    def _outcome_window_ordered(cls, window: tuple[int, int]) -> tuple[int, int]:
+        start, end = window
+        if not 0 <= start < end:
+            raise ValueError(
+                f"outcome_window must be (start, end) months with 0 <= start < end; got {window}. Use e.g. [6, 18]."
             )
-        for name in ("trend_settings", "recency_settings"):
-            unknown = sorted(set(getattr(self, name)) - set(SETTINGS))
-            if unknown:
-                raise FeatureConfigError(f"{name} must name settings from {list(SETTINGS)}; got {unknown}. Fix the names.")
-        if self.outcome not in OUTCOMES:
-            raise FeatureConfigError(f"outcome must be one of {list(OUTCOMES)}; got {self.outcome!r}. Fix it in [features].")
-        unknown = sorted(set(self.exclusions) - set(EXCLUSIONS))
+        return window
+
+    @field_validator("trend_settings", "recency_settings")
+    @classmethod
+    def _known_settings(cls, settings: tuple[str, ...], info: object) -> tuple[str, ...]:
+        unknown = sorted(set(settings) - set(SETTINGS))
         if unknown:
-            raise FeatureConfigError(f"exclusions must be drawn from {list(EXCLUSIONS)}; got {unknown}. Fix the names.")
-        for name in (
-            "trend_months", "recent_months", "hiu_ed", "hiu_emergency_admission", "hiu_ambulance_111",
-            "emergency_admission_min", "already_hiu_ed", "already_hiu_months", "threads", "rows_per_scan",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise FeatureConfigError(f"{name} must be a whole number >= 1; got {value!r}. Fix it in [features].")
+            name = getattr(info, "field_name", "settings")
+            raise ValueError(f"{name} must name settings from {list(SETTINGS)}; got {unknown}. Fix the names.")
+        return settings
+
+    @field_validator("outcome")
+    @classmethod
+    def _known_outcome(cls, outcome: str) -> str:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {list(OUTCOMES)}; got {outcome!r}. Fix it in [features].")
+        return outcome
+
+    @field_validator("exclusions")
+    @classmethod
+    def _known_exclusions(cls, exclusions: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(exclusions) - set(EXCLUSIONS))
+        if unknown:
+            raise ValueError(f"exclusions must be drawn from {list(EXCLUSIONS)}; got {unknown}. Fix the names.")
+        return exclusions
+
+    @model_validator(mode="after")
+    def _ages_ordered(self) -> "FeatureConfig":
         if self.min_age is not None and self.max_age is not None and self.min_age > self.max_age:
-            raise FeatureConfigError(
-                f"min_age must be <= max_age; got {self.min_age} > {self.max_age}. Swap or remove one limit."
-            )
+            raise ValueError(f"min_age must be <= max_age; got {self.min_age} > {self.max_age}. Swap or remove one limit.")
+        return self
 
     @property
     def label_column(self) -> str:
@@ -153,31 +167,3 @@ class FeatureConfig:
         return max(
             max(b for _, b in self.windows), 2 * self.trend_months, self.recent_months, self.already_hiu_months
         )
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any] | None) -> "FeatureConfig":
-        """Build a config from a plain mapping (e.g. an experiment TOML's ``[features]`` table).
-
-        Raises
-        ------
-        FeatureConfigError
-            If a key is not a field of the config, or a value is out of range.
-        """
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise FeatureConfigError(
-                f"[features] keys must be among {sorted(known)}; got {unknown}. Remove or rename them."
-            )
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON/TOML-friendly mapping (``None`` fields left out) that ``from_dict`` turns back into an equal config."""
-        out = asdict(self)
-        out["windows"] = [list(w) for w in self.windows]
-        out["outcome_window"] = list(self.outcome_window)
-        for name in ("trend_settings", "recency_settings", "exclusions"):
-            out[name] = list(out[name])
-        out["data_end"] = self.data_end.isoformat() if self.data_end is not None else None
-        return {k: v for k, v in out.items() if v is not None}

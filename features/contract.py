@@ -12,6 +12,7 @@ __all__ = [
     "SETTINGS",
     "SEXES",
     "ETHNIC_GROUPS",
+    "AGE_BANDS",
     "Column",
     "TABLES",
     "TABLE_NAMES",
@@ -33,6 +34,10 @@ SETTINGS: tuple[str, ...] = (
 )
 SEXES: tuple[str, ...] = ("F", "M", "U")
 ETHNIC_GROUPS: tuple[str, ...] = ("White", "Mixed", "Asian", "Black", "Other", "Unknown")
+#: DOMAIN.md age bands: (label, lowest age in the band); the feature table's ``age_band``.
+AGE_BANDS: tuple[tuple[str, int], ...] = (
+    ("0-4", 0), ("5-11", 5), ("12-17", 12), ("18-29", 18), ("30-44", 30), ("45-64", 45), ("65+", 65),
+)
 
 Kind = Literal["string", "date", "timestamp", "int", "float"]
 

@@ -6,12 +6,16 @@ import calendar
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-import duckdb
-
-from features.contract import table_path
 from features.errors import ContractError
+from features.sources import event_date_range
 
-__all__ = ["extract_date", "add_months", "to_date", "window_covered"]
+__all__ = ["DAYS_PER_MONTH", "TIMELINE_MONTHS", "extract_date", "add_months", "to_date", "window_covered"]
+
+#: Days in an average Gregorian month: ``*_months`` predictors are days / DAYS_PER_MONTH, so the
+#: day is recoverable exactly.
+DAYS_PER_MONTH = 30.4375
+#: Months of contact history a person's timeline shows (scoring, publication, service).
+TIMELINE_MONTHS = 24
 
 
 def to_date(value: date | datetime | str) -> date:
@@ -50,17 +54,10 @@ def extract_date(data_dir: Path) -> date:
     ContractError
         If the events table is empty.
     """
-    path = table_path(Path(data_dir), "events")
-    source = (
-        f"read_parquet('{path.as_posix()}')"
-        if path.suffix == ".parquet"
-        else f"read_csv('{path.as_posix()}', header = true, all_varchar = true)"
-    )
-    with duckdb.connect() as con:
-        latest = con.execute(f"SELECT MAX(CAST(event_date AS TIMESTAMP)) FROM {source}").fetchall()[0][0]
+    latest = event_date_range(Path(data_dir))[1]
     if latest is None:
         raise ContractError(
-            f"events table {path} must hold at least one event to derive the extract date; got none. "
+            f"events table in {data_dir} must hold at least one event to derive the extract date; got none. "
             "Export events, or pass the dates explicitly (as_of, data_end)."
         )
     return to_date(latest)

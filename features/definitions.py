@@ -1,20 +1,35 @@
-"""The predictor registry: name, dtype, plain-English description and a clinician-readable phrase for every feature."""
+"""Every predictor, declared once: name, dtype, meaning, clinician text, expected direction and its two computations.
+
+A declaration (:class:`FeatureSpec`, after Feast's ``Field``) holds everything derived about a
+predictor: the DuckDB SQL (``sql``, written in :class:`~features.sql_terms.SqlTerms`), the
+independent pandas oracle (``reference``, written in :class:`~features.reference_terms.ReferenceTerms`),
+the model card's predictor table, the reason grouping (``setting``, ``need``, ``window``) and the
+reason text (``phrase`` and friends). Families (count windows per setting, trends, recency,
+social needs, conditions, demographics) are generated from the :class:`FeatureConfig`.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal, Mapping
+
+import pandas as pd
 
 from features.codelists import CONDITIONS, SOCIAL_NEEDS
 from features.config import FeatureConfig
 from features.contract import ETHNIC_GROUPS, SETTINGS
+from features.dates import DAYS_PER_MONTH
+from features.reference_terms import ReferenceTerms
+from features.sql_terms import SqlTerms
 
 __all__ = [
     "FeatureSpec",
+    "Direction",
+    "FAMILIES",
     "PREDICTORS",
-    "DAYS_PER_MONTH",
     "SETTING_NOUNS",
     "SOCIAL_NEED_LABELS",
     "CONDITION_LABELS",
@@ -26,10 +41,8 @@ __all__ = [
 ]
 
 Kind = Literal["count", "trend", "days_since", "flag", "months_since", "number", "money", "category"]
-
-#: ``sn_<need>_months`` = days since onset / DAYS_PER_MONTH (average Gregorian month), so the onset
-#: day is recoverable exactly: ``onset_date(as_of, months)``.
-DAYS_PER_MONTH = 30.4375
+#: Clinically expected effect of a higher value on risk: ``raises``, ``lowers`` or ``either``.
+Direction = Literal["raises", "lowers", "either"]
 
 #: setting -> (singular, plural) noun a clinician reads.
 SETTING_NOUNS: dict[str, tuple[str, str]] = {
@@ -75,7 +88,7 @@ CONDITION_LABELS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """One predictor: what it is called, its dtype, what it means and how a clinician reads a value.
+    """One predictor, declared once.
 
     Attributes
     ----------
@@ -89,6 +102,16 @@ class FeatureSpec:
     group
         Family, for grouping in model cards: utilisation, recency, cost, social_need, condition,
         demographic, registration.
+    direction
+        Clinically expected effect of a higher value on risk: ``raises``, ``lowers`` or ``either``.
+    sql
+        The DuckDB computation: ``sql(terms)`` returns an SQL expression (see :class:`SqlTerms`).
+    reference
+        The independent pandas computation: ``reference(terms)`` returns one value per person at
+        ``terms.t`` (see :class:`ReferenceTerms`).
+    setting, need, window
+        The care setting or social need the predictor reads as part of in a reason, and its
+        lookback window ``(start, end)`` months for count windows (``None`` when not applicable).
     singular, none
         Text when the value is 1 / when it is 0 or missing (``None`` = use ``phrase``).
     context, context_phrase
@@ -104,6 +127,12 @@ class FeatureSpec:
     phrase: str
     kind: Kind
     group: str
+    direction: Direction
+    sql: Callable[[SqlTerms], str] = field(compare=False, repr=False)
+    reference: Callable[[ReferenceTerms], pd.Series] = field(compare=False, repr=False)
+    setting: str | None = None
+    need: str | None = None
+    window: tuple[int, int] | None = None
     singular: str | None = None
     none: str | None = None
     context: str | None = None
@@ -137,6 +166,11 @@ def _count_specs(config: FeatureConfig) -> list[FeatureSpec]:
                     phrase=f"{{value:.0f}} {many} {when}",
                     kind="count",
                     group="utilisation",
+                    direction="raises",
+                    sql=lambda q, s=setting, w=window: q.count(s, *w),
+                    reference=lambda r, s=setting, w=window: r.count(s, *w),
+                    setting=setting,
+                    window=window,
                     singular=f"1 {one} {when}",
                     none=f"No {many} {when}",
                     context=window_name(setting, earlier) if earlier else None,
@@ -162,6 +196,10 @@ def _trend_specs(config: FeatureConfig) -> list[FeatureSpec]:
                 phrase=f"{{value:+.0f}} {many} in the last {m} months compared with the {m} months before",
                 kind="trend",
                 group="utilisation",
+                direction="raises",
+                sql=lambda q, s=setting: f"{q.count(s, 0, m)} - {q.count(s, m, 2 * m)}",
+                reference=lambda r, s=setting: r.count(s, 0, m) - r.count(s, m, 2 * m),
+                setting=setting,
                 none=f"Same number of {many} in the last {m} months as in the {m} months before",
             )
         )
@@ -181,6 +219,10 @@ def _recency_specs(config: FeatureConfig) -> list[FeatureSpec]:
                 phrase=f"Last {one} {{value:.0f}} days ago",
                 kind="days_since",
                 group="recency",
+                direction="lowers",
+                sql=lambda q, s=setting: q.days_since_last(s, 0, lookback),
+                reference=lambda r, s=setting: r.days_since_last(s, 0, lookback),
+                setting=setting,
                 singular=f"Last {one} the day before",
                 none=f"No {one} in the last {lookback} months",
             )
@@ -198,6 +240,9 @@ def _use_specs(config: FeatureConfig) -> list[FeatureSpec]:
             phrase=f"Used {{value:.0f}} different services in the last {m} months",
             kind="count",
             group="utilisation",
+            direction="raises",
+            sql=lambda q: " + ".join(f"CASE WHEN {q.count(s, 0, m)} > 0 THEN 1 ELSE 0 END" for s in SETTINGS),
+            reference=lambda r: r.settings_used(0, m),
             singular=f"Used 1 service in the last {m} months",
             none=f"Used no services in the last {m} months",
         ),
@@ -208,6 +253,9 @@ def _use_specs(config: FeatureConfig) -> list[FeatureSpec]:
             phrase=f"£{{value:,.0f}} of recorded care in the last {m} months",
             kind="money",
             group="cost",
+            direction="raises",
+            sql=lambda q: q.cost(0, m),
+            reference=lambda r: r.cost(0, m),
             none=f"No recorded care costs in the last {m} months",
         ),
     ]
@@ -226,6 +274,10 @@ def _social_need_specs() -> list[FeatureSpec]:
                 phrase=label,
                 kind="flag",
                 group="social_need",
+                direction="raises",
+                sql=lambda q, n=need: q.code_flag("social_need", n),
+                reference=lambda r, n=need: r.code_flag("social_need", n),
+                need=need,
                 none=absent,
                 onset=f"sn_{need}_months",
             )
@@ -239,6 +291,10 @@ def _social_need_specs() -> list[FeatureSpec]:
                 phrase=f"{label}, recorded {{value:.0f}} months ago",
                 kind="months_since",
                 group="social_need",
+                direction="either",
+                sql=lambda q, n=need: q.months_since_onset("social_need", n),
+                reference=lambda r, n=need: r.months_since_onset("social_need", n),
+                need=need,
                 none=absent,
             )
         )
@@ -254,6 +310,9 @@ def _condition_specs() -> list[FeatureSpec]:
             phrase="{value:.0f} long-term conditions",
             kind="count",
             group="condition",
+            direction="raises",
+            sql=lambda q: " + ".join(q.code_flag("condition", c) for c in CONDITIONS),
+            reference=lambda r: r.distinct_categories("condition"),
             singular="1 long-term condition",
             none="No long-term conditions recorded",
         )
@@ -268,6 +327,9 @@ def _condition_specs() -> list[FeatureSpec]:
                 phrase=f"Has {label}",
                 kind="flag",
                 group="condition",
+                direction="raises",
+                sql=lambda q, c=condition: q.code_flag("condition", c),
+                reference=lambda r, c=condition: r.code_flag("condition", c),
                 none=f"No record of {label}",
             )
         )
@@ -278,10 +340,12 @@ def _person_specs(config: FeatureConfig) -> list[FeatureSpec]:
     specs = [
         FeatureSpec(
             "age", "float64", "Age in whole years at the index date.", "Aged {value:.0f}", "number", "demographic",
-            none="Age not known",
+            "either", sql=lambda q: q.age(), reference=lambda r: r.age(), none="Age not known",
         ),
         FeatureSpec(
-            "sex_female", "float64", "1 if recorded sex is female, else 0.", "Female", "flag", "demographic",
+            "sex_female", "float64", "1 if recorded sex is female, else 0.", "Female", "flag", "demographic", "either",
+            sql=lambda q: f"CASE WHEN {q.person('sex')} = 'F' THEN 1 WHEN {q.person('sex')} IS NULL THEN NULL ELSE 0 END",
+            reference=lambda r: (r.people["sex"] == "F").astype(float).where(r.people["sex"].notna()),
             none="Not recorded as female",
         ),
         FeatureSpec(
@@ -291,6 +355,9 @@ def _person_specs(config: FeatureConfig) -> list[FeatureSpec]:
             "Lives in an area of deprivation decile {value:.0f} (1 = most deprived, 10 = least)",
             "number",
             "demographic",
+            "lowers",
+            sql=lambda q: q.person("imd_decile"),
+            reference=lambda r: r.people["imd_decile"].astype(float),
             none="Deprivation of home area not known",
         ),
         FeatureSpec(
@@ -300,6 +367,9 @@ def _person_specs(config: FeatureConfig) -> list[FeatureSpec]:
             "Registered with the practice for {value:.0f} months",
             "number",
             "registration",
+            "either",
+            sql=lambda q: q.months_since(q.person("registered_from")),
+            reference=lambda r: r.months_since(r.people["registered_from"]),
             none="Registration date not known",
         ),
     ]
@@ -308,32 +378,44 @@ def _person_specs(config: FeatureConfig) -> list[FeatureSpec]:
             specs.append(
                 FeatureSpec(
                     f"ethnic_{group.lower()}", "float64", f"1 if ethnic group is recorded as {group}, else 0.",
-                    f"Ethnic group recorded as {group}", "flag", "demographic", none=f"Ethnic group not {group}",
+                    f"Ethnic group recorded as {group}", "flag", "demographic", "either",
+                    sql=lambda q, g=group: (
+                        f"CASE WHEN {q.person('ethnic_group')} = '{g}' THEN 1 "
+                        f"WHEN {q.person('person_id')} IS NULL THEN NULL ELSE 0 END"
+                    ),
+                    reference=lambda r, g=group: (r.people["ethnic_group"] == g).astype(float),
+                    none=f"Ethnic group not {group}",
                 )
             )
     if config.use_neighbourhood:
         specs.append(
             FeatureSpec(
                 "neighbourhood_code", "category", "Integrated neighbourhood of the person's practice, as a category.",
-                "Lives in neighbourhood {value}", "category", "demographic",
+                "Lives in neighbourhood {value}", "category", "demographic", "either",
+                sql=lambda q: q.person("neighbourhood"),
+                reference=lambda r: r.people["neighbourhood"],
             )
         )
     return specs
 
 
+#: The predictor families, in column order; each turns a config into its declarations. To add a
+#: predictor, add its :class:`FeatureSpec` to a family (or a new family here).
+FAMILIES: list[Callable[[FeatureConfig], list[FeatureSpec]]] = [
+    _count_specs,
+    _trend_specs,
+    _recency_specs,
+    _use_specs,
+    lambda _config: _social_need_specs(),
+    lambda _config: _condition_specs(),
+    _person_specs,
+]
+
+
 def predictor_specs(config: FeatureConfig | None = None) -> dict[str, FeatureSpec]:
     """Return every predictor under ``config`` (default config if ``None``), in column order."""
     config = config or FeatureConfig()
-    specs = [
-        *_count_specs(config),
-        *_trend_specs(config),
-        *_recency_specs(config),
-        *_use_specs(config),
-        *_social_need_specs(),
-        *_condition_specs(),
-        *_person_specs(config),
-    ]
-    return {spec.name: spec for spec in specs}
+    return {spec.name: spec for family in FAMILIES for spec in family(config)}
 
 
 def predictor_names(config: FeatureConfig | None = None) -> list[str]:

@@ -2,8 +2,8 @@
 
 Every statement reads only these relations, which a backend registers before running them:
 
-- ``src_persons``, ``src_events``, ``src_codes``: the contract tables as read from disk;
-  optional columns already present (as NULL when the file lacks them);
+- ``src_persons``, ``src_events``, ``src_codes``: the contract tables in the contract's types,
+  from :func:`features.sources.register_tables` (absent optional columns NULL, ``recorded_at`` defaulted);
 - ``codelist``: ``code, code_system, grp, category`` from :func:`features.codelists.load_codelists`;
 - ``bounds``: one row per distinct index date with the window edges precomputed
   (``lb_<k>`` = T - k months, ``ob_start``/``ob_end`` = outcome window edges, ``covered`` = the
@@ -11,52 +11,24 @@ Every statement reads only these relations, which a backend registers before run
 - ``idx_in`` (index mode only): the caller's ``person_id, as_of`` rows.
 
 Statements are returned in dependency order as ``(name, select)`` pairs; the backend makes each a
-view named ``name``. Two clocks: an event counts at T only if ``event_date < T`` and
-``recorded_at <= T``; a code is active at T if ``start_date < T``, ``recorded_at <= T`` and
-``end_date`` is empty or ``>= T``. Outcome events count by ``event_date`` alone.
+view named ``name``. Two clocks (:func:`features.sources.event_known`, :func:`features.sources.code_active`):
+an event counts at T only if ``event_date < T`` and ``recorded_at <= T``; a code is active at T if
+``start_date < T``, ``recorded_at <= T`` and ``end_date`` is empty or ``>= T``. Outcome events
+count by ``event_date`` alone.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from features.codelists import CONDITIONS, SOCIAL_NEEDS
 from features.config import FeatureConfig
-from features.contract import ETHNIC_GROUPS, SETTINGS
-from features.definitions import DAYS_PER_MONTH, predictor_specs, window_name
+from features.contract import AGE_BANDS, SETTINGS
+from features.definitions import predictor_specs
+from features.sources import code_active, event_known, sql_string
+from features.sql_terms import Plan, SqlTerms
 
-__all__ = ["AGE_BANDS", "Plan", "plan", "statements", "lookback_offsets"]
+__all__ = ["Plan", "plan", "statements", "lookback_offsets"]
 
-#: DOMAIN age bands: (label, lowest age in the band).
-AGE_BANDS: tuple[tuple[str, int], ...] = (
-    ("0-4", 0), ("5-11", 5), ("12-17", 12), ("18-29", 18), ("30-44", 30), ("45-64", 45), ("65+", 65),
-)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The window arithmetic of a config: lookback offsets (months) and the elementary buckets between them."""
-
-    offsets: tuple[int, ...]
-
-    @property
-    def n_buckets(self) -> int:
-        """Number of lookback buckets (numbered 0 = most recent upwards)."""
-        return len(self.offsets) - 1
-
-    @property
-    def outcome_bucket(self) -> int:
-        """Bucket number of the outcome window (after the lookback buckets)."""
-        return self.n_buckets
-
-    @property
-    def slot_width(self) -> int:
-        """Buckets per setting in the ``slot`` id: the lookback buckets plus the outcome bucket."""
-        return self.n_buckets + 1
-
-    def buckets(self, start: int, end: int) -> list[int]:
-        """Bucket numbers making up the lookback window ``[T - end, T - start)`` months."""
-        return [k for k in range(len(self.offsets) - 1) if self.offsets[k] >= start and self.offsets[k + 1] <= end]
+#: DuckDB type of each predictor dtype.
+_SQL_TYPES: dict[str, str] = {"float64": "DOUBLE", "category": "VARCHAR"}
 
 
 def lookback_offsets(config: FeatureConfig) -> tuple[int, ...]:
@@ -68,51 +40,26 @@ def lookback_offsets(config: FeatureConfig) -> tuple[int, ...]:
 
 
 def plan(config: FeatureConfig) -> Plan:
-    """Return the window plan of ``config``."""
-    return Plan(lookback_offsets(config))
-
-
-def _sum(columns: list[str]) -> str:
-    return " + ".join(columns) if columns else "0"
+    """Return the window plan of ``config``: the cohort's edges and every edge a declared predictor asks for."""
+    collector = SqlTerms(None)
+    for spec in predictor_specs(config).values():
+        spec.sql(collector)
+    return Plan(tuple(sorted(set(lookback_offsets(config)) | collector.edges)))
 
 
 def _sources() -> list[tuple[str, str]]:
-    persons = """
-SELECT
-  CAST(person_id AS VARCHAR) AS person_id,
-  CAST(birth_date AS DATE) AS birth_date,
-  CAST(sex AS VARCHAR) AS sex,
-  CAST(ethnic_group AS VARCHAR) AS ethnic_group,
-  CAST(imd_decile AS INTEGER) AS imd_decile,
-  CAST(practice AS VARCHAR) AS practice,
-  CAST(neighbourhood AS VARCHAR) AS neighbourhood,
-  CAST(registered_from AS DATE) AS registered_from,
-  CAST(registered_to AS DATE) AS registered_to,
-  CAST(death_date AS DATE) AS death_date
-FROM src_persons"""
     setting_ids = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SETTINGS))
     events = f"""
-SELECT
-  CAST(person_id AS VARCHAR) AS person_id,
-  CAST(event_date AS TIMESTAMP) AS event_date,
-  CAST(setting AS VARCHAR) AS setting,
-  CASE CAST(setting AS VARCHAR) {setting_ids} END AS setting_id,
-  COALESCE(CAST(recorded_at AS TIMESTAMP), CAST(event_date AS TIMESTAMP)) AS recorded_at,
-  CAST(cost_gbp AS DOUBLE) AS cost_gbp
+SELECT person_id, event_date, setting, CASE setting {setting_ids} END AS setting_id, recorded_at, cost_gbp
 FROM src_events"""
     codes = """
-SELECT
-  CAST(c.person_id AS VARCHAR) AS person_id,
-  l.grp AS grp,
-  l.category AS category,
-  CAST(c.start_date AS DATE) AS start_date,
-  CAST(c.end_date AS DATE) AS end_date,
-  COALESCE(CAST(c.recorded_at AS TIMESTAMP), CAST(CAST(c.start_date AS DATE) AS TIMESTAMP)) AS recorded_at
+SELECT c.person_id AS person_id, l.grp AS grp, l.category AS category,
+  c.start_date AS start_date, c.end_date AS end_date, c.recorded_at AS recorded_at
 FROM src_codes AS c
 JOIN codelist AS l
-  ON TRIM(CAST(c.code AS VARCHAR)) = l.code
-  AND LOWER(COALESCE(NULLIF(TRIM(CAST(c.code_system AS VARCHAR)), ''), 'snomed')) = l.code_system"""
-    return [("persons", persons), ("events", events), ("coded", codes)]
+  ON TRIM(c.code) = l.code
+  AND LOWER(COALESCE(NULLIF(TRIM(c.code_system), ''), 'snomed')) = l.code_system"""
+    return [("persons", "SELECT * FROM src_persons"), ("events", events), ("coded", codes)]
 
 
 def _index(index_mode: bool) -> str:
@@ -128,11 +75,6 @@ WHERE p.registered_from <= b.as_of
   AND (p.death_date IS NULL OR p.death_date > b.as_of)"""
 
 
-def _slot(setting: str, bucket: int, p: Plan) -> int:
-    """Integer id of (setting, bucket): one int comparison per aggregate instead of two string/int ones."""
-    return SETTINGS.index(setting) * p.slot_width + bucket
-
-
 def _event_rows(p: Plan, labels: bool) -> str:
     """Each event paired with each index date whose lookback or outcome window holds it, with its bucket and slot.
 
@@ -143,7 +85,7 @@ def _event_rows(p: Plan, labels: bool) -> str:
     ladder = "\n".join(
         f"        WHEN e.event_date >= b.lb_{offsets[k + 1]} THEN {k}" for k in range(len(offsets) - 1)
     )
-    past = f"""WHEN e.event_date < b.as_of AND e.recorded_at <= b.as_of THEN
+    past = f"""WHEN {event_known("e", "b.as_of")} THEN
       CASE
 {ladder}
       END"""
@@ -164,20 +106,15 @@ FROM (
 ) AS bucketed"""
 
 
-def _event_aggregates(config: FeatureConfig, p: Plan, labels: bool) -> str:
+def _event_aggregates(terms: SqlTerms, p: Plan, labels: bool) -> str:
     cols = []
     for setting in SETTINGS:
         for k in range(p.n_buckets):
-            cols.append(f"COUNT(CASE WHEN slot = {_slot(setting, k, p)} THEN 1 END) AS n_{setting}_{k}")
-    recent = p.buckets(0, config.recent_months)
-    cols.append(f"SUM(CASE WHEN bucket BETWEEN {min(recent)} AND {max(recent)} THEN cost_gbp END) AS cost_recent")
-    lookback = p.buckets(0, max(b for _, b in config.windows))
-    for setting in config.recency_settings:
-        low, high = _slot(setting, min(lookback), p), _slot(setting, max(lookback), p)
-        cols.append(f"MAX(CASE WHEN slot BETWEEN {low} AND {high} THEN event_date END) AS last_{setting}")
+            cols.append(f"COUNT(CASE WHEN slot = {p.slot(setting, k)} THEN 1 END) AS n_{setting}_{k}")
+    cols.extend(f"{aggregate} AS {name}" for name, aggregate in terms.event_aggregates.items())
     if labels:
         for setting in ("ed", "emergency_admission", "ambulance", "nhs111"):
-            cols.append(f"COUNT(CASE WHEN slot = {_slot(setting, p.outcome_bucket, p)} THEN 1 END) AS out_{setting}")
+            cols.append(f"COUNT(CASE WHEN slot = {p.slot(setting, p.outcome_bucket)} THEN 1 END) AS out_{setting}")
     body = ",\n  ".join(cols)
     return f"""
 SELECT person_id, as_of,
@@ -186,78 +123,22 @@ FROM event_rows
 GROUP BY person_id, as_of"""
 
 
-def _code_aggregates() -> str:
-    cols = []
-    for need in SOCIAL_NEEDS:
-        cond = f"grp = 'social_need' AND category = '{need}'"
-        cols.append(f"MAX(CASE WHEN {cond} THEN 1 ELSE 0 END) AS sn_{need}")
-        cols.append(f"MIN(CASE WHEN {cond} THEN start_date END) AS onset_{need}")
-    for condition in CONDITIONS:
-        cols.append(f"MAX(CASE WHEN grp = 'condition' AND category = '{condition}' THEN 1 ELSE 0 END) AS ltc_{condition}")
-    for status in ("end_of_life", "nursing_home", "integrated_care_pathway"):
-        cols.append(f"MAX(CASE WHEN grp = 'status' AND category = '{status}' THEN 1 ELSE 0 END) AS status_{status}")
-    body = ",\n  ".join(cols)
+def _code_aggregates(terms: SqlTerms) -> str:
+    body = ",\n  ".join(f"{aggregate} AS {name}" for name, aggregate in terms.code_aggregates.items())
     return f"""
 SELECT i.person_id AS person_id, i.as_of AS as_of,
   {body}
 FROM idx AS i
 JOIN coded AS c ON c.person_id = i.person_id
-WHERE c.start_date < i.as_of
-  AND c.recorded_at <= i.as_of
-  AND (c.end_date IS NULL OR c.end_date >= i.as_of)
+WHERE {code_active("c", "i.as_of")}
 GROUP BY i.person_id, i.as_of"""
 
 
-def _age_sql() -> str:
-    return (
-        "(YEAR(i.as_of) - YEAR(p.birth_date) - CASE WHEN MONTH(i.as_of) * 100 + DAY(i.as_of) "
-        "< MONTH(p.birth_date) * 100 + DAY(p.birth_date) THEN 1 ELSE 0 END)"
-    )
-
-
-def _n(setting: str, bucket: int) -> str:
-    """SQL for the count of ``setting`` events in lookback ``bucket`` (0 when the person has none)."""
-    return f"COALESCE(ea.n_{setting}_{bucket}, 0)"
-
-
-def _final(config: FeatureConfig, p: Plan, labels: bool) -> str:
-    exprs: dict[str, str] = {}
-    for setting in SETTINGS:
-        for window in config.windows:
-            exprs[window_name(setting, window)] = _sum([_n(setting, k) for k in p.buckets(*window)])
-    tm = config.trend_months
-    for setting in config.trend_settings:
-        recent = _sum([_n(setting, k) for k in p.buckets(0, tm)])
-        before = _sum([_n(setting, k) for k in p.buckets(tm, 2 * tm)])
-        exprs[f"{setting}_trend"] = f"({recent}) - ({before})"
-    for setting in config.recency_settings:
-        exprs[f"days_since_{setting}"] = (
-            f"DATE_DIFF('day', CAST(ea.last_{setting} AS DATE), CAST(i.as_of AS DATE))"
-        )
-    recent_buckets = p.buckets(0, config.recent_months)
-    exprs["settings_used_12m"] = _sum(
-        [f"CASE WHEN {_sum([_n(s, k) for k in recent_buckets])} > 0 THEN 1 ELSE 0 END" for s in SETTINGS]
-    )
-    exprs["cost_12m"] = "COALESCE(ea.cost_recent, 0)"
-    for need in SOCIAL_NEEDS:
-        exprs[f"sn_{need}"] = f"COALESCE(ca.sn_{need}, 0)"
-        exprs[f"sn_{need}_months"] = f"DATE_DIFF('day', ca.onset_{need}, CAST(i.as_of AS DATE)) / {DAYS_PER_MONTH}"
-    exprs["ltc_count"] = _sum([f"COALESCE(ca.ltc_{c}, 0)" for c in CONDITIONS])
-    for condition in CONDITIONS:
-        exprs[f"ltc_{condition}"] = f"COALESCE(ca.ltc_{condition}, 0)"
-    exprs["age"] = _age_sql()
-    exprs["sex_female"] = "CASE WHEN p.sex = 'F' THEN 1 WHEN p.sex IS NULL THEN NULL ELSE 0 END"
-    exprs["imd_decile"] = "p.imd_decile"
-    exprs["months_registered"] = f"DATE_DIFF('day', p.registered_from, CAST(i.as_of AS DATE)) / {DAYS_PER_MONTH}"
-    for group in ETHNIC_GROUPS:
-        exprs[f"ethnic_{group.lower()}"] = (
-            f"CASE WHEN p.ethnic_group = '{group}' THEN 1 WHEN p.person_id IS NULL THEN NULL ELSE 0 END"
-        )
-    exprs["neighbourhood_code"] = "p.neighbourhood"
-    sql_types = {"float64": "DOUBLE", "category": "VARCHAR"}
-    specs = predictor_specs(config)
-    predictors = [f"CAST({exprs[name]} AS {sql_types[spec.dtype]}) AS {name}" for name, spec in specs.items()]
-
+def _final(config: FeatureConfig, terms: SqlTerms, labels: bool) -> str:
+    predictors = [
+        f"CAST({spec.sql(terms)} AS {_SQL_TYPES[spec.dtype]}) AS {name}" for name, spec in predictor_specs(config).items()
+    ]
+    age = terms.age()
     reasons = [
         "WHEN p.person_id IS NULL THEN 'not_registered'",
         "WHEN p.death_date IS NOT NULL AND p.death_date <= i.as_of THEN 'deceased'",
@@ -265,18 +146,18 @@ def _final(config: FeatureConfig, p: Plan, labels: bool) -> str:
         "THEN 'not_registered'",
     ]
     if config.min_age is not None:
-        reasons.append(f"WHEN {_age_sql()} < {config.min_age} THEN 'outside_age_range'")
+        reasons.append(f"WHEN {age} < {config.min_age} THEN 'outside_age_range'")
     if config.max_age is not None:
-        reasons.append(f"WHEN {_age_sql()} > {config.max_age} THEN 'outside_age_range'")
-    hiu = _sum([_n("ed", k) for k in p.buckets(0, config.already_hiu_months)])
+        reasons.append(f"WHEN {age} > {config.max_age} THEN 'outside_age_range'")
     for reason in config.exclusions:
         if reason == "already_hiu":
+            hiu = terms.count("ed", 0, config.already_hiu_months)
             reasons.append(f"WHEN {hiu} >= {config.already_hiu_ed} THEN 'already_hiu'")
         else:
-            reasons.append(f"WHEN COALESCE(ca.status_{reason}, 0) = 1 THEN '{reason}'")
+            reasons.append(f"WHEN {terms.code_flag('status', reason)} = 1 THEN {sql_string(reason)}")
     reason_sql = "CASE\n    " + "\n    ".join(reasons) + "\n  END"
 
-    bands = " ".join(f"WHEN {_age_sql()} >= {low} THEN '{label}'" for label, low in reversed(AGE_BANDS))
+    bands = " ".join(f"WHEN {age} >= {low} THEN '{label}'" for label, low in reversed(AGE_BANDS))
     carried = [
         "p.neighbourhood AS neighbourhood",
         "p.practice AS practice",
@@ -330,11 +211,13 @@ def statements(config: FeatureConfig, *, labels: bool, index_mode: bool) -> list
         alive at each date in ``bounds``.
     """
     p = plan(config)
+    terms = SqlTerms(p)
+    final = _final(config, terms, labels)  # first, so ``terms`` records every aggregate the predictors use
     return [
         *_sources(),
         ("idx", _index(index_mode)),
         ("event_rows", _event_rows(p, labels)),
-        ("event_aggregates", _event_aggregates(config, p, labels)),
-        ("code_aggregates", _code_aggregates()),
-        ("feature_table", _final(config, p, labels)),
+        ("event_aggregates", _event_aggregates(terms, p, labels)),
+        ("code_aggregates", _code_aggregates(terms)),
+        ("feature_table", final),
     ]

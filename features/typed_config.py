@@ -6,7 +6,7 @@ import difflib
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -25,13 +25,24 @@ class TypedConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
+    #: Exception raised for invalid values, whether built by ``load`` or by keyword arguments.
+    error: ClassVar[type[ConfigError]] = ConfigError
+    #: Name of the table the config comes from, for messages (e.g. ``[features]``).
+    where: ClassVar[str] = ""
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise config_error(type(self), exc, self.where) from None
+
     @classmethod
     def load(cls, values: Mapping[str, Any] | None, *, where: str = "") -> Self:
         """Validate ``values`` into this config; ``where`` names the table for messages (e.g. ``[features]``)."""
         try:
             return cls.model_validate(dict(values or {}))
         except ValidationError as exc:
-            raise config_error(cls, exc, where) from None
+            raise config_error(cls, exc, where or cls.where) from None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON/TOML-friendly mapping (``None`` left out) that ``load`` turns back into an equal config."""
@@ -61,13 +72,13 @@ def config_error(model: type[BaseModel], exc: ValidationError, where: str = "") 
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(known))}"
             lines.append(f"{prefix}key {key!r} is not a setting; {hint} Remove or rename it.")
-        elif error["type"] == "value_error":
-            # A validator's own message already reads "X must be …; got …" plus the fix: keep it verbatim.
+        elif error["type"] == "value_error" and isinstance(error.get("ctx", {}).get("error"), ValueError):
             lines.append(f"{prefix}{error['ctx']['error']}")
         else:
             value = error.get("input")
             lines.append(f"{prefix}{key} {error['msg'].lower()}; got {value!r}. Fix the value of {key!r}.")
-    return ConfigError("\n".join(lines))
+    kind = getattr(model, "error", ConfigError)
+    return kind("\n".join(lines))
 
 
 def read_toml(path: Path | str) -> dict[str, Any]:

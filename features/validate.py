@@ -6,22 +6,19 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import typer
-from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
 
 from features.codelists import load_codelists
 from features.contract import TABLE_NAMES, TABLES, Column, table_path
-from features.errors import ContractError, MissingColumnError, MissingTableError, ValidationOutputError
+from features.errors import MissingColumnError, MissingTableError, ValidationOutputError
 from features.nhs_number import nhs_numbers_valid, normalise_nhs_numbers
+from features.progress import ProgressCallback
+from features.progress import report as report_progress
 from features.readers import read_table
 
 __all__ = [
@@ -29,11 +26,11 @@ __all__ = [
     "NUMBER_RANGES",
     "DEFAULT_CODE_SYSTEM",
     "REPORT_FILE",
+    "REJECTED_DIR",
     "Example",
     "TableReport",
     "ValidationReport",
     "validate",
-    "validate_command",
 ]
 
 #: Rule ids, in precedence order: a row breaking several rules is quarantined under the first.
@@ -581,7 +578,7 @@ def validate(
     out: Path | None = None,
     extract_date: date | None = None,
     examples_per_rule: int = 5,
-    progress: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> ValidationReport:
     """Check ``data_dir`` against the data contract; write accepted rows, quarantined rows and a report.
 
@@ -598,7 +595,7 @@ def validate(
     examples_per_rule
         How many quarantined rows per table and rule the report quotes.
     progress
-        Show a progress bar.
+        Called with ``("Validating <table>", tables done, 3)`` as each table starts and finishes.
 
     Returns
     -------
@@ -619,28 +616,25 @@ def validate(
     extract_date = extract_date or datetime.now(UTC).date()
     extract_day = np.datetime64(extract_date, "D")
     reports: dict[str, TableReport] = {}
-    with Progress(transient=True, disable=not progress) as bar:
-        task = bar.add_task("validating", total=len(TABLE_NAMES))
-        bar.update(task, description="persons")
-        persons = _check_table("persons", paths["persons"], extract_day)
-        _check_persons(persons)
-        reports["persons"], accepted_persons = _finish_table(persons, out, examples_per_rule)
-        person_index = _person_index(persons, accepted_persons)
-        del persons, accepted_persons
-        bar.advance(task)
-        accepted_codes = None
-        for name in ("events", "codes"):
-            bar.update(task, description=name)
-            checked = _check_table(name, paths[name], extract_day)
-            _check_person_links(checked, person_index)
-            if name == "events":
-                _check_duplicate_events(checked)
-            reports[name], accepted = _finish_table(checked, out, examples_per_rule)
-            if name == "codes":
-                accepted_codes = accepted
-            del checked, accepted
-            bar.advance(task)
-    report = ValidationReport(
+    report_progress(progress, "Validating persons", 0, len(TABLE_NAMES))
+    persons = _check_table("persons", paths["persons"], extract_day)
+    _check_persons(persons)
+    reports["persons"], accepted_persons = _finish_table(persons, out, examples_per_rule)
+    person_index = _person_index(persons, accepted_persons)
+    del persons, accepted_persons
+    accepted_codes = None
+    for done, name in enumerate(("events", "codes"), start=1):
+        report_progress(progress, f"Validating {name}", done, len(TABLE_NAMES))
+        checked = _check_table(name, paths[name], extract_day)
+        _check_person_links(checked, person_index)
+        if name == "events":
+            _check_duplicate_events(checked)
+        reports[name], accepted = _finish_table(checked, out, examples_per_rule)
+        if name == "codes":
+            accepted_codes = accepted
+        del checked, accepted
+    report_progress(progress, "Validated", len(TABLE_NAMES), len(TABLE_NAMES))
+    result = ValidationReport(
         data_dir=str(data_dir),
         out_dir=str(out),
         extract_date=extract_date,
@@ -648,50 +642,5 @@ def validate(
         tables=reports,
         codes_not_in_codelists=_codes_not_in_codelists(accepted_codes),
     )
-    (out / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
-    return report
-
-
-def _print_report(report: ValidationReport, console: Console) -> None:
-    summary = Table(title=f"Validation of {report.data_dir} (extract date {report.extract_date})")
-    for heading in ("table", "file", "rows read", "accepted", "quarantined"):
-        summary.add_column(heading, justify="right" if heading not in ("table", "file") else "left")
-    for table in report.tables.values():
-        summary.add_row(
-            table.table, Path(table.file).name, f"{table.rows_read:,}", f"{table.rows_accepted:,}", f"{table.rows_quarantined:,}"
-        )
-    console.print(summary)
-    if report.rows_quarantined:
-        rules = Table(title="Quarantined rows by rule (first example)")
-        for heading in ("table", "rule", "rows", "row", "column"):
-            rules.add_column(heading, justify="right" if heading in ("rows", "row") else "left", no_wrap=True)
-        rules.add_column("value", overflow="fold")
-        for table in report.tables.values():
-            for rule, count in table.quarantined_by_rule.items():
-                if count:
-                    first = table.examples[rule][0]
-                    shown = "(empty)" if first.value is None else first.value
-                    rules.add_row(table.table, rule, f"{count:,}", str(first.row), first.column, shown)
-        console.print(rules)
-    for system, counts in report.codes_not_in_codelists.items():
-        console.print(f"codes not in any code list ({system}): {counts['rows']:,} rows, {counts['distinct_codes']:,} distinct codes")
-    console.print(f"accepted rows: {report.out_dir}/{{table}}.parquet; quarantined rows: {report.out_dir}/{REJECTED_DIR}/; report: {report.out_dir}/{REPORT_FILE}")
-
-
-def validate_command(
-    data: Annotated[Path, typer.Option("--data", help="Folder holding persons, events and codes (Parquet or CSV).")],
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder for accepted rows, rejected rows and the report (default: DATA/validated).")
-    ] = None,
-    extract_date: Annotated[
-        datetime | None, typer.Option("--extract-date", formats=["%Y-%m-%d"], help="Dates after this day are future_date (default: today, UTC).")
-    ] = None,
-) -> None:
-    """Check a data directory against the data contract; quarantine bad rows with their reason; report."""
-    console = Console()
-    try:
-        report = validate(data, out=out, extract_date=extract_date.date() if extract_date else None, progress=True)
-    except (ContractError, ValidationOutputError) as error:
-        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
-        raise typer.Exit(code=1) from error
-    _print_report(report, console)
+    (out / REPORT_FILE).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    return result

@@ -23,8 +23,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from models.risk_model import RiskModel
+from models.errors import MissingPredictorError
 from models.reasons import ReasonGroup, group_features, reason_text
+from models.risk_model import RiskModel
 
 __all__ = ["EXPLANATION_SPACE", "Reason", "Explanation", "tree_contributions", "explain_rows"]
 
@@ -87,7 +88,7 @@ class Explanation:
 def _frame(model: RiskModel, X: pd.DataFrame) -> pd.DataFrame:
     missing = [name for name in model.feature_names_ if name not in X.columns]
     if missing:
-        raise KeyError(
+        raise MissingPredictorError(
             f"X must hold every model feature; missing {missing[:5]}{'…' if len(missing) > 5 else ''}. "
             "Build the table with features.build.build_features and the model's feature config."
         )

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from features.typed_config import TypedConfig
 from serving.pages import PageConfig
-from serving.store import TIMELINE_MONTHS
+from features.dates import TIMELINE_MONTHS
 
 __all__ = ["ServiceConfig"]
 

@@ -9,15 +9,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from features.config import FeatureConfig
+from features.dates import TIMELINE_MONTHS, add_months
+from features.sources import event_known, typed_sql
 from models.explain import explain_rows
 from models.risk_model import RiskModel
 from serving.capacity import CapacityConfig, list_sizes, neighbourhood_stats
 from serving.errors import ScoringError
-from serving.store import TIMELINE_MONTHS
 
 __all__ = [
     "RiskBands",
@@ -225,7 +227,7 @@ def score_population(
     )
 
 
-def build_timeline(data_dir: Path, as_of: date, person_ids: pd.Series, *, months: int = 24) -> pd.DataFrame:
+def build_timeline(data_dir: Path, as_of: date, person_ids: pd.Series, *, months: int = TIMELINE_MONTHS) -> pd.DataFrame:
     """Monthly contact counts by setting over the ``months`` before ``as_of``, for ``person_ids``.
 
     Uses the same two clocks as the features (``event_date < as_of`` and ``recorded_at <= as_of``,
@@ -233,32 +235,22 @@ def build_timeline(data_dir: Path, as_of: date, person_ids: pd.Series, *, months
     Columns ``person_id, month (date, first of month), setting, count``; sorted by person_id,
     month, setting; months with no contact are absent.
     """
-    import duckdb
-
-    from features.contract import table_path
-    from features.dates import add_months
-
-    path = table_path(Path(data_dir), "events")
-    reader = "read_parquet" if path.suffix == ".parquet" else "read_csv_auto"
     with duckdb.connect() as con:
         con.register("wanted", pd.DataFrame({"person_id": person_ids.astype("str").to_numpy()}))
-        columns = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {reader}(?)", [str(path)]).fetchall()}
-        recorded = "coalesce(CAST(recorded_at AS TIMESTAMP), CAST(event_date AS TIMESTAMP))" if "recorded_at" in columns else "CAST(event_date AS TIMESTAMP)"
         start = add_months(as_of, -months)
         frame = con.execute(
             f"""
-            SELECT e.person_id::VARCHAR AS person_id,
-                   CAST(date_trunc('month', CAST(e.event_date AS TIMESTAMP)) AS DATE) AS month,
-                   e.setting::VARCHAR AS setting,
+            SELECT e.person_id AS person_id,
+                   CAST(date_trunc('month', e.event_date) AS DATE) AS month,
+                   e.setting AS setting,
                    count(*)::BIGINT AS count
-            FROM {reader}(?) e SEMI JOIN wanted w ON e.person_id::VARCHAR = w.person_id
-            WHERE CAST(e.event_date AS TIMESTAMP) < CAST(? AS TIMESTAMP)
-              AND CAST(e.event_date AS TIMESTAMP) >= CAST(? AS TIMESTAMP)
-              AND {recorded} <= CAST(? AS TIMESTAMP)
+            FROM ({typed_sql(con, Path(data_dir), "events")}) e SEMI JOIN wanted w ON e.person_id = w.person_id
+            WHERE {event_known("e", "$as_of")}
+              AND e.event_date >= $start
             GROUP BY ALL
             ORDER BY person_id, month, setting
             """,
-            [str(path), as_of, start, as_of],
+            {"as_of": pd.Timestamp(as_of).to_pydatetime(), "start": pd.Timestamp(start).to_pydatetime()},
         ).df()
     frame["person_id"] = frame["person_id"].astype("str")
     frame["month"] = frame["month"].dt.date

@@ -17,10 +17,7 @@ from features.contract import SETTINGS
 from serving.errors import PublicationError
 from serving.publish import FILES, Publication
 
-__all__ = ["PersonRecord", "PublishedStore", "TIMELINE_MONTHS", "load_store", "timeline_months"]
-
-#: Months of service use a published timeline covers (scoring writes them, the service shows them).
-TIMELINE_MONTHS = 24
+__all__ = ["PersonRecord", "PublishedStore", "load_store", "timeline_months"]
 
 
 def _month_index(year: np.ndarray | int, month: np.ndarray | int) -> np.ndarray | int:

@@ -371,9 +371,9 @@ def test_index_mode_matches_date_mode_and_scans_in_chunks_without_changing_resul
 
 def test_config_round_trips_through_a_dict_and_rejects_unknown_keys():
     config = FeatureConfig(windows=((0, 1), (1, 12)), outcome_window=(3, 15), data_end=date(2026, 1, 1))
-    assert FeatureConfig.from_dict(config.to_dict()) == config
-    with pytest.raises(FeatureConfigError, match="keys must be among"):
-        FeatureConfig.from_dict({"window": [[0, 3]]})
+    assert FeatureConfig.load(config.to_dict()) == config
+    with pytest.raises(FeatureConfigError, match="key 'window' is not a setting; did you mean 'windows'"):
+        FeatureConfig.load({"window": [[0, 3]]})
     with pytest.raises(FeatureConfigError, match="outcome_window must be"):
         FeatureConfig(outcome_window=(18, 6))
 

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
-from pydantic import TypeAdapter
 
 from features.config import FeatureConfig
 from features.home import Home, home as default_home
@@ -47,8 +46,6 @@ MODEL_CARD_ARTIFACT = "model_card/model_card.md"
 _RISK_MODEL_DIR = "risk_model"
 _METADATA_FILE = "metadata.json"
 _REQUIREMENTS = ("lightgbm", "numpy", "pandas", "scikit-learn", "mlflow")
-#: Rebuilds the feature config stored in ``metadata.json`` (works whether FeatureConfig is a dataclass or a pydantic model).
-_FEATURE_CONFIG = TypeAdapter(FeatureConfig)
 
 
 def model_name(outcome: str) -> str:
@@ -168,7 +165,7 @@ def load_version(version: Any, *, alias: str, home: Home) -> LoadedModel:
         model=model,
         feature_names=list(metadata["feature_names"]),
         outcome=str(metadata["outcome"]),
-        feature_config=_FEATURE_CONFIG.validate_python(metadata["feature_config"]),
+        feature_config=FeatureConfig.load(metadata["feature_config"]),
         metrics=dict(run.data.metrics),
         training_window={k: list(v) for k, v in metadata["training_window"].items()},
         model_card_path=card if card.exists() else None,

@@ -24,12 +24,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
-from features.contract import table_path
 from features.dates import add_months, window_covered
+from features.sources import event_date_range
 from training.config import SplitConfig
 from training.errors import SplitError
 
@@ -52,12 +51,9 @@ class IndexDates:
 
 def data_start(data_dir: Path) -> date:
     """The earliest ``event_date`` in the data: history before it is unobserved."""
-    path = table_path(Path(data_dir), "events")
-    source = f"read_parquet('{path.as_posix()}')" if path.suffix == ".parquet" else f"read_csv('{path.as_posix()}', header = true, all_varchar = true)"
-    with duckdb.connect() as con:
-        first = con.execute(f"SELECT MIN(CAST(event_date AS TIMESTAMP)) FROM {source}").fetchall()[0][0]
+    first = event_date_range(Path(data_dir))[0]
     if first is None:
-        raise SplitError(f"events table {path} must hold events to derive index dates; got none. Export events first.")
+        raise SplitError(f"events table in {data_dir} must hold events to derive index dates; got none. Export events first.")
     return first.date()
 
 

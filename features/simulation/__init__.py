@@ -1,14 +1,12 @@
 """The synthetic population simulator: a calibrated, deterministic population in the data contract's format."""
 
 from features.simulation.calibration import CalibrationRow
-from features.simulation.command import simulate_command
 from features.simulation.config import SimulationConfig
 from features.simulation.errors import SimulationError
 from features.simulation.run import TRUTH_DIR, SimulationSummary, simulate
 
 __all__ = [
     "simulate",
-    "simulate_command",
     "SimulationConfig",
     "SimulationSummary",
     "CalibrationRow",

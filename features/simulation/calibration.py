@@ -7,15 +7,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from rich.table import Table
 
-from features.simulation.config import AGE_BANDS, SimulationConfig
+from features.contract import AGE_BANDS
+from features.simulation.config import SimulationConfig
 from features.simulation.population import Population
 from features.simulation.rows import CodeRows, EventRows, active_interval
 from features.simulation.trajectories import Trajectories, band7_index
 from features.simulation.window import Window
 
-__all__ = ["CalibrationRow", "calibration_table", "write_calibration", "render_calibration", "HIU_TARGETS"]
+__all__ = ["CalibrationRow", "calibration_table", "write_calibration", "HIU_TARGETS"]
 
 _US_PER_DAY = 86_400_000_000
 _DAYS_PER_YEAR = 365.25
@@ -139,14 +139,3 @@ def write_calibration(rows: list[CalibrationRow], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = [{**asdict(r), "passed": r.passed} for r in rows]
     path.write_text(json.dumps(payload, indent=2) + "\n")
-
-
-def render_calibration(rows: list[CalibrationRow]) -> Table:
-    """A rich table of the calibration rows."""
-    table = Table(title="Calibration: simulated vs target")
-    for col in ("figure", "simulated", "target", "accepted range", "unit", ""):
-        table.add_column(col, justify="left" if col in ("figure", "unit") else "right")
-    for r in rows:
-        mark = "[green]pass[/green]" if r.passed else "[red]FAIL[/red]"
-        table.add_row(r.figure, f"{r.simulated:.4g}", f"{r.target:.4g}", f"{r.low:.4g} - {r.high:.4g}", r.unit, mark)
-    return table

@@ -12,9 +12,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from features.codelists import load_codelists
+from features.progress import ProgressCallback, report
 from features.simulation.calibration import CalibrationRow, calibration_table, write_calibration
 from features.simulation.config import SimulationConfig
 from features.simulation.dirty import plant_defects
@@ -73,7 +73,7 @@ def simulate(
     start: date | None = None,
     end: date | None = None,
     dirty: bool = False,
-    progress: bool = False,
+    progress: ProgressCallback | None = None,
     config: SimulationConfig | None = None,
 ) -> SimulationSummary:
     """Simulate ``people`` people over ``[start, end)`` and write a contract data directory to ``out``.
@@ -94,7 +94,7 @@ def simulate(
         Plant a known number of bad rows of each kind validation checks and write CSV (so unparseable
         values can be represented); the manifest goes to ``_truth/dirty_manifest.json``.
     progress
-        Show a rich progress bar over months and stages.
+        Called with ``(stage, steps done, total steps)`` after each simulated month and stage.
     config
         Simulation parameters; defaults to :class:`SimulationConfig`.
 
@@ -115,59 +115,62 @@ def simulate(
     codelists = load_codelists()
     stages = ("population", "events", "codes", "write", "calibration")
 
-    with Progress(
-        TextColumn("[bold]simulate[/bold] {task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), disable=not progress, transient=False,
-    ) as bar:
-        task = bar.add_task("population", total=window.n_months + len(stages))
-        pop = draw_population(cfg, rng, people, window)
-        ids = id_array(pop)
-        bar.update(task, advance=1, description="months")
-        truth_path = truth / "latent_risk.parquet"
-        with pq.ParquetWriter(truth_path, _TRUTH_SCHEMA, use_dictionary=False) as writer:
+    total = window.n_months + len(stages)
+    done = 0
 
-            def on_month(m: int, who: np.ndarray, ed: np.ndarray, ea: np.ndarray, amb: np.ndarray) -> None:
-                month = pa.array(np.full(who.size, int(window.month_starts[m]), dtype=np.int32)).cast(pa.date32())
-                writer.write_table(
-                    pa.table(
-                        [ids.take(pa.array(who, type=pa.int32())), month, pa.array(ed.astype(np.float32)),
-                         pa.array(ea.astype(np.float32)), pa.array(amb.astype(np.float32))],
-                        schema=_TRUTH_SCHEMA,
-                    )
+    def step(stage: str) -> None:
+        nonlocal done
+        done += 1
+        report(progress, stage, done, total)
+
+    report(progress, "Simulating population", 0, total)
+    pop = draw_population(cfg, rng, people, window)
+    ids = id_array(pop)
+    step("Simulating months")
+    truth_path = truth / "latent_risk.parquet"
+    with pq.ParquetWriter(truth_path, _TRUTH_SCHEMA, use_dictionary=False) as writer:
+
+        def on_month(m: int, who: np.ndarray, ed: np.ndarray, ea: np.ndarray, amb: np.ndarray) -> None:
+            month = pa.array(np.full(who.size, int(window.month_starts[m]), dtype=np.int32)).cast(pa.date32())
+            writer.write_table(
+                pa.table(
+                    [ids.take(pa.array(who, type=pa.int32())), month, pa.array(ed.astype(np.float32)),
+                     pa.array(ea.astype(np.float32)), pa.array(amb.astype(np.float32))],
+                    schema=_TRUTH_SCHEMA,
                 )
+            )
 
-            traj = simulate_trajectories(cfg, rng, pop, window, on_month=on_month, advance=lambda: bar.advance(task))
-        bar.update(task, description="events")
+        traj = simulate_trajectories(cfg, rng, pop, window, on_month=on_month, advance=lambda: step("Simulating months"))
         ev = build_event_rows(cfg, rng, pop, traj, window)
-        bar.update(task, advance=1, description="codes")
-        cd = build_code_rows(cfg, rng, pop, traj, window, codelists)
-        bar.update(task, advance=1, description="write")
-        tables = {"persons": persons_table(cfg, pop, traj), "events": events_table(cfg, ids, ev), "codes": codes_table(ids, cd)}
-        rows = {name: t.num_rows for name, t in tables.items()}
-        files: dict[str, Path] = {"latent_risk": truth_path}
-        manifest = None
-        if dirty:
-            data, manifest = plant_defects(cfg, rng, tables, window.end)
-            for name, table in data.items():
-                path = out / f"{name}.csv"
-                (out / f"{name}.parquet").unlink(missing_ok=True)
-                pacsv.write_csv(table, path)
-                files[name] = path
-                rows[name] = table.num_rows
-            (truth / "dirty_manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-            files["dirty_manifest"] = truth / "dirty_manifest.json"
-        else:
-            for name, table in tables.items():
-                path = out / f"{name}.parquet"
-                (out / f"{name}.csv").unlink(missing_ok=True)
-                pq.write_table(table, path, **_PARQUET_OPTIONS[name])
-                files[name] = path
-        del tables
-        bar.update(task, advance=1, description="calibration")
-        calibration = calibration_table(cfg, pop, traj, window, ev, cd)
-        write_calibration(calibration, truth / "calibration.json")
-        files["calibration"] = truth / "calibration.json"
-        bar.update(task, advance=1, description="done")
+    step("Simulating codes")
+    cd = build_code_rows(cfg, rng, pop, traj, window, codelists)
+    step("Writing tables")
+    tables = {"persons": persons_table(cfg, pop, traj), "events": events_table(cfg, ids, ev), "codes": codes_table(ids, cd)}
+    rows = {name: t.num_rows for name, t in tables.items()}
+    files: dict[str, Path] = {"latent_risk": truth_path}
+    manifest = None
+    if dirty:
+        data, manifest = plant_defects(cfg, rng, tables, window.end)
+        for name, table in data.items():
+            path = out / f"{name}.csv"
+            (out / f"{name}.parquet").unlink(missing_ok=True)
+            pacsv.write_csv(table, path)
+            files[name] = path
+            rows[name] = table.num_rows
+        (truth / "dirty_manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        files["dirty_manifest"] = truth / "dirty_manifest.json"
+    else:
+        for name, table in tables.items():
+            path = out / f"{name}.parquet"
+            (out / f"{name}.csv").unlink(missing_ok=True)
+            pq.write_table(table, path, **_PARQUET_OPTIONS[name])
+            files[name] = path
+    del tables
+    step("Checking calibration")
+    calibration = calibration_table(cfg, pop, traj, window, ev, cd)
+    write_calibration(calibration, truth / "calibration.json")
+    files["calibration"] = truth / "calibration.json"
+    step("Simulated")
 
     return SimulationSummary(
         out=out,

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from features.simulation.config import AGE_BANDS, SimulationConfig
+from features.contract import AGE_BANDS
+from features.simulation.config import SimulationConfig
 from features.simulation.population import Population
 from features.simulation.window import Window
 
