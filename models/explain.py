@@ -15,7 +15,7 @@ Caveat: with an isotonic calibration map a person whose log-odds fall on the sam
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from features.definitions import FeatureSpec
 from models.errors import MissingPredictorError
 from models.reasons import ReasonGroup, group_features, reason_text
 from models.risk_model import RiskModel
@@ -149,6 +150,7 @@ def explain_rows(
     as_of: date | None = None,
     top: int | None = None,
     groups: Sequence[ReasonGroup] | None = None,
+    specs: Mapping[str, FeatureSpec] | None = None,
 ) -> list[Explanation]:
     """Explain each row of ``X``: calibrated score, base score and reasons in probability space.
 
@@ -165,7 +167,10 @@ def explain_rows(
         Keep only the ``top`` reasons with the largest absolute contribution (``None`` = all;
         the rest's sum is kept in ``hidden_contribution`` so the total still adds up).
     groups
-        How model features are combined into reasons; defaults to ``group_features``.
+        How model features are combined into reasons; defaults to ``group_features(names, specs)``.
+    specs
+        The predictor declarations of the model's feature config (``predictor_specs(config)``);
+        ``None`` = the default declarations. Needed for reason text of non-default windows.
 
     Returns
     -------
@@ -174,7 +179,7 @@ def explain_rows(
         exactly zero contribution (features the model never splits on) are left out.
     """
     names = list(model.feature_names_)
-    groups = list(groups) if groups is not None else group_features(names)
+    groups = list(groups) if groups is not None else group_features(names, specs)
     frame = _frame(model, X)
     matrix = _numeric(frame)
     contrib = _contributions(model, matrix if _is_numeric(frame) else frame)
@@ -206,7 +211,7 @@ def explain_rows(
                 Reason(
                     feature=group.key,
                     value=values[group.members[0]] if len(group.members) == 1 else values,
-                    text=reason_text(group, values, as_of=dates[i], contributions=parts),
+                    text=reason_text(group, values, as_of=dates[i], contributions=parts, specs=specs),
                     direction="raises" if row[j] > 0 else "lowers",
                     contribution=float(row[j]),
                     log_odds=float(grouped_log_odds[i, j]),

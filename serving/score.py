@@ -15,6 +15,7 @@ import pandas as pd
 
 from features.config import FeatureConfig
 from features.dates import TIMELINE_MONTHS, add_months
+from features.definitions import predictor_specs
 from features.sources import event_known, typed_sql
 from models.explain import explain_rows
 from models.risk_model import RiskModel
@@ -119,6 +120,8 @@ def score_population(
     previous_lists
         The previous publication's ``lists`` (``neighbourhood, person_id``); people not on their
         neighbourhood's previous list are ``is_new``. ``None`` = everybody listed is new.
+    feature_config
+        The model's feature config, whose predictor declarations word the reasons (``None`` = default).
 
     Returns
     -------
@@ -195,7 +198,9 @@ def score_population(
     is_new = [(n, p) not in previous for n, p in zip(lists["neighbourhood"], lists["person_id"])]
     as_of = pd.Timestamp(table["as_of"].iloc[0]).date() if len(table) else None
     started = time.perf_counter()
-    explanations = explain_rows(model, table.loc[lists.index], as_of=as_of, top=config.top_reasons)
+    explanations = explain_rows(
+        model, table.loc[lists.index], as_of=as_of, top=config.top_reasons, specs=predictor_specs(feature_config)
+    )
     reasons = [json.dumps([r.to_dict() for r in e.reasons]) for e in explanations]
     seconds["explain"] = time.perf_counter() - started
     lists = pd.DataFrame({

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from fastapi import HTTPException
 
-from features.definitions import PREDICTORS
+from features.definitions import PREDICTORS, FeatureSpec, predictor_specs
 from features.home import Home
 from models.explain import EXPLANATION_SPACE, explain_rows
 from models.reasons import group_features
@@ -55,6 +55,7 @@ class ServingState:
     store: PublishedStore | None = None
     model: Any = None
     groups: list[Any] = field(default_factory=list)
+    specs: dict[str, FeatureSpec] = field(default_factory=lambda: dict(PREDICTORS))
     problems: list[str] = field(default_factory=list)
     list_bodies: dict[str, bytes] = field(default_factory=dict)
     explained: dict[int, tuple[float | None, list[dict[str, Any]]]] = field(default_factory=dict)
@@ -77,7 +78,8 @@ class ServingState:
         except Exception as error:  # noqa: BLE001
             state.problems.append(f"model {config.model_alias!r} not loaded: {type(error).__name__}: {error}")
         if state.model is not None:
-            state.groups = group_features(list(state.model.feature_names))
+            state.specs = predictor_specs(state.model.feature_config)
+            state.groups = group_features(list(state.model.feature_names), state.specs)
         if state.model is not None and state.store is not None:
             published = str(state.store.metadata.get("model_version"))
             if published != str(state.model.version):
@@ -197,7 +199,7 @@ class ServingState:
         features = store.features_of(row)
         if features is None:
             return None, []
-        explained = explain_rows(self.model.model, features, as_of=store.as_of, groups=self.groups)[0]
+        explained = explain_rows(self.model.model, features, as_of=store.as_of, groups=self.groups, specs=self.specs)[0]
         return explained.base_score, [r.to_dict() for r in explained.reasons]
 
     def warm_listed(self) -> int:
@@ -211,7 +213,7 @@ class ServingState:
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
             X = pd.DataFrame(store.feature_matrix[store.feature_row[chunk]], columns=store.feature_names)
-            for row, explained in zip(chunk, explain_rows(self.model.model, X, as_of=store.as_of, groups=self.groups)):
+            for row, explained in zip(chunk, explain_rows(self.model.model, X, as_of=store.as_of, groups=self.groups, specs=self.specs)):
                 self.explained[row] = (explained.base_score, [r.to_dict() for r in explained.reasons])
         return len(rows)
 
@@ -253,7 +255,7 @@ class ServingState:
             columns=names,
             dtype="float64",
         )
-        explained = explain_rows(self.model.model, X, top=self.config.score_reasons, groups=self.groups)
+        explained = explain_rows(self.model.model, X, top=self.config.score_reasons, groups=self.groups, specs=self.specs)
         return ScoreResponse(
             model_version=str(self.model.version),
             explanation_space=EXPLANATION_SPACE,
