@@ -6,6 +6,7 @@ import difflib
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from contextvars import ContextVar
 from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -13,6 +14,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from features.errors import ConfigError
 
 __all__ = ["TypedConfig", "config_error", "read_toml"]
+
+#: How many config validations enclose the current one: only the outermost turns pydantic's
+#: errors into one ConfigError, so a nested config's problems keep their full key path.
+_NESTING: ContextVar[int] = ContextVar("typed_config_nesting", default=0)
 
 
 class TypedConfig(BaseModel):
@@ -31,18 +36,26 @@ class TypedConfig(BaseModel):
     where: ClassVar[str] = ""
 
     def __init__(self, **values: Any) -> None:
+        token = _NESTING.set(_NESTING.get() + 1)
         try:
             super().__init__(**values)
         except ValidationError as exc:
+            if _NESTING.get() > 1:
+                raise
             raise config_error(type(self), exc, self.where) from None
+        finally:
+            _NESTING.reset(token)
 
     @classmethod
     def load(cls, values: Mapping[str, Any] | None, *, where: str = "") -> Self:
         """Validate ``values`` into this config; ``where`` names the table for messages (e.g. ``[features]``)."""
+        token = _NESTING.set(_NESTING.get() + 1)
         try:
             return cls.model_validate(dict(values or {}))
         except ValidationError as exc:
             raise config_error(cls, exc, where or cls.where) from None
+        finally:
+            _NESTING.reset(token)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON/TOML-friendly mapping (``None`` left out) that ``load`` turns back into an equal config."""
@@ -73,12 +86,19 @@ def config_error(model: type[BaseModel], exc: ValidationError, where: str = "") 
             hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(known))}"
             lines.append(f"{prefix}key {key!r} is not a setting; {hint} Remove or rename it.")
         elif error["type"] == "value_error" and isinstance(error.get("ctx", {}).get("error"), ValueError):
-            lines.append(f"{prefix}{error['ctx']['error']}")
+            lines.append(f"{prefix}{_located(error['ctx']['error'], loc)}")
         else:
             value = error.get("input")
             lines.append(f"{prefix}{key} {error['msg'].lower()}; got {value!r}. Fix the value of {key!r}.")
     kind = getattr(model, "error", ConfigError)
     return kind("\n".join(lines))
+
+
+def _located(problem: ValueError, loc: tuple[Any, ...]) -> str:
+    """A validator's own message ("X must be …; got …"), led by its full key when it does not already start with it."""
+    message = str(problem)
+    path = ".".join(str(part) for part in loc)
+    return message if not path or message.startswith(path) else f"{path} {message}"
 
 
 def read_toml(path: Path | str) -> dict[str, Any]:
