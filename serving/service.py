@@ -90,7 +90,7 @@ class RisingRisk:
         try:
             self.live = LiveState(config, home, load_model)
         except DatabaseNotMigratedError as error:
-            # the worker stops here: bentoml serve exits instead of answering from a database it cannot use
+            # the worker fails to start (bentoml serve restarts it, logging this each time): nothing is served
             logger.critical("risingrisk cannot start: %s", error)
             raise
 
