@@ -192,6 +192,7 @@ def demo_command(
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from features.database import database_url, upgrade
     from serving.run import bentoml_argv
 
     console = Console()
@@ -219,5 +220,7 @@ def demo_command(
     console.print(f"[bold]Token[/] for {first}: {token}")
     console.print(f"[bold]Try[/]: curl -H 'Authorization: Bearer {token}' '{base}/v1/neighbourhoods/{first.replace(' ', '%20')}/list'")
     if serve:
+        # the service refuses an unmigrated database: migrate it as risingrisk db upgrade does
+        upgrade(database_url(where), legacy_audit=where.audit_db)
         argv = bentoml_argv(host=host, port=port)
         os.execve(argv[0], argv, {**os.environ, HOME_ENV: str(where.root)})

@@ -11,7 +11,9 @@ import time
 import bentoml
 from fastapi import HTTPException, Request
 
+from features.database import database_url
 from features.home import Home
+from serving.audit import AuditLog
 from serving.auth import Principal
 from serving.config import ServiceConfig
 from serving.pages import Pages
@@ -36,13 +38,18 @@ class LiveState:
         risingrisk home holding publications, the model registry, tokens and the audit log.
     load_model
         ``load_model(alias, home)``: the registered model behind an alias.
+
+    The database (``features.database.database_url(home)``: audit log and caseload actions) is opened
+    once and kept across reloads; an unmigrated one raises
+    :class:`~features.errors.DatabaseNotMigratedError` naming ``risingrisk db upgrade``.
     """
 
     def __init__(self, config: ServiceConfig, home: Home, load_model: ModelLoader) -> None:
         self.config = config
         self.load_model = load_model
         self.pages = Pages(config.pages)
-        self.state = ServingState.load(home, config, load_model)
+        self.audit = AuditLog(database_url(home))
+        self.state = ServingState.load(home, config, load_model, self.audit)
         self._warm(self.state)
         threading.Thread(target=self._checkpoint_audit, name="risingrisk-audit-checkpoint", daemon=True).start()
         self._reloading = threading.Lock()
@@ -62,7 +69,7 @@ class LiveState:
         while True:
             time.sleep(self.config.audit_checkpoint_seconds)
             try:
-                self.state.audit.checkpoint()
+                self.audit.checkpoint()
             except sqlite3.Error as error:
                 logger.warning("audit checkpoint failed: %s", error)
 
@@ -80,7 +87,7 @@ class LiveState:
 
     def _reload(self, pointer: str | None) -> None:
         try:
-            fresh = ServingState.load(self.state.home, self.config, self.load_model)
+            fresh = ServingState.load(self.state.home, self.config, self.load_model, self.audit)
             self._loaded_at = time.monotonic()
             if fresh.publication_id != pointer:
                 self._refused = pointer

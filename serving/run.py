@@ -7,6 +7,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from features.database import DATABASE_URL_ENV, display_url, sqlite_url
 from features.home import HOME_ENV, Home
 from serving.publish import CURRENT
 
@@ -53,7 +54,7 @@ def serve_launch(where: Home, *, host: str, port: int, workers: int, environ: Ma
         ("workers", str(workers)),
         ("current publication", pointer.read_text().strip() if pointer.exists() else "none (readyz will fail)"),
         ("tokens file", f"{where.tokens} ({'present' if where.tokens.exists() else 'absent: risingrisk tokens create'})"),
-        ("audit log", str(where.audit_db)),
+        ("database (actions, audit log)", display_url(environ.get(DATABASE_URL_ENV, "").strip() or sqlite_url(where.database))),
         ("API docs", f"{base}/  (OpenAPI at {base}/docs.json)"),
         ("clinician pages", f"{base}/pages/login"),
         ("health", f"{base}/livez  {base}/readyz  {base}/metrics"),

@@ -13,6 +13,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from features.caseload import ACTION_COLUMNS, CaseloadConfig, as_of_moment, statuses
 from features.config import FeatureConfig
 from features.dates import TIMELINE_MONTHS, add_months
 from features.definitions import predictor_specs
@@ -20,6 +21,7 @@ from features.sources import event_known, typed_sql
 from models.explain import explain_rows
 from models.risk_model import RiskModel
 from serving.capacity import CapacityConfig, list_sizes, neighbourhood_stats
+from serving.caseload_policy import apply_caseload_to_lists
 from serving.errors import ScoringError
 
 __all__ = [
@@ -29,7 +31,12 @@ __all__ = [
     "ScoringRun",
     "score_population",
     "build_timeline",
+    "LIST_DETAILS",
+    "list_details",
 ]
+
+#: Columns :func:`list_details` adds to a publication's lists for the team's export.
+LIST_DETAILS = ("nhs_number", "age", "sex", "practice")
 
 _KEYS = ("person_id", "as_of", "neighbourhood", "in_cohort", "excluded_reason")
 
@@ -64,17 +71,22 @@ class RiskBands:
 
 @dataclass(frozen=True)
 class ScoreConfig:
-    """Scoring settings: list capacity, risk bands, reasons kept per listed person, timeline length."""
+    """Scoring settings: list capacity, risk bands, reasons kept per listed person, timeline length, caseload rules."""
 
     capacity: CapacityConfig = field(default_factory=CapacityConfig)
     bands: RiskBands = field(default_factory=RiskBands)
     top_reasons: int = 5
     timeline_months: int = TIMELINE_MONTHS
+    caseload: CaseloadConfig = field(default_factory=CaseloadConfig)
 
 
 @dataclass(frozen=True)
 class ScoredPopulation:
-    """Everything a publication holds except the timeline, with the row accounting."""
+    """Everything a publication holds except the timeline, with the row accounting.
+
+    ``caseload`` counts what the teams' actions did to the lists (see
+    :class:`serving.caseload_policy.CaseloadListing`); all zero without actions.
+    """
 
     population: pd.DataFrame
     lists: pd.DataFrame
@@ -86,12 +98,20 @@ class ScoredPopulation:
     rows_without_neighbourhood: int
     base_score: float | None
     seconds: dict[str, float] = field(default_factory=dict)
+    caseload: dict[str, int] = field(default_factory=dict)
 
     @property
     def list_sizes(self) -> dict[str, int]:
         """Number of people actually on each neighbourhood's list (at most its capacity)."""
         counts = self.lists.groupby("neighbourhood").size()
         return {n: int(counts.get(n, 0)) for n in self.capacity}
+
+
+def _actions_at(actions: pd.DataFrame | None, as_of: date) -> pd.DataFrame:
+    """The actions recorded at or before ``as_of`` (point in time); an empty frame for None."""
+    if actions is None or actions.empty:
+        return pd.DataFrame(columns=list(ACTION_COLUMNS))
+    return actions.loc[pd.to_datetime(actions["recorded_at"], utc=True) <= pd.Timestamp(as_of_moment(as_of))]
 
 
 def _percentile(score: pd.Series) -> pd.Series:
@@ -105,6 +125,7 @@ def score_population(
     config: ScoreConfig | None = None,
     previous_lists: pd.DataFrame | None = None,
     feature_config: FeatureConfig | None = None,
+    actions: pd.DataFrame | None = None,
 ) -> ScoredPopulation:
     """Score every eligible person in a feature table and rank each neighbourhood's list.
 
@@ -186,17 +207,30 @@ def score_population(
     candidates = population.loc[ranked].assign(log_odds=log_odds[ranked]).sort_values(
         ["neighbourhood", "score", "log_odds", "person_id"], ascending=[True, False, False, True], kind="stable"
     )
-    rank = candidates.groupby("neighbourhood").cumcount() + 1
-    limit = candidates["neighbourhood"].map(capacity).fillna(0).astype("int64")
-    lists = candidates.loc[rank <= limit].assign(rank=rank[rank <= limit].astype("int64"))
+    as_of = pd.Timestamp(table["as_of"].iloc[0]).date() if len(table) else None
+    listing_as_of = as_of if as_of is not None else date.min  # without people the date decides nothing
+    actions = _actions_at(actions, listing_as_of)
+    listing = apply_caseload_to_lists(
+        candidates,
+        capacity,
+        actions,
+        as_of=listing_as_of,
+        suppress_months=config.caseload.suppress_months,
+    )
+    row_of = pd.Series(population.index, index=population["person_id"].to_numpy())
+    lists = listing.listed.set_axis(row_of.loc[listing.listed["person_id"].to_numpy()].to_numpy())
     population["list_rank"] = pd.array([pd.NA] * len(population), dtype="Int64")
     population.loc[lists.index, "list_rank"] = lists["rank"].to_numpy()
+    held = row_of.loc[listing.held_back["person_id"].to_numpy()].to_numpy()
+    population.loc[held, "excluded_reason"] = listing.held_back["held_back_reason"].to_numpy()
+    known = statuses(actions)
+    population["status"] = population["person_id"].map({p: k.status for p, k in known.items()}).astype("str")
+    population["previously_declined"] = population["person_id"].isin([p for p, k in known.items() if k.previously_declined])
 
     previous = set()
     if previous_lists is not None and len(previous_lists):
         previous = set(zip(previous_lists["neighbourhood"].astype("str"), previous_lists["person_id"].astype("str")))
     is_new = [(n, p) not in previous for n, p in zip(lists["neighbourhood"], lists["person_id"])]
-    as_of = pd.Timestamp(table["as_of"].iloc[0]).date() if len(table) else None
     started = time.perf_counter()
     explanations = explain_rows(
         model, table.loc[lists.index], as_of=as_of, top=config.top_reasons, specs=predictor_specs(feature_config)
@@ -213,6 +247,8 @@ def score_population(
         "risk_band": lists["risk_band"].to_numpy(),
         "is_new": np.asarray(is_new, dtype=bool),
         "reasons": pd.array(reasons, dtype="str"),
+        "status": pd.array(lists["status"].to_numpy(), dtype="str"),
+        "previously_declined": lists["previously_declined"].to_numpy(dtype=bool),
     })
     features = pd.concat(
         [population.loc[eligible, ["person_id"]], table.loc[eligible, model.feature_names_]], axis=1
@@ -229,6 +265,7 @@ def score_population(
         rows_without_neighbourhood=int((~has_nbhd).sum()),
         base_score=base,
         seconds=seconds,
+        caseload=listing.counts,
     )
 
 
@@ -260,4 +297,42 @@ def build_timeline(data_dir: Path, as_of: date, person_ids: pd.Series, *, months
     frame["person_id"] = frame["person_id"].astype("str")
     frame["month"] = frame["month"].dt.date
     frame["setting"] = frame["setting"].astype("str")
+    return frame
+
+
+def list_details(data_dir: Path, as_of: date, person_ids: pd.Series) -> pd.DataFrame:
+    """What a team needs to find each listed person in the practice system: NHS number, age, sex, practice.
+
+    Columns ``person_id`` plus :data:`LIST_DETAILS`, one row per person of ``person_ids`` found in the
+    ``persons`` table: ``nhs_number`` (null when the extract has no such column or no value),
+    ``age`` in whole years at ``as_of`` (the ``age`` predictor's rule), ``sex`` and ``practice``.
+    """
+    import duckdb
+
+    from features.contract import table_path
+
+    path = table_path(Path(data_dir), "persons")
+    reader = "read_parquet" if path.suffix == ".parquet" else "read_csv_auto"
+    with duckdb.connect() as con:
+        con.register("wanted", pd.DataFrame({"person_id": person_ids.astype("str").to_numpy()}))
+        columns = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {reader}(?)", [str(path)]).fetchall()}
+        nhs = "p.nhs_number::VARCHAR" if "nhs_number" in columns else "NULL::VARCHAR"
+        frame = con.execute(
+            f"""
+            SELECT p.person_id::VARCHAR AS person_id,
+                   {nhs} AS nhs_number,
+                   (YEAR(CAST(? AS DATE)) - YEAR(CAST(p.birth_date AS DATE))
+                    - CASE WHEN MONTH(CAST(? AS DATE)) * 100 + DAY(CAST(? AS DATE))
+                           < MONTH(CAST(p.birth_date AS DATE)) * 100 + DAY(CAST(p.birth_date AS DATE)) THEN 1 ELSE 0 END
+                   )::BIGINT AS age,
+                   p.sex::VARCHAR AS sex,
+                   p.practice::VARCHAR AS practice
+            FROM {reader}(?) p SEMI JOIN wanted w ON p.person_id::VARCHAR = w.person_id
+            ORDER BY person_id
+            """,
+            [as_of, as_of, as_of, str(path)],
+        ).df()
+    for column in ("person_id", "nhs_number", "sex", "practice"):
+        frame[column] = frame[column].astype("str")
+    frame["age"] = frame["age"].astype("Int64")
     return frame

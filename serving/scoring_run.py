@@ -9,17 +9,23 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+
 from features.build import build_features
+from features.caseload import ACTION_COLUMNS, actions_as_of
 from features.config import FeatureConfig
+from features.database import create_database_engine, current_revision, database_url, display_url, require_up_to_date
 from features.dates import extract_date
-from features.home import Home
+from features.home import Home, home as default_home
 from features.progress import ProgressCallback, report
 from models.explain import EXPLANATION_SPACE
 from models.risk_model import RiskModel
 from serving.publish import Publication, current_publication, publications_root, publish, utc_now
-from serving.score import ScoreConfig, ScoredPopulation, build_timeline, score_population
+from serving.score import ScoreConfig, ScoredPopulation, build_timeline, list_details, score_population
 
-__all__ = ["STEPS", "ScoringRun", "score_and_publish"]
+__all__ = ["STEPS", "ScoringRun", "read_actions", "score_and_publish"]
 
 #: The steps of a run, in order, as progress reports name them.
 STEPS = ("Building features", "Scoring and explaining", "Building timelines", "Publishing")
@@ -35,6 +41,25 @@ class ScoringRun:
     extract_date: date
     previous_id: str | None
     seconds: dict[str, float]
+    actions_read: int
+
+
+def read_actions(database: str | URL | Engine, as_of: date) -> pd.DataFrame:
+    """The caseload actions recorded at or before ``as_of`` (:func:`features.caseload.actions_as_of`).
+
+    A database that was never migrated holds no actions table, so no action can have been recorded:
+    an empty frame. One migrated to an older revision raises
+    :class:`~features.errors.DatabaseNotMigratedError` naming ``risingrisk db upgrade``.
+    """
+    if current_revision(database) is None:
+        return pd.DataFrame(columns=list(ACTION_COLUMNS))
+    engine = database if isinstance(database, Engine) else create_database_engine(database)
+    try:
+        require_up_to_date(engine)
+        return actions_as_of(engine, as_of)
+    finally:
+        if engine is not database:
+            engine.dispose()
 
 
 def score_and_publish(
@@ -48,6 +73,7 @@ def score_and_publish(
     config: ScoreConfig | None = None,
     clock: Callable[[], datetime] | None = None,
     progress: ProgressCallback | None = None,
+    database: str | URL | Engine | None = None,
 ) -> ScoringRun:
     """Build features as of a date with the training feature code, score, explain and publish.
 
@@ -73,6 +99,10 @@ def score_and_publish(
         Publication clock (UTC), injectable for reproducible ids.
     progress
         Told ``(step, done, total)`` as each of the four steps starts and when the run ends.
+    database
+        The caseload database whose actions the lists honour (read as of the scoring date, the
+        extract's point-in-time rule); default ``features.database.database_url`` of ``where``
+        when it is a ``Home``, else of the default home.
     """
     config = config or ScoreConfig()
 
@@ -96,9 +126,13 @@ def score_and_publish(
     step("Scoring and explaining")
     root = publications_root(where)
     previous = current_publication(root)
+    source = database if database is not None else database_url(where if isinstance(where, Home) else default_home())
+    actions = read_actions(source, when)
     result = score_population(
-        table, model, config=config, previous_lists=previous.lists() if previous is not None else None, feature_config=feature_config
+        table, model, config=config, previous_lists=previous.lists() if previous is not None else None,
+        feature_config=feature_config, actions=actions,
     )
+    lists = result.lists.merge(list_details(data_dir, when, result.lists["person_id"]), on="person_id", how="left", validate="one_to_one")
     lap("score_and_explain")
     seconds.update({f"of_which_{k}": v for k, v in result.seconds.items()})
     step("Building timelines")
@@ -115,7 +149,14 @@ def score_and_publish(
         "rows_excluded": result.rows_excluded,
         "rows_without_neighbourhood": result.rows_without_neighbourhood,
         "excluded_by_reason": {
-            str(k): int(v) for k, v in result.population["excluded_reason"].value_counts(dropna=True).sort_index().items()
+            str(k): int(v)
+            for k, v in result.population.loc[result.population["score"].isna(), "excluded_reason"].value_counts(dropna=True).sort_index().items()
+        },
+        "caseload": {
+            "database": display_url(source.url if isinstance(source, Engine) else source),
+            "actions_read": len(actions),
+            "suppress_months": config.caseload.suppress_months,
+            **result.caseload,
         },
         "list_sizes": result.list_sizes,
         "capacity": result.capacity,
@@ -126,9 +167,9 @@ def score_and_publish(
         "top_reasons": config.top_reasons,
     }
     publication = publish(
-        root, population=result.population, lists=result.lists, features=result.features,
+        root, population=result.population, lists=lists, features=result.features,
         timeline=timeline, metadata=metadata, clock=clock or utc_now,
     )
     lap("publish")
     report(progress, "Published", len(STEPS), len(STEPS))
-    return ScoringRun(publication, result, when, extracted, previous.id if previous is not None else None, seconds)
+    return ScoringRun(publication, result, when, extracted, previous.id if previous is not None else None, seconds, len(actions))

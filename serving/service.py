@@ -11,8 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from features.errors import DatabaseNotMigratedError
 from features.home import Home, home as default_home
-from serving import api_routes, page_routes
+from serving import api_routes, caseload_routes, page_routes
 from serving.api_models import ScoreResponse, ScoreRow
 from serving.bentoml_patches import cancel_request_timers
 from serving.config import ServiceConfig
@@ -42,6 +43,8 @@ app = FastAPI(
     description="Neighbourhood lists of people at rising risk of high intensity use, with reasons. "
     "Every request needs `Authorization: Bearer <token>` (risingrisk tokens create).",
 )
+# before api_routes: its catch-all /v1/{path} answers every /v1 path not matched earlier
+app.include_router(caseload_routes.router)
 app.include_router(api_routes.router)
 app.include_router(page_routes.router)
 
@@ -84,7 +87,12 @@ class RisingRisk:
         """Load the state to serve from ``home`` with ``config``; the routes reach it as ``self.live``."""
         install_redaction()
         self.config = config
-        self.live = LiveState(config, home, load_model)
+        try:
+            self.live = LiveState(config, home, load_model)
+        except DatabaseNotMigratedError as error:
+            # the worker fails to start (bentoml serve restarts it, logging this each time): nothing is served
+            logger.critical("risingrisk cannot start: %s", error)
+            raise
 
     def __is_ready__(self) -> bool:
         state = self.live.current()

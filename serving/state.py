@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from fastapi import HTTPException
 
+from features.database import database_url
 from features.definitions import PREDICTORS, FeatureSpec, predictor_specs
 from features.home import Home
 from models.explain import EXPLANATION_SPACE, explain_rows
@@ -61,9 +62,16 @@ class ServingState:
     explained: dict[int, tuple[float | None, list[dict[str, Any]]]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, where: Home, config: ServiceConfig, load_model: ModelLoader = load_champion) -> ServingState:
-        """Load the current publication and the model behind ``config.model_alias``; record problems instead of failing."""
-        state = cls(where, config, TokenStore(where.tokens), AuditLog(where.audit_db))
+    def load(
+        cls, where: Home, config: ServiceConfig, load_model: ModelLoader = load_champion, audit: AuditLog | None = None
+    ) -> ServingState:
+        """Load the current publication and the model behind ``config.model_alias``; record problems instead of failing.
+
+        ``audit`` is the database's audit log (its ``engine`` also holds the caseload actions); default:
+        the database of ``features.database.database_url(where)``, which must be migrated
+        (:class:`~features.errors.DatabaseNotMigratedError` naming ``risingrisk db upgrade`` otherwise).
+        """
+        state = cls(where, config, TokenStore(where.tokens), audit if audit is not None else AuditLog(database_url(where)))
         started = time.perf_counter()
         try:
             publication = current_publication(where)

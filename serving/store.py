@@ -17,7 +17,7 @@ from features.contract import SETTINGS
 from serving.errors import PublicationError
 from serving.publish import FILES, Publication
 
-__all__ = ["PersonRecord", "PublishedStore", "load_store", "timeline_months"]
+__all__ = ["LIST_EXTRAS", "PersonRecord", "PublishedStore", "load_store", "timeline_months"]
 
 
 def _month_index(year: np.ndarray | int, month: np.ndarray | int) -> np.ndarray | int:
@@ -181,10 +181,24 @@ def _timeline_arrays(
     return start, end, month, setting, count
 
 
+#: Optional list columns (publications before the caseload issue lack them): name -> value when absent.
+LIST_EXTRAS: dict[str, Any] = {
+    "status": None, "previously_declined": False, "nhs_number": None, "age": None, "sex": None, "practice": None,
+}
+
+
+def _optional(value: Any) -> Any:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _list_entries(lists: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     ordered = lists.sort_values(["neighbourhood", "rank"], kind="stable")
-    for nb, rank, pid, score, pn, po, band, new, reasons in zip(
+    extras = {name: (ordered[name].astype("object").tolist() if name in ordered.columns else [default] * len(ordered))
+              for name, default in LIST_EXTRAS.items()}
+    for i, (nb, rank, pid, score, pn, po, band, new, reasons) in enumerate(zip(
         ordered["neighbourhood"].astype("str"),
         ordered["rank"].astype("int64"),
         ordered["person_id"].astype("str"),
@@ -194,7 +208,7 @@ def _list_entries(lists: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
         ordered["risk_band"].astype("str"),
         ordered["is_new"].astype(bool),
         ordered["reasons"].astype("str"),
-    ):
+    )):
         out.setdefault(nb, []).append(
             {
                 "rank": int(rank),
@@ -205,6 +219,7 @@ def _list_entries(lists: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
                 "risk_band": band,
                 "is_new": bool(new),
                 "reasons": json.loads(reasons),
+                **{name: _optional(values[i]) for name, values in extras.items()},
             }
         )
     return out

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features.config import FeatureConfig
+from features.database import database_url, upgrade
 from features.home import Home
 from models.risk_model import RiskModel
 from serving.capacity import CapacityConfig
@@ -155,8 +156,10 @@ def service_app(home: Home, model: TestModel | None = None, config: ServiceConfi
     """The service's ASGI app answering from ``home`` with ``config`` (default settings) and ``model`` as its champion.
 
     Without ``model`` the service loads the champion from ``home``'s MLflow registry, as ``bentoml serve`` does.
+    The home's database (``features.database.database_url(home)``) is migrated first, as ``risingrisk db upgrade`` does.
     """
     config = config or ServiceConfig()
+    upgrade(database_url(home), legacy_audit=home.audit_db)
     if model is None:
         return configured_service(config, home=home).to_asgi()
     return configured_service(config, home=home, load_model=lambda alias, where: model).to_asgi()

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from starlette.testclient import TestClient
 
+from features.database import database_url
 from features.home import Home
 from service_support import FEATURES, TestModel, fit_model, service_app, write_publication
 from serving.audit import AuditLog
@@ -267,7 +268,7 @@ def test_every_list_and_person_view_is_audited_with_token_endpoint_and_people(se
     served.get("/v1/people/P0000003/explanation", "phm")
     served.get("/v1/neighbourhoods/Cedar/list", "alpha")
     served.get("/v1/people/P0000003/explanation", "alpha")
-    audit = AuditLog(served.home.audit_db)
+    audit = AuditLog(database_url(served.home))
     entries = audit.entries()[-4:]
     audit.close()
     phm_id, alpha_id = served.tokens["phm"].split("_")[1], served.tokens["alpha"].split("_")[1]

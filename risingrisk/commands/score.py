@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from features.caseload import CaseloadConfig
 from features.dates import to_date
 from features.home import home
 from features.typed_config import read_toml
@@ -37,17 +38,21 @@ def score_command(
     ] = _CAPACITY.rule,
     capacity_file: Annotated[
         Path | None,
-        typer.Option(help="TOML file with a \\[capacity] table (per_thousand, rule, weights, overrides); overrides the two options above."),
+        typer.Option(help="TOML file with a \\[capacity] table (per_thousand, rule, weights, overrides), which overrides the two options "
+                          "above, and an optional \\[caseload] table (suppress_months, reasons)."),
     ] = None,
 ) -> None:
     """Score the population with a registered model and publish capacity-sized neighbourhood lists."""
     console = Console()
     capacity = CapacityConfig(per_thousand=capacity_per_thousand, rule=capacity_rule)  # type: ignore[arg-type]
+    caseload = CaseloadConfig()
     if capacity_file is not None:
+        tables = read_toml(capacity_file)
         settings = {"per_thousand": capacity_per_thousand, "rule": capacity_rule}
-        settings.update(read_toml(capacity_file).get("capacity", {}))
+        settings.update(tables.get("capacity", {}))
         capacity = CapacityConfig.from_dict(settings)
-    config = ScoreConfig(capacity=capacity)
+        caseload = CaseloadConfig.load(tables.get("caseload", {}), where="[caseload]")
+    config = ScoreConfig(capacity=capacity, caseload=caseload)
     started = time.perf_counter()
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Loading model", total=5)
@@ -82,6 +87,8 @@ def score_command(
         ("without neighbourhood (not listed)", f"{result.rows_without_neighbourhood:,}"),
         ("neighbourhood lists", f"{len(result.capacity)}"),
         ("people listed", f"{len(result.lists):,} (new {int(result.lists['is_new'].sum()):,})"),
+        ("caseload actions read", f"{run.actions_read:,}"),
+        ("held back: on caseload / recently declined", f"{result.caseload['on_caseload']:,} / {result.caseload['recently_declined']:,}"),
         ("previous publication", run.previous_id or "none"),
         ("seconds", f"{time.perf_counter() - started:.1f}"),
         ("folder", str(run.publication.path)),

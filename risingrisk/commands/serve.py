@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from features.database import database_url, require_up_to_date
+from features.errors import DatabaseNotMigratedError, DatabaseUrlError
 from features.home import home as resolve_home
 from serving.run import serve_launch
 
@@ -23,7 +25,13 @@ def serve_command(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes; each holds the publication in memory (about 1.5 GB per 1,000,000 people).")] = 1,
 ) -> None:
     """Serve neighbourhood lists, explanations, PHM scoring and clinician pages (bentoml serve; runs until stopped)."""
-    launch = serve_launch(resolve_home(home), host=host, port=port, workers=workers)
+    where = resolve_home(home)
+    try:
+        require_up_to_date(database_url(where))
+    except (DatabaseNotMigratedError, DatabaseUrlError) as error:
+        Console().print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    launch = serve_launch(where, host=host, port=port, workers=workers)
     table = Table(title="risingrisk serve")
     table.add_column("item")
     table.add_column("value")
