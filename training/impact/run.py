@@ -58,6 +58,7 @@ class ImpactResult:
     not_at_risk: int
     unmatched: int
     config: ImpactConfig
+    pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
     randomised: dict[str, Estimate] | None = None
     randomised_n: dict[str, int] = field(default_factory=dict)
     discontinuity: dict[str, dict[str, float]] | None = None
@@ -344,6 +345,12 @@ def evaluate_impact(
     randomised, randomised_n = (None, {}) if holdout is None else _randomised(timeline, holdout, config, fu, config.follow_up_months - 1)
     rd = None if ranks is None else _discontinuity(timeline, ranks, config, fu, config.follow_up_months - 1)
     report(progress, "Done", _STEPS, _STEPS)
+    pairs = pd.DataFrame({
+        "person_id": timeline.ids[person], "trial": pd.to_datetime(rows["trial"].to_numpy(), unit="D"),
+        "treated": treated, "start": pd.to_datetime(rows["start"].to_numpy(), unit="D"),
+        "stop": pd.to_datetime(np.where(np.isinf(rows["stop"].to_numpy(float)), np.nan, rows["stop"].to_numpy(float)), unit="D"),
+        "weight": weight,
+    })
     enrolled_people = set(enrol_day.index[(enrol_day >= lo) & (enrol_day < hi)])
     return ImpactResult(
         measures=measures,
@@ -363,6 +370,7 @@ def evaluate_impact(
         not_at_risk=len(enrolled_people - set(present)),
         unmatched=matched.unmatched,
         config=config,
+        pairs=pairs,
         randomised=randomised,
         randomised_n=randomised_n,
         discontinuity=rd,
