@@ -181,10 +181,11 @@ def entropy_weights(x_controls: np.ndarray, base: np.ndarray, target: np.ndarray
         total = w.sum()
         return float(np.log(total) + m), (w[:, None] * z).sum(axis=0) / total
 
-    result = minimize(dual, np.zeros(z.shape[1]), jac=True, method="BFGS", options={"maxiter": 2000, "gtol": 1e-8})
-    s = z @ result.x
-    w = q * np.exp(s - s.max())
-    w = w / w.sum()
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging search is detected below, not warned about
+        result = minimize(dual, np.zeros(z.shape[1]), jac=True, method="BFGS", options={"maxiter": 2000, "gtol": 1e-8})
+        s = z @ result.x
+        w = q * np.exp(s - s.max())
+        w = w / w.sum()
     if not np.all(np.isfinite(w)) or np.abs((w[:, None] * z).sum(axis=0)).max() > 1e-3:
         return None
     return w * base.sum()

@@ -39,7 +39,11 @@ _NOT_AT_RISK = ("not_registered", "deceased")
 
 @dataclass(frozen=True)
 class ImpactResult:
-    """Everything the evaluation found; :meth:`to_json` gives the ``impact.json`` document."""
+    """Everything the evaluation found; :meth:`to_json` gives the ``impact.json`` document.
+
+    ``pairs`` holds the stacked trial rows: ``person_id, trial`` (month), ``treated``, ``start`` (day
+    zero), ``stop`` (a control's later enrolment, else missing) and ``weight``.
+    """
 
     measures: dict[str, Estimate]
     naive: dict[str, float]
