@@ -116,7 +116,7 @@ def test_the_randomised_holdout_comparison_covers_the_planted_effect(burst):
     ed = result.randomised["ed"]
     assert ed.ci_low <= 0.75 <= ed.ci_high and ed.ci_high < 1.0
     assert result.discontinuity["ed"]["bandwidth"] == 150
-    assert result.discontinuity["ed"]["n_listed"] == 300 and result.discontinuity["ed"]["n_not_listed"] == 300
+    assert result.discontinuity["ed"]["n_listed"] == 150 and result.discontinuity["ed"]["n_not_listed"] == 150
 
 
 def _tiny(tmp_path: Path) -> Path:

@@ -157,8 +157,12 @@ def match_trials(
     )
 
 
-def entropy_weights(x_controls: np.ndarray, base: np.ndarray, target: np.ndarray) -> np.ndarray | None:
+def entropy_weights(x_controls: np.ndarray, base: np.ndarray, target: np.ndarray, tolerance: float = 0.01) -> np.ndarray | None:
     """Reweight controls so their weighted covariate means equal ``target`` (entropy balancing); ``None`` if it fails.
+
+    Exact balance can be infeasible (an enrolled mean outside the controls' range); then a ridge
+    penalty on the dual is raised step by step and the first solution whose largest imbalance is
+    within ``tolerance`` control SDs is kept (approximate balancing, Wang & Zubizarreta 2020).
 
     Parameters
     ----------
@@ -168,27 +172,30 @@ def entropy_weights(x_controls: np.ndarray, base: np.ndarray, target: np.ndarray
         Starting (matching) weights; the solution stays as close to them as possible (relative entropy).
     target
         Covariate means of the enrolled rows.
+    tolerance
+        Largest accepted imbalance of any covariate, in control standard deviations.
     """
     sd = x_controls.std(axis=0)
     use = sd > 1e-12
     z = (x_controls[:, use] - target[use]) / sd[use]
     q = base / base.sum()
+    for ridge in (0.0, 1e-4, 1e-3, 1e-2):
 
-    def dual(lam: np.ndarray) -> tuple[float, np.ndarray]:
-        s = z @ lam
-        m = s.max()
-        w = q * np.exp(s - m)
-        total = w.sum()
-        return float(np.log(total) + m), (w[:, None] * z).sum(axis=0) / total
+        def dual(lam: np.ndarray, ridge: float = ridge) -> tuple[float, np.ndarray]:
+            s = z @ lam
+            m = s.max()
+            w = q * np.exp(s - m)
+            total = w.sum()
+            return float(np.log(total) + m + 0.5 * ridge * lam @ lam), (w[:, None] * z).sum(axis=0) / total + ridge * lam
 
-    with np.errstate(over="ignore", invalid="ignore"):  # a diverging search is detected below, not warned about
-        result = minimize(dual, np.zeros(z.shape[1]), jac=True, method="BFGS", options={"maxiter": 2000, "gtol": 1e-8})
-        s = z @ result.x
-        w = q * np.exp(s - s.max())
-        w = w / w.sum()
-    if not np.all(np.isfinite(w)) or np.abs((w[:, None] * z).sum(axis=0)).max() > 1e-3:
-        return None
-    return w * base.sum()
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging search is detected below, not warned about
+            result = minimize(dual, np.zeros(z.shape[1]), jac=True, method="BFGS", options={"maxiter": 2000, "gtol": 1e-8})
+            s = z @ result.x
+            w = q * np.exp(s - s.max())
+            w = w / w.sum()
+        if np.all(np.isfinite(w)) and np.abs((w[:, None] * z).sum(axis=0)).max() <= tolerance:
+            return w * base.sum()
+    return None
 
 
 def censoring_weights(

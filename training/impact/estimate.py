@@ -169,7 +169,7 @@ def discontinuity(
     replicates, seed
         Bootstrap replicates and seed.
     """
-    near = np.abs(distance - 0.5) <= bandwidth + 0.5
+    near = (distance > -bandwidth) & (distance <= bandwidth)
     r = distance[near].astype(float)
     counts, column = bootstrap_counts(people[near], replicates, seed)
     boot_w = counts[:, column]
