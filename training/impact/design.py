@@ -157,12 +157,12 @@ def match_trials(
     )
 
 
-def entropy_weights(x_controls: np.ndarray, base: np.ndarray, target: np.ndarray, tolerance: float = 0.01) -> np.ndarray | None:
+def entropy_weights(x_controls: np.ndarray, base: np.ndarray, target: np.ndarray, tolerance: float = 0.05) -> np.ndarray | None:
     """Reweight controls so their weighted covariate means equal ``target`` (entropy balancing); ``None`` if it fails.
 
     Exact balance can be infeasible (an enrolled mean outside the controls' range); then a ridge
-    penalty on the dual is raised step by step and the first solution whose largest imbalance is
-    within ``tolerance`` control SDs is kept (approximate balancing, Wang & Zubizarreta 2020).
+    penalty on the dual is tried at several strengths and the most balanced solution is kept if its
+    largest imbalance is within ``tolerance`` control SDs (approximate balancing, Wang & Zubizarreta 2020).
 
     Parameters
     ----------
@@ -179,7 +179,8 @@ def entropy_weights(x_controls: np.ndarray, base: np.ndarray, target: np.ndarray
     use = sd > 1e-12
     z = (x_controls[:, use] - target[use]) / sd[use]
     q = base / base.sum()
-    for ridge in (0.0, 1e-4, 1e-3, 1e-2):
+    best, best_gap = None, tolerance
+    for ridge in (0.0, 1e-4, 1e-3, 1e-2, 1e-1):
 
         def dual(lam: np.ndarray, ridge: float = ridge) -> tuple[float, np.ndarray]:
             s = z @ lam
@@ -193,9 +194,12 @@ def entropy_weights(x_controls: np.ndarray, base: np.ndarray, target: np.ndarray
             s = z @ result.x
             w = q * np.exp(s - s.max())
             w = w / w.sum()
-        if np.all(np.isfinite(w)) and np.abs((w[:, None] * z).sum(axis=0)).max() <= tolerance:
-            return w * base.sum()
-    return None
+        gap = float(np.abs((w[:, None] * z).sum(axis=0)).max()) if np.all(np.isfinite(w)) else np.inf
+        if gap <= best_gap:
+            best, best_gap = w * base.sum(), gap
+        if gap <= 1e-3:
+            break
+    return best
 
 
 def censoring_weights(
