@@ -49,14 +49,17 @@ from typing import Literal, get_args
 import pandas as pd
 from pydantic import Field, field_validator
 from sqlalchemy import Connection, Engine, Row, select
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 
-from features.database.engine import WRITE, lock_person
+from features.database.engine import WRITE, create_database_engine, lock_person
+from features.database.migrate import current_revision, require_up_to_date
 from features.database.tables import ID_MAX_LENGTH, NOTE_MAX_LENGTH, Action, utc
 from features.errors import ActionValidationError, IdempotencyConflictError, TransitionConflictError
 from features.typed_config import TypedConfig
 
 __all__ = [
+    "read_actions",
     "ACTIONS",
     "ActionName",
     "ACTION_COLUMNS",
@@ -449,3 +452,20 @@ def actions_as_of(
     for column in ("person_id", "neighbourhood", "action", "reason", "token_id"):
         frame[column] = frame[column].astype("object")
     return frame
+
+def read_actions(database: str | URL | Engine, as_of: date) -> pd.DataFrame:
+    """The caseload actions recorded at or before ``as_of`` (:func:`actions_as_of`), opening the database by URL.
+
+    A database that was never migrated holds no actions table, so no action can have been recorded:
+    an empty frame. One migrated to an older revision raises
+    :class:`~features.errors.DatabaseNotMigratedError` naming ``risingrisk db upgrade``.
+    """
+    if current_revision(database) is None:
+        return pd.DataFrame(columns=list(ACTION_COLUMNS))
+    engine = database if isinstance(database, Engine) else create_database_engine(database)
+    try:
+        require_up_to_date(engine)
+        return actions_as_of(engine, as_of)
+    finally:
+        if engine is not database:
+            engine.dispose()

@@ -6,6 +6,7 @@ import typer
 
 from risingrisk.commands.db import db_app
 from risingrisk.commands.features import features_command
+from risingrisk.commands.impact import impact_command
 from risingrisk.commands.importers import import_app
 from risingrisk.commands.promote import promote_command
 from risingrisk.commands.score import score_command
@@ -37,5 +38,6 @@ app.command("train")(train_command)
 app.command("promote")(promote_command)
 app.command("score")(score_command)
 app.command("serve")(serve_command)
+app.command("impact")(impact_command)
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(db_app, name="db")

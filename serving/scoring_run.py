@@ -14,9 +14,9 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from features.build import build_features
-from features.caseload import ACTION_COLUMNS, actions_as_of
+from features.caseload import read_actions
 from features.config import FeatureConfig
-from features.database import create_database_engine, current_revision, database_url, display_url, require_up_to_date
+from features.database import database_url, display_url
 from features.dates import extract_date
 from features.home import Home, home as default_home
 from features.progress import ProgressCallback, report
@@ -25,7 +25,7 @@ from models.risk_model import RiskModel
 from serving.publish import Publication, current_publication, publications_root, publish, utc_now
 from serving.score import ScoreConfig, ScoredPopulation, build_timeline, list_details, score_population
 
-__all__ = ["STEPS", "ScoringRun", "read_actions", "score_and_publish"]
+__all__ = ["STEPS", "ScoringRun", "score_and_publish"]
 
 #: The steps of a run, in order, as progress reports name them.
 STEPS = ("Building features", "Scoring and explaining", "Building timelines", "Publishing")
@@ -43,23 +43,6 @@ class ScoringRun:
     seconds: dict[str, float]
     actions_read: int
 
-
-def read_actions(database: str | URL | Engine, as_of: date) -> pd.DataFrame:
-    """The caseload actions recorded at or before ``as_of`` (:func:`features.caseload.actions_as_of`).
-
-    A database that was never migrated holds no actions table, so no action can have been recorded:
-    an empty frame. One migrated to an older revision raises
-    :class:`~features.errors.DatabaseNotMigratedError` naming ``risingrisk db upgrade``.
-    """
-    if current_revision(database) is None:
-        return pd.DataFrame(columns=list(ACTION_COLUMNS))
-    engine = database if isinstance(database, Engine) else create_database_engine(database)
-    try:
-        require_up_to_date(engine)
-        return actions_as_of(engine, as_of)
-    finally:
-        if engine is not database:
-            engine.dispose()
 
 
 def score_and_publish(

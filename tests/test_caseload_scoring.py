@@ -15,7 +15,7 @@ from features.database import create_database_engine, sqlite_url, upgrade
 from service_support import AS_OF, FEATURES, NEIGHBOURHOODS, TestModel, feature_frame, fit_model
 from serving.capacity import CapacityConfig
 from serving.score import ScoreConfig, ScoredPopulation, score_population
-from serving.scoring_run import read_actions
+from features.caseload import read_actions
 
 BEFORE = datetime(2026, 10, 20, 9, 0, tzinfo=timezone.utc)  # recorded before the scoring date AS_OF
 CONFIG = ScoreConfig(capacity=CapacityConfig(per_thousand=100.0), caseload=CaseloadConfig(suppress_months=6))

@@ -13,10 +13,13 @@ from rich.table import Table
 
 from features.config import FeatureConfig
 from features.errors import ConfigError
-from features.home import home
+from features.caseload import read_actions
+from features.database import database_url
+from features.home import home as resolve_home
 from features.typed_config import read_toml
 from training.impact import MEASURES, PATHWAY_CODE, ImpactConfig, ImpactError, evaluate_impact, log_impact_run, write_impact
 from training.impact.report import MEASURE_NAMES
+from training.impact.enrolment import enrolled_actions
 from training.impact.run import NAIVE_EXPLANATION, ImpactResult
 
 __all__ = ["impact_command", "impact_table"]
@@ -48,9 +51,13 @@ def impact_command(
         Path | None, typer.Option("--config", help="Experiment TOML: its \\[impact] and \\[features] tables.")
     ] = None,
     track: Annotated[bool, typer.Option("--track/--no-track", help="Record an MLflow run.")] = True,
+    home: Annotated[
+        Path | None, typer.Option("--home", help="risingrisk home (MLflow store, caseload database); default $RISINGRISK_HOME or ./.risingrisk.")
+    ] = None,
 ) -> None:
     """Estimate the caseload's effect on A&E, admissions, ambulance, NHS 111 and cost, net of regression to the mean."""
     console = Console()
+    where = resolve_home(home)
     try:
         settings = read_toml(config) if config else {}
         impact = dict(settings.get("impact", {}))
@@ -59,11 +66,12 @@ def impact_command(
             if value:
                 impact[key] = date.fromisoformat(value)
         impact_config = ImpactConfig.load(impact, where="[impact]")
-        feature_config = FeatureConfig.from_dict(settings["features"]) if settings.get("features") else FeatureConfig()
+        feature_config = FeatureConfig.load(settings.get("features"), where="[features]")
+        actions = enrolled_actions(read_actions(database_url(where), date.today()))
         with Progress(TextColumn("[bold]impact[/] {task.description}"), BarColumn(), TimeElapsedColumn(), console=console) as bar:
             task = bar.add_task("starting", total=None)
             result = evaluate_impact(
-                data, config=impact_config, feature_config=feature_config,
+                data, config=impact_config, feature_config=feature_config, actions=actions,
                 progress=lambda what, done, total: bar.update(task, description=what, completed=done, total=total),
             )
     except (ImpactError, ConfigError, ValueError) as error:
@@ -75,6 +83,6 @@ def impact_command(
                   f"(limit {impact_config.smd_limit}).")
     console.print(f"[yellow]Why the naive figure differs:[/] {NAIVE_EXPLANATION}")
     if track:
-        run_id = log_impact_run(result, files, home())
+        run_id = log_impact_run(result, files, where)
         console.print(f"MLflow run {run_id}.")
     console.print(f"Wrote {files.json} and {files.html}.")

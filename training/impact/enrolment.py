@@ -11,7 +11,7 @@ from features.reference import read_table
 from training.impact.config import ImpactConfig
 from training.impact.errors import ImpactError
 
-__all__ = ["Enrolments", "extract_enrolments"]
+__all__ = ["Enrolments", "enrolled_actions", "extract_enrolments"]
 
 
 @dataclass(frozen=True)
@@ -93,4 +93,12 @@ def extract_enrolments(
         action_rows=len(from_actions),
         duplicates_merged=len(rows) - len(first),
         unknown_people=int((~known).sum()),
+    )
+
+
+def enrolled_actions(actions: pd.DataFrame) -> pd.DataFrame:
+    """The ``enrolled`` rows of caseload actions (:func:`features.caseload.read_actions`) as ``person_id, action_date``."""
+    enrolled = actions.loc[actions["action"] == "enrolled"]
+    return pd.DataFrame(
+        {"person_id": enrolled["person_id"].astype(str), "action_date": pd.to_datetime(enrolled["recorded_at"], utc=True).dt.tz_localize(None)}
     )
