@@ -40,6 +40,8 @@ def _serve(home: Home, log: Path) -> Iterator[Server]:
     port = _free_port()
     env = {**os.environ, "RISINGRISK_HOME": str(home.root)}
     risingrisk = Path(sys.executable).with_name("risingrisk")
+    # as a user would: migrate the database once, then serve (serve refuses an unmigrated database)
+    subprocess.run([str(risingrisk), "db", "upgrade", "--home", str(home.root)], env=env, check=True, capture_output=True)
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [str(risingrisk), "serve", "--port", str(port), "--home", str(home.root)],
@@ -143,3 +145,14 @@ def test_with_nothing_published_readyz_says_why_and_the_process_keeps_running(tm
         assert "model 'champion' not loaded" in ready.text
         assert server.get("/livez").status_code == 200
         assert server.process.poll() is None
+
+
+def test_serve_refuses_an_unmigrated_database_naming_the_command_to_run(tmp_path: Path) -> None:
+    home = Home(tmp_path / "fresh").ensure()
+    risingrisk = Path(sys.executable).with_name("risingrisk")
+    result = subprocess.run(
+        [str(risingrisk), "serve", "--port", str(_free_port()), "--home", str(home.root)],
+        env={**os.environ, "RISINGRISK_HOME": str(home.root)}, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert "risingrisk db upgrade" in result.stdout + result.stderr

@@ -18,6 +18,8 @@ from training.model_card import REQUIRED_SECTIONS
 from training.promote import promote
 from training.registry import load_model
 from training.evaluate import MODELS
+from training.feedback import FeedbackConfig, apply_feedback_rule, enrolment_dates
+from training.tracking import client
 from training.train import STAGES, TrainResult, train
 
 #: Small and fast, with gates wide enough that promotion of the first model is certain.
@@ -81,3 +83,20 @@ def test_promote_makes_the_first_challenger_champion_then_refuses_to_repeat_and_
     outcome = CliRunner().invoke(app, ["promote"], env={"RISINGRISK_HOME": str(root), "COLUMNS": "200"})
     assert outcome.exit_code == 1
     assert "challenger v1 is already the champion" in outcome.output
+
+
+@pytest.mark.slow
+def test_training_drops_rows_whose_outcome_window_meets_an_enrolment_and_the_card_counts_them(
+    trained: tuple[TrainResult, Path], sim_dir: Path
+) -> None:
+    result, root = trained
+    loaded = load_model("challenger", home=home(root))
+    dates = [*result.index_dates["train"], *result.index_dates["valid"]]
+    frame = build_features(sim_dir, as_of=dates, labels=True, config=loaded.feature_config)
+    enrolled = enrolment_dates(sim_dir, database="sqlite:///" + str(root / "absent.sqlite"), as_of=max(dates), config=FeedbackConfig())
+    expected = apply_feedback_rule(frame, enrolled, outcome_window=loaded.feature_config.outcome_window, config=FeedbackConfig())
+    assert expected.rows_affected > 0
+    run = client(home(root)).get_run(result.run_id)
+    assert run.data.metrics["feedback.rows_dropped"] == expected.rows_affected
+    card = loaded.model_card_path.read_text()
+    assert f"feedback rule 'exclude': dropped) | {expected.rows_affected} |" in card.replace("  ", " ")

@@ -14,6 +14,7 @@ from training.config import ExperimentConfig
 from training.dataset import TrainingData
 from training.equity import EquityAudit
 from training.evaluate import MODELS
+from training.feedback import FeedbackResult
 from training.metrics import MetricCI
 from training.model_card import CardFacts, markdown_table
 from training.split import IndexDates
@@ -47,6 +48,7 @@ def card_facts(
     audit: EquityAudit,
     data: TrainingData,
     specs: dict[str, FeatureSpec],
+    feedback: FeedbackResult,
 ) -> CardFacts:
     """Gather the model card's facts and tables from what the run measured.
 
@@ -66,6 +68,8 @@ def card_facts(
         The split rows (slices, exclusions at validation dates, missingness on training rows).
     specs
         The predictor declarations (the card's predictor table).
+    feedback
+        What the feedback rule did to rows whose outcome window met an enrolment (the exclusions table).
     """
     ev = config.evaluation
     fraction_labels = {"capacity": f"capacity ({ev.capacity_per_1000:g}/1,000)", **{f"top{100 * f:g}pct": f"top {100 * f:g}%" for f in ev.top_fractions}}
@@ -98,6 +102,10 @@ def card_facts(
     exclusions = at_valid["excluded_reason"].astype("string").fillna("in cohort").value_counts().rename_axis("reason").reset_index(name="rows")
     unlabelled = int((at_valid["in_cohort"].fillna(False).astype(bool) & at_valid[config.label_column].isna()).sum())
     exclusions = pd.concat([exclusions, pd.DataFrame({"reason": ["in cohort but follow-up incomplete (no label)"], "rows": [unlabelled]})], ignore_index=True)
+    feedback_row = f"enrolled on the caseload before the outcome window ended, all index dates (feedback rule '{feedback.rule}': " + (
+        "dropped)" if feedback.rule == "exclude" else "kept)"
+    )
+    exclusions = pd.concat([exclusions, pd.DataFrame({"reason": [feedback_row], "rows": [feedback.rows_affected]})], ignore_index=True)
     predictors = pd.DataFrame([{"predictor": n, "group": s.group, "description": s.description} for n, s in specs.items()])
     missing_share = data.X.iloc[data.training_rows].isna().mean()
     missing = missing_share[missing_share > 0].sort_values(ascending=False).rename("share missing").rename_axis("predictor").reset_index()

@@ -22,16 +22,21 @@ survival or rate model the trainer does not fit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 from pydantic import Field
 
+from features.caseload import read_actions
 from features.dates import add_months
 from features.typed_config import TypedConfig
 from training.errors import TrainingError
+from training.impact.config import PATHWAY_CODE, ImpactConfig
+from training.impact.enrolment import enrolled_actions, extract_enrolments
 
-__all__ = ["FeedbackConfig", "FeedbackResult", "apply_feedback_rule"]
+__all__ = ["FeedbackConfig", "FeedbackResult", "apply_feedback_rule", "enrolment_dates"]
 
 
 class FeedbackConfig(TypedConfig):
@@ -41,6 +46,10 @@ class FeedbackConfig(TypedConfig):
         "exclude",
         description="'exclude' drops training rows whose outcome window overlaps or follows the person's enrolment "
         "(so the model does not learn the caseload's own effect, Liley et al. 2021); 'keep' leaves them in.",
+    )
+    code: str = Field(
+        PATHWAY_CODE,
+        description="Code whose start_date marks enrolment in the extract (with 'enrolled' caseload actions from the database).",
     )
 
 
@@ -102,3 +111,9 @@ def apply_feedback_rule(
         people_affected=int(table.loc[affected, "person_id"].nunique()),
         rule=config.rule,
     )
+
+
+def enrolment_dates(data_dir: Path, *, database: str, as_of: date, config: FeedbackConfig) -> pd.DataFrame:
+    """Each person's first enrolment (``person_id, enrolled_on``): the extract's pathway code and the database's ``enrolled`` actions up to ``as_of``."""
+    actions = enrolled_actions(read_actions(database, as_of))
+    return extract_enrolments(data_dir, config=ImpactConfig(code=config.code), actions=actions).dates

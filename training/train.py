@@ -13,6 +13,7 @@ import mlflow
 import pandas as pd
 
 from features.build import build_features
+from features.database import database_url
 from features.dates import extract_date
 from features.definitions import predictor_specs
 from features.home import Home, home as default_home
@@ -22,6 +23,7 @@ from training.config import ExperimentConfig
 from training.dataset import prepare
 from training.equity import audit_equity
 from training.evaluate import evaluate, top_mask
+from training.feedback import apply_feedback_rule, enrolment_dates
 from training.fit import calibrate, fit_baselines, fit_risk_model
 from training.metrics import MetricCI
 from training.plots import evaluation_figures
@@ -128,6 +130,15 @@ def train(data_dir: Path, config: ExperimentConfig, *, home: Home | None = None,
             )
         with stage("features"):
             frame = build_features(data_dir, as_of=[*dates.train, *dates.valid], labels=True, config=feature_config)
+            feedback = apply_feedback_rule(
+                frame,
+                enrolment_dates(data_dir, database=database_url(home), as_of=extract, config=config.feedback),
+                outcome_window=feature_config.outcome_window,
+                config=config.feedback,
+            )
+            frame = feedback.table
+            mlflow.log_metrics({"feedback.rows_affected": feedback.rows_affected, "feedback.rows_dropped": feedback.rows_dropped,
+                                "feedback.people_affected": feedback.people_affected})
         with stage("split"):
             specs = predictor_specs(feature_config)
             data = prepare(frame, dates, predictors=list(specs), config=config)
@@ -171,7 +182,7 @@ def train(data_dir: Path, config: ExperimentConfig, *, home: Home | None = None,
             card = log_model_card(card_facts(
                 config=config, feature_config=feature_config, name=name, version=version, run_id=run.info.run_id, data_dir=data_dir,
                 start=start, extract=extract, dates=dates, best_iteration=model.best_iteration_, choice=choice,
-                metrics=evaluation.metrics, oracle=evaluation.oracle, audit=audit, data=data, specs=specs,
+                metrics=evaluation.metrics, oracle=evaluation.oracle, audit=audit, data=data, specs=specs, feedback=feedback,
             ))
         mlflow.log_metrics({f"seconds.{k.replace(' ', '_')}": v for k, v in stage.seconds.items()})
     return TrainResult(
