@@ -32,11 +32,11 @@ def _plain(option: TyperOption, ctx: typer.Context) -> None:
         return
     label = option.display_type(ctx).strip("<>")
     element = label.removeprefix("list[").removesuffix("]")
-    option.metavar = PLAIN_TYPES.get(element, element.upper()) + ("..." if element != label else "")
+    option.metavar = PLAIN_TYPES.get(element, element.upper())  # a repeatable option takes one value each time
 
 
 class _PlainTypes:
-    """Help that names option types as people write them: flags show no type, lists ``TEXT...``, dates ``YYYY-MM-DD``."""
+    """Help that names option types as people write them: flags show no type, text ``TEXT``, dates ``YYYY-MM-DD``."""
 
     def get_params(self, ctx: typer.Context) -> list:  # type: ignore[type-arg]
         params = super().get_params(ctx)  # type: ignore[misc]
