@@ -246,20 +246,28 @@ class FittedTable:
         self.right = set(right)
         self.show_header = show_header
 
-    def _narrowest(self, index: int) -> int:
+    def _cells(self, index: int) -> list[str]:
         cells = [self.headers[index] if self.show_header else "", *(row[index] for row in self.rows)]
-        words = (word for cell in cells for word in Text.from_markup(cell).plain.split())
-        return max((Text(word).cell_len for word in words), default=1)
+        return [Text.from_markup(cell).plain for cell in cells]
+
+    def _narrowest(self, index: int, width: int) -> int:
+        """The longest word of the column (a word wider than a quarter of the screen counts as that quarter; it folds)."""
+        words = (word for cell in self._cells(index) for word in cell.split())
+        return min(max((Text(word).cell_len for word in words), default=1), max(width // 4, 1))
+
+    def _widest(self, index: int) -> int:
+        lines = (line for cell in self._cells(index) for line in cell.splitlines())
+        return max((Text(line).cell_len for line in lines), default=1)
 
     def parts(self, width: int) -> list[list[int]]:
         """Column indices of each stacked part that fits ``width`` (each part starts with the key columns)."""
         keys = list(range(self.keys))
-        base = 1 + sum(self._narrowest(i) + self._COLUMN_OVERHEAD for i in keys)
+        base = 1 + sum(self._narrowest(i, width) + self._COLUMN_OVERHEAD for i in keys)
         parts: list[list[int]] = []
         current: list[int] = []
         used = base
         for index in range(self.keys, len(self.headers)):
-            need = self._narrowest(index) + self._COLUMN_OVERHEAD
+            need = self._narrowest(index, width) + self._COLUMN_OVERHEAD
             if current and used + need > width:
                 parts.append(keys + current)
                 current, used = [], base
@@ -269,15 +277,35 @@ class FittedTable:
             parts.append(keys + current)
         return parts
 
+    def widths(self, columns: list[int], width: int) -> list[int] | None:
+        """Content widths of ``columns`` within ``width``: ``None`` when every cell fits on one line.
+
+        Otherwise the widest column gives up a character at a time, never below its longest word,
+        so narrow columns stay whole and long text wraps between words.
+        """
+        available = max(width - 1 - self._COLUMN_OVERHEAD * len(columns), len(columns))
+        sizes = [self._widest(i) for i in columns]
+        if sum(sizes) <= available:
+            return None
+        floors = [min(self._narrowest(i, width), size) for i, size in zip(columns, sizes)]
+        while sum(sizes) > available:
+            shrinkable = [n for n, size in enumerate(sizes) if size > floors[n]]
+            if not shrinkable:
+                break
+            widest = max(shrinkable, key=lambda n: sizes[n])
+            sizes[widest] -= 1
+        return sizes
+
     def tables(self, width: int) -> list[Table]:
         """The rich tables for ``width`` columns."""
         tables = []
         for number, columns in enumerate(self.parts(width)):
             title = self.title if number == 0 or self.title is None else f"{self.title} (continued)"
             table = Table(title=title, show_header=self.show_header)
-            for index in columns:
+            sizes = self.widths(columns, width) or [None] * len(columns)
+            for index, size in zip(columns, sizes):
                 justify = "right" if self.headers[index] in self.right else "left"
-                table.add_column(self.headers[index], justify=justify, overflow="fold")
+                table.add_column(self.headers[index], justify=justify, overflow="fold", width=size)
             for row in self.rows:
                 table.add_row(*(row[index] for index in columns))
             tables.append(table)

@@ -53,7 +53,6 @@ def upgrade_command(url: UrlOption = None, home: HomeOption = None) -> None:
         "Database migrated" if result.before != result.after else "Database already up to date",
         ["database", "revision before", "revision now", "audit rows imported"],
         [[result.url, result.before or "none", result.after, str(result.imported_audit_rows)]],
-        right={"audit rows imported"},
     ))
     if result.imported_audit_rows:
         console.print(f"Imported from {where.audit_db} (left in place; delete it once you no longer need it).")
