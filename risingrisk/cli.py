@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typer
-from typer.core import TyperCommand, TyperGroup, TyperOption
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from typer.models import CommandInfo, DefaultPlaceholder, TyperInfo
 
 from risingrisk import __version__
@@ -35,6 +35,13 @@ def _plain(option: TyperOption, ctx: typer.Context) -> None:
     option.metavar = PLAIN_TYPES.get(element, element.upper())  # a repeatable option takes one value each time
 
 
+class _NamedArgument(TyperArgument):
+    """An argument whose help shows only its name (``SRC``), not a second ``<path>`` type column."""
+
+    def display_type_rich(self, ctx: typer.Context) -> str | None:
+        return None
+
+
 class _PlainTypes:
     """Help that names option types as people write them: flags show no type, text ``TEXT``, dates ``YYYY-MM-DD``."""
 
@@ -43,6 +50,8 @@ class _PlainTypes:
         for param in params:
             if isinstance(param, TyperOption):
                 _plain(param, ctx)
+            elif type(param) is TyperArgument:
+                param.__class__ = _NamedArgument
         return params
 
 
