@@ -16,7 +16,6 @@ from rich.table import Table
 from rich.text import Text
 
 from features.home import HOME_ENV, Home, home as resolve_home
-from features.progress import ProgressCallback
 
 __all__ = [
     "DATE",
