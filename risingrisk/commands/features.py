@@ -8,53 +8,48 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from features.build import build_features
 from features.config import FeatureConfig
 from features.dates import to_date
 from features.typed_config import read_toml
-from risingrisk.commands.rich_progress import progress_bar
+from risingrisk.console import DATE, DIR, FILE, FittedTable, new_console, stage_progress
 
 __all__ = ["features_command", "summary_table"]
 
 
-def summary_table(frame: pd.DataFrame, *, labels: bool) -> Table:
-    """Rich table, one column per index date: rows, cohort size, exclusions by reason, label prevalence in the cohort."""
+def summary_table(frame: pd.DataFrame, *, labels: bool) -> FittedTable:
+    """One column per index date (stacked when they do not fit): rows, cohort size, exclusions by reason, label prevalence in the cohort."""
     groups = [(f"{day:%Y-%m-%d}", part) for day, part in frame.groupby("as_of", sort=True)]
     if len(groups) > 1:
         groups.append(("all", frame))
-    table = Table(title="Feature table")
-    table.add_column("")
-    for name, _ in groups:
-        table.add_column(name, justify="right")
-    table.add_row("rows", *(f"{len(part):,}" for _, part in groups))
-    table.add_row("in cohort", *(f"{int(part['in_cohort'].sum()):,}" for _, part in groups))
+    rows: list[list[str]] = [["rows", *(f"{len(part):,}" for _, part in groups)]]
+    rows.append(["in cohort", *(f"{int(part['in_cohort'].sum()):,}" for _, part in groups)])
     for reason in sorted(frame["excluded_reason"].dropna().unique()):
-        table.add_row(f"excluded: {reason}", *(f"{int((part['excluded_reason'] == reason).sum()):,}" for _, part in groups))
+        rows.append([f"excluded: {reason}", *(f"{int((part['excluded_reason'] == reason).sum()):,}" for _, part in groups)])
     if labels:
         cohorts = [part[part["in_cohort"]] for _, part in groups]
-        table.add_row("labelled (cohort)", *(f"{int(c['label_high_intensity_use'].notna().sum()):,}" for c in cohorts))
+        rows.append(["labelled (cohort)", *(f"{int(c['label_high_intensity_use'].notna().sum()):,}" for c in cohorts)])
         for column in ("label_high_intensity_use", "label_emergency_admission"):
             cells = [f"{c[column].mean():.2%}" if c[column].notna().any() else "-" for c in cohorts]
-            table.add_row(column.removeprefix("label_").replace("_", " "), *cells)
-    return table
+            rows.append([column.removeprefix("label_").replace("_", " "), *cells])
+    dates = [name for name, _ in groups]
+    return FittedTable("Feature table", ["", *dates], rows, right=dates)
 
 
 def features_command(
-    data: Annotated[Path, typer.Option("--data", help="Data directory (persons, events, codes).")],
-    out: Annotated[Path, typer.Option("--out", help="Parquet file to write the feature table to.")],
+    data: Annotated[Path, typer.Option("--data", metavar=DIR, help="Data directory (persons, events, codes).")],
+    out: Annotated[Path, typer.Option("--out", metavar=FILE, help="Parquet file to write the feature table to.")],
     as_of: Annotated[
         list[str] | None,
-        typer.Option("--as-of", help="Index date YYYY-MM-DD; repeat for several. Default: the extract date."),
+        typer.Option("--as-of", metavar=DATE, help="Index date; repeat for several. Default: the extract date."),
     ] = None,
     labels: Annotated[bool, typer.Option("--labels", help="Add outcome labels (needs follow-up after each date).")] = False,
     config: Annotated[
-        Path | None, typer.Option("--config", help="Experiment TOML whose \\[features] table sets the FeatureConfig.")
+        Path | None, typer.Option("--config", metavar=FILE, help="Experiment TOML whose \\[features] table sets the FeatureConfig.")
     ] = None,
     data_end: Annotated[
-        str | None, typer.Option("--data-end", help="Last day the data cover (default: the latest event date).")
+        str | None, typer.Option("--data-end", metavar=DATE, help="Last day the data cover (default: the latest event date).")
     ] = None,
 ) -> None:
     """Build predictors, cohort flags and (optionally) labels as of one or more dates."""
@@ -63,9 +58,9 @@ def features_command(
         settings["data_end"] = data_end
     feature_config = FeatureConfig.load(settings, where="[features]")
     dates = [to_date(d) for d in as_of] if as_of else None
-    console = Console()
+    console = new_console()
     started = datetime.now()
-    with progress_bar("features", console=console) as progress:
+    with stage_progress("features", console) as progress:
         frame = build_features(data, as_of=dates, labels=labels, config=feature_config, progress=progress)
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out, index=False)

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from features.errors import ConfigError
 from features.importers.errors import ImportSourceError
 from features.importers.fhir import import_fhir
 from features.importers.omop import import_omop
 from features.importers.report import REPORT_FILE, ImportReport
+from risingrisk.console import DIR, FILE, FittedTable, new_console, stage_progress
 
 __all__ = ["import_app", "render_report"]
 
@@ -25,39 +23,22 @@ import_app = typer.Typer(
     no_args_is_help=True,
 )
 
-_Out = Annotated[Path, typer.Option("--out", help="New or empty folder for persons, events, codes and the import report.")]
+_Out = Annotated[Path, typer.Option("--out", metavar=DIR, help="New or empty folder for persons, events, codes and the import report.")]
 _Mapping = Annotated[
     Path | None,
-    typer.Option("--mapping", help="Mapping TOML file (copy the shipped default and edit it); default: the shipped mapping."),
+    typer.Option("--mapping", metavar=FILE, help="Mapping TOML file (copy the shipped default and edit it); default: the shipped mapping."),
 ]
-
-
-@contextmanager
-def _progress_bar(console: Console) -> Iterator[Callable[[str, int, int], None]]:
-    tasks: dict[str, TaskID] = {}
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn(),
-        console=console, transient=True,
-    ) as bar:
-
-        def update(task: str, done: int, total: int) -> None:
-            if task not in tasks:
-                tasks[task] = bar.add_task(task, total=total or None)
-            bar.update(tasks[task], completed=done, total=total or None)
-
-        yield update
 
 
 def render_report(report: ImportReport, console: Console) -> None:
     """Print what was read, mapped and not mapped by type and reason, the defaults applied and the warnings."""
-    table = Table(title=f"Import of {report.source} ({report.source_format})")
-    for heading in ("type", "read", "mapped", "not mapped", "reasons"):
-        table.add_column(heading, justify="left" if heading in ("type", "reasons") else "right")
+    rows = []
     for kind, counts in report.inputs.items():
         reasons = ", ".join(f"{reason} {count:,}" for reason, count in sorted(counts.not_mapped.items()))
-        table.add_row(kind, f"{counts.read:,}", f"{counts.mapped:,}", f"{counts.not_mapped_total:,}", reasons)
-    table.add_row("all", f"{report.read:,}", f"{report.mapped:,}", f"{report.not_mapped:,}", "", style="bold")
-    console.print(table)
+        rows.append([kind, f"{counts.read:,}", f"{counts.mapped:,}", f"{counts.not_mapped_total:,}", reasons])
+    rows.append(["[bold]all[/]", f"[bold]{report.read:,}[/]", f"[bold]{report.mapped:,}[/]", f"[bold]{report.not_mapped:,}[/]", ""])
+    console.print(FittedTable(f"Import of {report.source} ({report.source_format})", ["type", "read", "mapped", "not mapped", "reasons"],
+                              rows, right={"read", "mapped", "not mapped"}))
     written = ", ".join(f"{name} {rows:,}" for name, rows in report.rows_written.items())
     console.print(f"Rows written to {report.out_dir}: {written}")
     for what, count in report.defaults_applied.items():
@@ -69,9 +50,9 @@ def render_report(report: ImportReport, console: Console) -> None:
 
 
 def _run(runner: Callable[..., ImportReport], src: Path, out: Path, mapping: Path | None) -> None:
-    console = Console()
+    console = new_console()
     try:
-        with _progress_bar(console) as progress:
+        with stage_progress("import", console) as progress:
             report = runner(src, out, mapping=mapping, progress=progress)
     except (ImportSourceError, ConfigError) as error:
         console.print(f"[red]error:[/red] {error}")
@@ -81,7 +62,7 @@ def _run(runner: Callable[..., ImportReport], src: Path, out: Path, mapping: Pat
 
 @import_app.command("fhir")
 def fhir_command(
-    src: Annotated[Path, typer.Argument(help="Folder or file of FHIR R4 JSON: Bundles, resources, bulk-export NDJSON (.gz accepted).")],
+    src: Annotated[Path, typer.Argument(metavar="SRC", help="Folder or file of FHIR R4 JSON: Bundles, resources, bulk-export NDJSON (.gz accepted).")],
     out: _Out,
     mapping: _Mapping = None,
 ) -> None:
@@ -91,7 +72,7 @@ def fhir_command(
 
 @import_app.command("omop")
 def omop_command(
-    src: Annotated[Path, typer.Argument(help="Folder of OMOP CDM v5.4 tables as NAME.parquet or NAME.csv.")],
+    src: Annotated[Path, typer.Argument(metavar="SRC", help="Folder of OMOP CDM v5.4 tables as NAME.parquet or NAME.csv.")],
     out: _Out,
     mapping: _Mapping = None,
 ) -> None:

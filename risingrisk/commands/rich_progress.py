@@ -1,4 +1,4 @@
-"""Render a stage's ``features.progress`` callback as one rich progress bar."""
+"""Render a stage's ``features.progress`` callback: a bar on a terminal, one line per step with its duration otherwise."""
 
 from __future__ import annotations
 
@@ -6,27 +6,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from features.home import Home
 from features.progress import ProgressCallback
+from risingrisk.console import new_console, stage_progress
 
 __all__ = ["progress_bar"]
 
 
 @contextmanager
-def progress_bar(title: str, *, console: Console | None = None, transient: bool = False) -> Iterator[ProgressCallback]:
-    """Show a bar headed ``title`` while the block runs; yield the callback that moves it.
+def progress_bar(
+    title: str, *, console: Console | None = None, transient: bool = True, where: Home | None = None
+) -> Iterator[ProgressCallback]:
+    """Show progress headed ``title`` while the block runs; yield the callback that moves it.
 
-    Each call ``callback(task, done, total)`` shows ``task`` beside the bar at ``done`` of ``total``
-    (an indeterminate bar while ``total`` is 0).
+    Each call ``callback(task, done, total)`` shows ``task`` as the running step; each step ends
+    with a line giving its duration (see :func:`risingrisk.console.stage_progress`). The live bar
+    is always removed at the end (``transient`` is accepted for callers written before the lines
+    existed). Library chatter goes to ``<home>/logs/risingrisk.log`` of ``where`` (default home).
     """
-    with Progress(
-        TextColumn(f"[bold]{title}[/]"), BarColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-        console=console, transient=transient,
-    ) as bar:
-        task = bar.add_task("", total=None)
-
-        def callback(description: str, done: int, total: int) -> None:
-            bar.update(task, description=description, completed=done, total=total or None)
-
-        yield callback
+    with stage_progress(title, console or new_console(), where=where) as stages:
+        yield stages

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
 
 from features.caseload import CaseloadConfig
 from features.dates import to_date
-from features.home import home
+from features.home import home as resolve_home
 from features.typed_config import read_toml
+from risingrisk.console import DATE, DIR, FILE, FittedTable, HomeOption, new_console, stage_progress
 from serving.capacity import CapacityConfig
 from serving.score import ScoreConfig
 from serving.scoring_run import score_and_publish
@@ -28,22 +25,24 @@ _CAPACITY = CapacityConfig()
 
 
 def score_command(
-    data: Annotated[Path, typer.Option(help="Data directory (persons, events, codes).")],
-    out: Annotated[Path | None, typer.Option(help="Publications root; default: the home's publications folder.")] = None,
-    as_of: Annotated[str | None, typer.Option(help="Scoring date (YYYY-MM-DD); default: the latest event date.")] = None,
-    model: Annotated[str, typer.Option(help="Registered model alias to score with.")] = "champion",
-    capacity_per_thousand: Annotated[float, typer.Option(help="List places per 1,000 registered people.")] = _CAPACITY.per_thousand,
+    data: Annotated[Path, typer.Option(metavar=DIR, help="Data directory (persons, events, codes).")],
+    out: Annotated[Path | None, typer.Option(metavar=DIR, help="Publications root; default: the home's publications folder.")] = None,
+    as_of: Annotated[str | None, typer.Option(metavar=DATE, help="Scoring date; default: the latest event date.")] = None,
+    model: Annotated[str, typer.Option(metavar="ALIAS", help="Registered model alias to score with.")] = "champion",
+    capacity_per_thousand: Annotated[float, typer.Option(metavar="NUMBER", help="List places per 1,000 registered people.")] = _CAPACITY.per_thousand,
     capacity_rule: Annotated[
-        str, typer.Option(help="per_population (ceil per neighbourhood) or allocation (Tier 2 formula).")
+        str, typer.Option(metavar="RULE", help="per_population (ceil per neighbourhood) or allocation (Tier 2 formula).")
     ] = _CAPACITY.rule,
     capacity_file: Annotated[
         Path | None,
-        typer.Option(help="TOML file with a \\[capacity] table (per_thousand, rule, weights, overrides), which overrides the two options "
-                          "above, and an optional \\[caseload] table (suppress_months, reasons)."),
+        typer.Option(metavar=FILE, help="TOML file with a \\[capacity] table (per_thousand, rule, weights, overrides), which overrides the "
+                     "two options above, and an optional \\[caseload] table (suppress_months, reasons)."),
     ] = None,
+    home: HomeOption = None,
 ) -> None:
     """Score the population with a registered model and publish capacity-sized neighbourhood lists."""
-    console = Console()
+    console = new_console()
+    where = resolve_home(home)
     capacity = CapacityConfig(per_thousand=capacity_per_thousand, rule=capacity_rule)  # type: ignore[arg-type]
     caseload = CaseloadConfig()
     if capacity_file is not None:
@@ -53,32 +52,23 @@ def score_command(
         capacity = CapacityConfig.from_dict(settings)
         caseload = CaseloadConfig.load(tables.get("caseload", {}), where="[caseload]")
     config = ScoreConfig(capacity=capacity, caseload=caseload)
-    started = time.perf_counter()
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("Loading model", total=5)
-        try:
-            loaded = load_model(model, home=home())
-        except ModelNotFoundError as error:
-            progress.stop()
-            console.print(f"[red]{error}[/red]")
-            raise typer.Exit(1) from None
-
-        def on_progress(step: str, done: int, total: int) -> None:
-            progress.update(task, completed=done + 1, total=total + 1, description=step)
-
-        run = score_and_publish(
-            data, loaded.model, feature_config=loaded.feature_config,
-            model_metadata={
-                "model_name": loaded.name, "model_version": loaded.version, "model_alias": loaded.alias,
-                "model_run_id": loaded.run_id, "outcome": loaded.outcome,
-            },
-            as_of=to_date(as_of) if as_of else None, where=out if out is not None else home(), config=config, progress=on_progress,
-        )
+    try:
+        with stage_progress("score", console, where=where) as progress:
+            progress("Loading model", 0, 0)
+            loaded = load_model(model, home=where)
+            run = score_and_publish(
+                data, loaded.model, feature_config=loaded.feature_config,
+                model_metadata={
+                    "model_name": loaded.name, "model_version": loaded.version, "model_alias": loaded.alias,
+                    "model_run_id": loaded.run_id, "outcome": loaded.outcome,
+                },
+                as_of=to_date(as_of) if as_of else None, where=out if out is not None else where, config=config, progress=progress,
+            )
+    except ModelNotFoundError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
     result = run.result
-    summary = Table(title=f"Published {run.publication.id}")
-    summary.add_column("item")
-    summary.add_column("value", justify="right")
-    for label, value in (
+    rows: list[tuple[str, str]] = [
         ("model", f"{loaded.name} v{loaded.version} ({loaded.alias})"),
         ("as of / extract date", f"{run.as_of} / {run.extract_date}"),
         ("people in", f"{result.rows_in:,}"),
@@ -90,8 +80,6 @@ def score_command(
         ("caseload actions read", f"{run.actions_read:,}"),
         ("held back: on caseload / recently declined", f"{result.caseload['on_caseload']:,} / {result.caseload['recently_declined']:,}"),
         ("previous publication", run.previous_id or "none"),
-        ("seconds", f"{time.perf_counter() - started:.1f}"),
         ("folder", str(run.publication.path)),
-    ):
-        summary.add_row(label, value)
-    console.print(summary)
+    ]
+    console.print(FittedTable(f"Published {run.publication.id}", ["item", "value"], rows, right={"value"}))

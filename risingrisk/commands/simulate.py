@@ -7,58 +7,55 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from features.simulation.calibration import CalibrationRow
 from features.simulation.errors import SimulationError
 from features.simulation.run import SimulationSummary, simulate
-from risingrisk.commands.rich_progress import progress_bar
+from risingrisk.console import DATE, DIR, FittedTable, new_console, stage_progress
 
 __all__ = ["simulate_command", "calibration_table", "summary_table"]
 
 _DATE = ["%Y-%m-%d"]
 
 
-def calibration_table(rows: list[CalibrationRow]) -> Table:
-    """A rich table of the calibration rows: simulated figure, target, accepted range, pass or FAIL."""
-    table = Table(title="Calibration: simulated vs target")
-    for col in ("figure", "simulated", "target", "accepted range", "unit", ""):
-        table.add_column(col, justify="left" if col in ("figure", "unit") else "right")
-    for r in rows:
-        mark = "[green]pass[/green]" if r.passed else "[red]FAIL[/red]"
-        table.add_row(r.figure, f"{r.simulated:.4g}", f"{r.target:.4g}", f"{r.low:.4g} - {r.high:.4g}", r.unit, mark)
-    return table
+def calibration_table(rows: list[CalibrationRow]) -> FittedTable:
+    """The calibration rows: simulated figure, target, accepted range, pass or FAIL."""
+    return FittedTable(
+        "Calibration: simulated vs target",
+        ["figure", "simulated", "target", "accepted range", "unit", ""],
+        [[r.figure, f"{r.simulated:.4g}", f"{r.target:.4g}", f"{r.low:.4g} - {r.high:.4g}", r.unit,
+          "[green]pass[/green]" if r.passed else "[red]FAIL[/red]"] for r in rows],
+        right={"simulated", "target", "accepted range", ""},
+    )
 
 
-def summary_table(summary: SimulationSummary) -> Table:
-    """A rich table of the files written and their row counts."""
-    table = Table(title=f"Simulated {summary.people:,} people, {summary.start} to {summary.end} (seed {summary.seed})")
-    table.add_column("output")
-    table.add_column("rows / value", justify="right")
-    for name, n in summary.rows.items():
-        table.add_row(str(summary.files.get(name, name)), f"{n:,}")
-    table.add_row("rows recorded after the window end (not in the extract)", f"{summary.dropped_unrecorded:,}")
+def summary_table(summary: SimulationSummary) -> FittedTable:
+    """The files written and their row counts."""
+    rows = [[str(summary.files.get(name, name)), f"{n:,}"] for name, n in summary.rows.items()]
+    rows.append(["rows recorded after the window end (not in the extract)", f"{summary.dropped_unrecorded:,}"])
     if summary.uncoded_categories:
-        table.add_row("categories with no code in the code lists (not coded)", ", ".join(summary.uncoded_categories))
+        rows.append(["categories with no code in the code lists (not coded)", ", ".join(summary.uncoded_categories)])
     if summary.dirty_manifest is not None:
         planted = sum(n for rules in summary.dirty_manifest.values() for n in rules.values())
-        table.add_row("planted bad rows (see _truth/dirty_manifest.json)", f"{planted:,}")
-    table.add_row("seconds", f"{summary.seconds:.1f}")
-    return table
+        rows.append(["planted bad rows (see _truth/dirty_manifest.json)", f"{planted:,}"])
+    rows.append(["seconds", f"{summary.seconds:.1f}"])
+    return FittedTable(
+        f"Simulated {summary.people:,} people, {summary.start} to {summary.end} (seed {summary.seed})",
+        ["output", "rows / value"], rows, right={"rows / value"},
+    )
 
 
 def simulate_command(
-    people: Annotated[int, typer.Option("--people", help="Number of people to simulate (persons rows).", min=100)],
-    seed: Annotated[int, typer.Option("--seed", help="Random seed; the same arguments give byte-identical files.")],
-    out: Annotated[Path, typer.Option("--out", help="Output data directory (created if missing).")],
+    people: Annotated[int, typer.Option("--people", metavar="N", help="Number of people to simulate (persons rows).", min=100)],
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Random seed; the same arguments give byte-identical files.")],
+    out: Annotated[Path, typer.Option("--out", metavar=DIR, help="Output data directory (created if missing).")],
     start: Annotated[
         datetime | None,
-        typer.Option("--start", formats=_DATE, help="First day of the first simulated month (YYYY-MM-01); default: 4 years before --end."),
+        typer.Option("--start", formats=_DATE, metavar=DATE, help="First day of the first simulated month (YYYY-MM-01); default: 4 years before --end."),
     ] = None,
     end: Annotated[
         datetime | None,
-        typer.Option("--end", formats=_DATE, help="First day after the last simulated month (YYYY-MM-01); default: first day of the current month (UTC)."),
+        typer.Option("--end", formats=_DATE, metavar=DATE, help="First day after the last simulated month (YYYY-MM-01); default: first day of the current month (UTC)."),
     ] = None,
     dirty: Annotated[
         bool,
@@ -66,9 +63,9 @@ def simulate_command(
     ] = False,
 ) -> None:
     """Simulate a calibrated synthetic population in the data contract's format."""
-    console = Console()
+    console = new_console()
     try:
-        with progress_bar("simulate", console=console) as progress:
+        with stage_progress("simulate", console) as progress:
             summary = simulate(
                 people=people, seed=seed, out=out, start=start.date() if start else None,
                 end=end.date() if end else None, dirty=dirty, progress=progress,
