@@ -22,6 +22,7 @@ from serving.monitoring.config import MonitorConfig
 __all__ = ["MonthJudgement", "SeriesJudgement", "judge_series", "lower_tail"]
 
 _MAD_TO_SD = 1.4826
+_BACKFIT_ROUNDS = 4
 
 
 @dataclass(frozen=True)
@@ -156,12 +157,14 @@ def judge_series(
     fitted = intercept + slope * x
     total_var = _robust_var(log_rate - fitted) * len(h) / max(len(h) - 2, 1)
     if seasonal:
-        resid = log_rate - fitted
         factors = np.zeros(13)
-        for c in range(1, 13):
-            factors[c] = np.median(resid[calendar[h] == c])
-        factors[1:] -= factors[1:].mean()
-        s_intercept, s_slope = _theil_sen(x, log_rate - factors[calendar[h]])
+        s_intercept, s_slope = intercept, slope
+        for _ in range(_BACKFIT_ROUNDS):  # trend and season estimated in turn (backfitting)
+            resid = log_rate - (s_intercept + s_slope * x)
+            for c in range(1, 13):
+                factors[c] = np.median(resid[calendar[h] == c])
+            factors[1:] -= factors[1:].mean()
+            s_intercept, s_slope = _theil_sen(x, log_rate - factors[calendar[h]])
         s_fitted = s_intercept + s_slope * x + factors[calendar[h]]
         per_month = min(int((calendar[h] == c).sum()) for c in range(1, 13))
         # 11 more free parameters, and each factor's own estimation error enters the forecast
