@@ -66,9 +66,7 @@ def month_completeness(month: date, as_of: date, curve: np.ndarray | None) -> fl
     return float(np.where(n >= 1, curve[np.clip(n - 1, 0, horizon)], 0.0).mean())
 
 
-def _series(volumes: pd.DataFrame, table: str, subject: str, months: list[date]) -> list[float]:
-    rows = volumes[(volumes["table"] == table) & (volumes["subject"] == subject)]
-    by_month = dict(zip(rows["month"], rows["rows"]))
+def _series(by_month: dict[date, int], months: list[date]) -> list[float]:
     return [float(by_month.get(m, 0)) for m in months]
 
 
@@ -107,17 +105,20 @@ def check_feeds(aggregates: Aggregates, config: MonitorConfig, *, subjects: Iter
     hist = aggregates.lag_histogram
     horizon = config.lag_horizon_days
     pooled = completeness_curve(hist[hist["table"] == "events"], horizon)
+    counts = {key: dict(zip(part["month"], part["rows"])) for key, part in volumes.groupby(["table", "subject"], sort=False)}
+    histograms = {key: part for key, part in hist.groupby(["table", "subject"], sort=False)}
     settings_seen = sorted(volumes.loc[volumes["table"] == "events", "subject"].unique())
     chosen = list(subjects) if subjects is not None else settings_seen
     alerts: list[Alert] = []
 
     def curve_for(table: str, subject: str) -> np.ndarray | None:
-        own = completeness_curve(hist[(hist["table"] == table) & (hist["subject"] == subject)], horizon)
+        part = histograms.get((table, subject))
+        own = completeness_curve(part, horizon) if part is not None else None
         return own if own is not None else pooled
 
     def judge(table: str, subject: str, curve: np.ndarray | None, p_value: float) -> SeriesJudgement:
         comp = [month_completeness(m, aggregates.as_of, curve) for m in months]
-        return judge_series(subject, months, _series(volumes, table, subject, months), comp, config=config, p_value=p_value)
+        return judge_series(subject, months, _series(counts.get((table, subject), {}), months), comp, config=config, p_value=p_value)
 
     settings = []
     for setting in chosen:
