@@ -178,6 +178,8 @@ def judge_series(
     idx = np.arange(n, dtype=float)
     expected = np.exp(intercept + slope * idx + season[calendar]) * days * comp
     lower, upper = _interval(expected, extra, config.band_probability)
+    before = idx < h[0]  # the model speaks for its history window and the judged months only
+    shown = [np.where(before, np.nan, v) for v in (expected, lower, upper)]
     judged: list[MonthJudgement] = []
     targets = [i for i in range(n - k, n) if usable[i]]
     groups = [[i] for i in targets] + ([targets] if len(targets) > 1 else [])
@@ -196,7 +198,7 @@ def judge_series(
             )
         )
     return SeriesJudgement(
-        subject=subject, months=months, observed=y.tolist(), expected=expected.tolist(),
-        lower=lower.tolist(), upper=upper.tolist(), completeness=comp.tolist(),
+        subject=subject, months=months, observed=y.tolist(), expected=shown[0].tolist(),
+        lower=shown[1].tolist(), upper=shown[2].tolist(), completeness=comp.tolist(),
         judged=judged, history_months=len(h), seasonal=seasonal, dispersion=extra,
     )
