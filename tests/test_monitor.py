@@ -197,3 +197,25 @@ def test_config_rejects_unknown_keys_with_a_suggestion():
 
 def test_every_config_field_is_described():
     assert all(field.description for field in MonitorConfig.model_fields.values())
+
+
+def test_the_gate_blocks_critical_alerts_unless_each_is_accepted():
+    from serving.monitoring.errors import MonitorInputError
+    from serving.monitoring.gate import decide
+
+    alerts = [
+        Alert("feed_drop", "nhs111", "critical", "m1"),
+        Alert("feed_drop", "ed", "critical", "m2"),
+        Alert("stale", "p1", "warning", "m3"),
+    ]
+    blocked = decide(alerts)
+    assert not blocked.allowed and [a.subject for a in blocked.blocking] == ["nhs111", "ed"]
+    partly = decide(alerts, ["feed_drop:nhs111", "feed_drop:gp"], accepted_by="analyst")
+    assert [a.subject for a in partly.blocking] == ["ed"] and partly.unmatched == ["feed_drop:gp"]
+    passed = decide(alerts, ["feed_drop:nhs111", "feed_drop:ed"], accepted_by="analyst")
+    assert passed.allowed
+    meta = passed.metadata()
+    assert meta["accepted_by"] == "analyst"
+    assert [a["subject"] for a in meta["accepted_alerts"]] == ["nhs111", "ed"]
+    with pytest.raises(MonitorInputError, match="KIND:SUBJECT"):
+        decide(alerts, ["nhs111"])
