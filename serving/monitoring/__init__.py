@@ -2,6 +2,7 @@
 
 from serving.monitoring.alerts import KINDS, SEVERITIES, Alert
 from serving.monitoring.config import MonitorConfig
+from serving.monitoring.gate import GateDecision, decide, parse_acceptance
 from serving.monitoring.report import DriftInputs, MonitorReport, read_report, run_monitor, write_report
 
 __all__ = [
@@ -9,6 +10,9 @@ __all__ = [
     "KINDS",
     "SEVERITIES",
     "MonitorConfig",
+    "GateDecision",
+    "decide",
+    "parse_acceptance",
     "DriftInputs",
     "MonitorReport",
     "run_monitor",
