@@ -219,3 +219,14 @@ def test_the_gate_blocks_critical_alerts_unless_each_is_accepted():
     assert [a["subject"] for a in meta["accepted_alerts"]] == ["nhs111", "ed"]
     with pytest.raises(MonitorInputError, match="KIND:SUBJECT"):
         decide(alerts, ["nhs111"])
+
+
+def test_an_unparseable_date_is_an_error_naming_the_folder_and_the_fix(tmp_path):
+    from serving.monitoring.errors import MonitorInputError
+    from serving.monitoring.report import run_monitor
+
+    pd.DataFrame({"person_id": ["P1"], "birth_date": ["1980-01-01"]}).to_csv(tmp_path / "persons.csv", index=False)
+    pd.DataFrame({"person_id": ["P1"], "code": ["73211009"], "start_date": ["2024-01-01"]}).to_csv(tmp_path / "codes.csv", index=False)
+    pd.DataFrame({"person_id": ["P1"], "event_date": ["2024-13-45"], "setting": ["ed"]}).to_csv(tmp_path / "events.csv", index=False)
+    with pytest.raises(MonitorInputError, match=f"tables in {tmp_path} must hold values of the data contract's types.*risingrisk validate"):
+        run_monitor(tmp_path, as_of=date(2025, 1, 1))

@@ -96,8 +96,22 @@ def aggregate(data_dir: Path | str, as_of: date, config: MonitorConfig, *, codel
         Lag horizon and windows, new-code window, DuckDB threads.
     codelists_dir
         Code-list folder (``None`` = the lists shipped with the package).
+
+    Raises
+    ------
+    MonitorInputError
+        If a table lacks a needed column, holds values of the wrong type, or has no events before A.
     """
-    data_dir = Path(data_dir)
+    try:
+        return _aggregate(Path(data_dir), as_of, config, codelists_dir)
+    except duckdb.ConversionException as error:
+        raise MonitorInputError(
+            f"tables in {data_dir} must hold values of the data contract's types; got {str(error).splitlines()[0]}. "
+            f"Run `risingrisk validate --data {data_dir}` and monitor its output."
+        ) from None
+
+
+def _aggregate(data_dir: Path, as_of: date, config: MonitorConfig, codelists_dir: Path | None) -> Aggregates:
     horizon = config.lag_horizon_days
     a = pd.Timestamp(as_of).to_pydatetime()
     with duckdb.connect(config={"threads": str(config.threads)}) as con:
