@@ -78,7 +78,7 @@ def _false_positives(seeds: int, people: int) -> dict[str, object]:
     from features.simulation import simulate
     from serving.monitoring import run_monitor
 
-    runs = with_critical = with_warning = 0
+    runs = judged = with_critical = with_warning = 0
     warnings: dict[str, int] = {}
     for seed in range(1, seeds + 1):
         with tempfile.TemporaryDirectory(prefix="bench_monitor_fp_") as tmp:
@@ -87,6 +87,7 @@ def _false_positives(seeds: int, people: int) -> dict[str, object]:
             while as_of <= END:
                 report = run_monitor(Path(tmp), as_of=as_of, backtest=False)
                 runs += 1
+                judged += all(series.judged for series in report.feeds.settings)
                 with_critical += bool(report.critical)
                 with_warning += any(a.severity == "warning" for a in report.alerts)
                 for alert in report.alerts:
@@ -102,8 +103,10 @@ def _false_positives(seeds: int, people: int) -> dict[str, object]:
         "seeds": seeds,
         "window": [START.isoformat(), END.isoformat()],
         "runs": runs,
+        "runs_with_every_setting_judged": judged,
         "runs_with_critical": with_critical,
         "critical_false_positive_rate": with_critical / runs,
+        "critical_false_positive_rate_among_judged_runs": with_critical / judged if judged else None,
         "runs_with_warning": with_warning,
         "warning_rate": with_warning / runs,
         "warnings_by_kind": warnings,
@@ -156,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
             "seconds_monitor_median": statistics.median(r["seconds_monitor"] for r in runs),
             "seconds_drift_median": statistics.median(r["seconds_drift"] for r in runs),
             "runs": runs,
+        "runs_with_every_setting_judged": judged,
             "target_seconds": 30,
         }
         target = args.results or RESULTS
