@@ -205,3 +205,30 @@ def test_a_backtest_of_a_publication_scored_with_its_own_outcome_has_auroc_one(s
     assert fresh.observed_overall == pytest.approx(cohort["label_high_intensity_use"].mean())
     assert aged.auroc < 1.0
     assert ("stale", report.staleness.publication_id) in _keys(report, "warning")
+
+
+def test_drift_is_measured_against_the_current_publication(sim_dir, tmp_path):
+    import numpy as np
+
+    from serving.monitoring import DriftInputs
+    from serving.monitoring.errors import MonitorInputError
+    from serving.publish import publish
+
+    rng = np.random.default_rng(4)
+    n = 4000
+    ids = [f"P{i:06d}" for i in range(n)]
+    population = pd.DataFrame({"person_id": ids, "neighbourhood": rng.choice(["A", "B"], n), "score": rng.beta(3, 30, n),
+                               "list_rank": pd.array([None] * n, dtype="Int64")})
+    features = pd.DataFrame({"person_id": ids, "ed_0_3m": rng.poisson(1.5, n), "age": rng.integers(0, 90, n)})
+    empty = pd.DataFrame({"person_id": pd.Series([], dtype=str)})
+    root = tmp_path / "publications"
+    publish(root, population=population, lists=empty, features=features, timeline=empty, metadata={"as_of": "2024-12-31"})
+    reference = pd.DataFrame({"ed_0_3m": rng.poisson(0.3, n), "age": rng.integers(0, 90, n), "neighbourhood": rng.choice(["A", "B"], n)})
+    drift = DriftInputs(reference=reference, reference_scores=rng.beta(1, 30, n), features=["ed_0_3m", "age"])
+    report = run_monitor(sim_dir, publications=root, drift=drift, today=date(2025, 1, 10))
+    assert ("feature_drift", "ed_0_3m") in _keys(report, "warning")
+    assert ("score_drift", "score") in _keys(report, "warning")
+    assert ("feature_drift", "age") not in _keys(report)
+    assert report.backtest == [] and report.staleness.age_days == 10 and not report.staleness.stale
+    with pytest.raises(MonitorInputError, match="drift needs the population scored now"):
+        run_monitor(sim_dir, drift=drift)

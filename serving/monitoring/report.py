@@ -24,6 +24,7 @@ from serving.monitoring.backtest import BacktestRow, backtest_publications, cali
 from serving.monitoring.codes import NewCode, new_unmapped_codes
 from serving.monitoring.config import MonitorConfig
 from serving.monitoring.drift import DriftResult, check_drift
+from serving.monitoring.errors import MonitorInputError
 from serving.monitoring.expectation import SeriesJudgement
 from serving.monitoring.feeds import FeedChecks, check_feeds
 from serving.monitoring.html import render_html
@@ -196,12 +197,16 @@ def run_monitor(
                 current = current.merge(population[["person_id", "neighbourhood"]], on="person_id", how="left")
             if scores is None:
                 scores = current[["person_id"]].merge(population[["person_id", "score"]], on="person_id", how="left")["score"].to_numpy()
-        if current is not None:
-            drift_result = check_drift(
-                drift.reference, current, reference_scores=drift.reference_scores, current_scores=scores,
-                features=drift.features, config=config,
+        if current is None:
+            raise MonitorInputError(
+                "drift needs the population scored now; got no current frame and no current publication. "
+                "Pass DriftInputs.current (and current_scores) or a publications folder with a publication."
             )
-            alerts += drift_result.alerts
+        drift_result = check_drift(
+            drift.reference, current, reference_scores=drift.reference_scores, current_scores=scores,
+            features=drift.features, config=config,
+        )
+        alerts += drift_result.alerts
     seconds["drift"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
