@@ -22,7 +22,7 @@ from features.simulation.errors import SimulationError
 from risingrisk.commands.monitor import monitor_command
 from serving.monitoring import KINDS, MonitorConfig, run_monitor, write_report
 
-CLEAN_SEEDS = (101, 202, 303, 404, 505)
+CLEAN_SEEDS = (101, 202, 303)
 
 
 def _copy(sim_dir: Path, tmp_path: Path) -> Path:
@@ -48,11 +48,11 @@ def test_clean_data_raise_no_critical_alert_at_the_last_four_month_ends(sim_dir)
 
 @pytest.mark.slow
 def test_clean_data_raise_no_critical_alert_at_any_month_end_over_several_seeds(tmp_path):
-    """False-positive rate over seeds x month-ends (10,000 people each; the benchmark records the rate)."""
+    """No critical alert over seeds x month-ends (8,000 people each; benchmarks/bench_monitor.py records the rate)."""
     runs = critical = 0
     for seed in CLEAN_SEEDS:
         out = tmp_path / f"seed{seed}"
-        simulate(people=10_000, seed=seed, out=out, start=date(2021, 1, 1), end=date(2025, 1, 1))
+        simulate(people=8_000, seed=seed, out=out, start=date(2021, 1, 1), end=date(2025, 1, 1))
         as_of = date(2022, 1, 1)
         while as_of <= date(2025, 1, 1):
             report = run_monitor(out, as_of=as_of, backtest=False)
