@@ -116,6 +116,7 @@ def _aggregate(data_dir: Path, as_of: date, config: MonitorConfig, codelists_dir
     a = pd.Timestamp(as_of).to_pydatetime()
     with duckdb.connect(config={"threads": str(config.threads)}) as con:
         con.execute("SET enable_progress_bar = false")
+        con.execute("SET preserve_insertion_order = false")
         _view(con, data_dir, "events", "event_date", "setting")
         _view(con, data_dir, "codes", "start_date", "code")
         lists = load_codelists(codelists_dir)[["code", "code_system", "category"]]
@@ -128,26 +129,28 @@ def _aggregate(data_dir: Path, as_of: date, config: MonitorConfig, codelists_dir
               ON c.code = l.code AND c.code_system = l.code_system
             """
         )
-        first = con.execute("SELECT min(happened) FROM m_events WHERE happened < $a AND recorded <= $a", {"a": a}).fetchone()[0]
+        # one scan of each file: the visible rows (two clocks) are kept in memory for every aggregation below
+        con.execute("CREATE TEMP TABLE v_events AS SELECT subject, happened, recorded FROM m_events WHERE happened < $a AND recorded <= $a", {"a": a})
+        con.execute("CREATE TEMP TABLE v_codes AS SELECT * FROM m_codes_cat WHERE happened < $a AND recorded <= $a", {"a": a})
+        first = con.execute("SELECT min(happened) FROM v_events").fetchone()[0]
         if first is None:
             raise MonitorInputError(
                 f"events in {data_dir} must hold rows before the monitoring date {as_of}; got none. "
                 "Check the extract or pass a later as_of."
             )
         data_start = pd.Timestamp(first).to_period("M").to_timestamp().date()
-        visible = "happened < $a AND recorded <= $a"
         volumes = con.execute(
             f"""
             SELECT 'events' AS "table", subject, CAST(date_trunc('month', happened) AS DATE) AS month, count(*) AS rows
-            FROM m_events WHERE {visible} AND happened >= $start GROUP BY ALL
+            FROM v_events WHERE happened >= $start GROUP BY ALL
             UNION ALL
             SELECT 'codes', coalesce(category, '(no list)'), CAST(date_trunc('month', happened) AS DATE), count(*)
-            FROM m_codes_cat WHERE {visible} AND happened >= $start GROUP BY ALL
+            FROM v_codes WHERE happened >= $start GROUP BY ALL
             UNION ALL
             SELECT 'codes', '{CODES_SUBJECT}', CAST(date_trunc('month', happened) AS DATE), count(*)
-            FROM m_codes WHERE {visible} AND happened >= $start GROUP BY ALL
+            FROM v_codes WHERE happened >= $start GROUP BY ALL
             """,
-            {"a": a, "start": pd.Timestamp(data_start).to_pydatetime()},
+            {"start": pd.Timestamp(data_start).to_pydatetime()},
         ).df()
         lag_from = a - timedelta(days=horizon + config.lag_history_days)
         lag_to = a - timedelta(days=horizon)
@@ -155,12 +158,12 @@ def _aggregate(data_dir: Path, as_of: date, config: MonitorConfig, codelists_dir
         lag_histogram = con.execute(
             f"""
             SELECT 'events' AS "table", subject, {lag_days} AS days, count(*) AS rows
-            FROM m_events WHERE happened >= $lo AND happened < $hi AND recorded <= $a GROUP BY ALL
+            FROM v_events WHERE happened >= $lo AND happened < $hi GROUP BY ALL
             UNION ALL
             SELECT 'codes', '{CODES_SUBJECT}', {lag_days}, count(*)
-            FROM m_codes WHERE happened >= $lo AND happened < $hi AND recorded <= $a GROUP BY ALL
+            FROM v_codes WHERE happened >= $lo AND happened < $hi GROUP BY ALL
             """,
-            {"a": a, "lo": lag_from, "hi": lag_to},
+            {"lo": lag_from, "hi": lag_to},
         ).df()
         width = config.lag_window_days
         qs = ", ".join(str(q) for q in config.lag_quantiles)
@@ -171,10 +174,10 @@ def _aggregate(data_dir: Path, as_of: date, config: MonitorConfig, codelists_dir
             WITH w AS (
               SELECT 'events' AS "table", subject, {window} AS "window", count(*) AS rows,
                      quantile_cont(epoch(recorded - happened) / 86400, [{qs}]) AS q
-              FROM m_events WHERE {visible} AND recorded > $since GROUP BY ALL
+              FROM v_events WHERE recorded > $since GROUP BY ALL
               UNION ALL
               SELECT 'codes', '{CODES_SUBJECT}', {window}, count(*), quantile_cont(epoch(recorded - happened) / 86400, [{qs}])
-              FROM m_codes WHERE {visible} AND recorded > $since GROUP BY ALL
+              FROM v_codes WHERE recorded > $since GROUP BY ALL
             )
             SELECT "table", subject, "window", rows, {q_cols} FROM w
             """,
@@ -184,9 +187,9 @@ def _aggregate(data_dir: Path, as_of: date, config: MonitorConfig, codelists_dir
             f"""
             SELECT code_system, code, CAST(min(recorded) AS TIMESTAMP) AS first_recorded, count(*) AS rows,
                    count(*) FILTER (WHERE recorded > $recent) AS rows_recent
-            FROM m_codes_cat WHERE category IS NULL AND {visible} GROUP BY ALL
+            FROM v_codes WHERE category IS NULL GROUP BY ALL
             """,
-            {"a": a, "recent": a - timedelta(days=config.new_code_days)},
+            {"recent": a - timedelta(days=config.new_code_days)},
         ).df()
     volumes["month"] = pd.to_datetime(volumes["month"]).dt.date
     return Aggregates(as_of, data_start, volumes, lag_histogram, lag_windows, unmapped)
