@@ -17,6 +17,7 @@ from datetime import date
 import numpy as np
 from scipy import stats
 
+from features.dates import add_months
 from serving.monitoring.config import MonitorConfig
 
 __all__ = ["MonthJudgement", "SeriesJudgement", "judge_series", "lower_tail"]
@@ -94,8 +95,7 @@ def _interval(mean: np.ndarray, extra_variance: float, probability: float) -> tu
 
 
 def _days(month: date) -> int:
-    nxt = date(month.year + month.month // 12, month.month % 12 + 1, 1)
-    return (nxt - month).days
+    return (add_months(month, 1) - month).days
 
 
 def judge_series(
