@@ -37,7 +37,7 @@ def monitor_command(
     config: Annotated[Path | None, typer.Option(help="TOML file whose \\[monitor] table overrides thresholds (see MonitorConfig).")] = None,
     reference: Annotated[
         Path | None,
-        typer.Option(help="Parquet sample of the champion's training features with a 'score' column, for drift against the current publication."),
+        typer.Option(help="Parquet sample of the champion's training rows (its features, 'neighbourhood' and 'score'), for drift against the current publication."),
     ] = None,
     backtest: Annotated[bool, typer.Option(help="Backtest past publications whose outcome window has passed.")] = True,
     mlflow: Annotated[bool, typer.Option(help="Log the report to the home's MLflow store.")] = True,
@@ -60,8 +60,7 @@ def monitor_command(
         if "score" not in frame.columns:
             console.print(f"[red]--reference must be a Parquet file with a 'score' column; {reference} has none. Add the training scores.[/red]")
             raise typer.Exit(2)
-        skip = {"person_id", "as_of", "score", "neighbourhood"}
-        drift = DriftInputs(reference=frame, reference_scores=frame["score"].to_numpy(), features=[c for c in frame.columns if c not in skip])
+        drift = DriftInputs(reference=frame, reference_scores=frame["score"].to_numpy())
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("Monitoring", total=None)
 

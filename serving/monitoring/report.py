@@ -44,12 +44,13 @@ class DriftInputs:
     """What drift is measured between: the champion's training sample and the population scored now.
 
     ``current`` / ``current_scores`` ``None``: taken from the current publication (its ``features``
-    and the scores of its ``population``), when a publications folder is given.
+    and the scores of its ``population``), when a publications folder is given. ``features`` ``None``:
+    the model features the current publication holds (its ``features`` columns).
     """
 
     reference: pd.DataFrame
     reference_scores: np.ndarray | None
-    features: Sequence[str]
+    features: Sequence[str] | None = None
     current: pd.DataFrame | None = None
     current_scores: np.ndarray | None = None
 
@@ -189,9 +190,10 @@ def run_monitor(
     current_pub = current_publication(publications) if publications is not None else None
     drift_result = None
     if drift is not None:
-        current, scores = drift.current, drift.current_scores
+        current, scores, names = drift.current, drift.current_scores, drift.features
         if current is None and current_pub is not None:
             current = current_pub.features()
+            names = names if names is not None else [c for c in current.columns if c != "person_id"]
             population = current_pub.population()
             if "neighbourhood" not in current.columns:
                 current = current.merge(population[["person_id", "neighbourhood"]], on="person_id", how="left")
@@ -202,9 +204,13 @@ def run_monitor(
                 "drift needs the population scored now; got no current frame and no current publication. "
                 "Pass DriftInputs.current (and current_scores) or a publications folder with a publication."
             )
+        if names is None:
+            raise MonitorInputError(
+                "drift needs the model's feature names with a current frame; got none. Pass DriftInputs.features."
+            )
         drift_result = check_drift(
             drift.reference, current, reference_scores=drift.reference_scores, current_scores=scores,
-            features=drift.features, config=config,
+            features=names, config=config,
         )
         alerts += drift_result.alerts
     seconds["drift"] = time.perf_counter() - tick
