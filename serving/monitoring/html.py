@@ -88,9 +88,9 @@ def line_chart(lines: dict[str, list[tuple[float, float]]], *, title: str, x_lab
     points = [p for pts in lines.values() for p in pts if not math.isnan(p[1])]
     if not points:
         return ""
-    width, height = 560, 240
+    width, height, legend = 760, 240, 280
     xs, ys = [p[0] for p in points], [p[1] for p in points]
-    x = _scale(min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1, 50, width - 150)
+    x = _scale(min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1, 50, width - legend - 20)
     lo, hi = min(ys), max(ys)
     y = _scale(lo - 0.02, hi + 0.02, height - 30, 20)
     palette = ["#1f5f9e", "#b3261e", "#1b6e3a", "#7b3fa0", "#c46f00", "#333333"]
@@ -101,8 +101,10 @@ def line_chart(lines: dict[str, list[tuple[float, float]]], *, title: str, x_lab
         parts.append(f'<polyline points="{" ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in good)}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
         for a, b in good:
             parts.append(f'<circle cx="{x(a):.1f}" cy="{y(b):.1f}" r="3" fill="{colour}"><title>{escape(name)}: {a:g}, {b:.3f}</title></circle>')
-        parts.append(f'<text x="{width - 140}" y="{30 + 14 * k}" font-size="11" fill="{colour}">{escape(name)}</text>')
-    parts.append(f'<text x="50" y="{height - 8}" font-size="11">{escape(x_label)}</text>')
+        parts.append(f'<text x="{width - legend}" y="{30 + 14 * k}" font-size="11" fill="{colour}">{escape(name)}</text>')
+    for tick in sorted(set(xs)):
+        parts.append(f'<text x="{x(tick) - 3:.1f}" y="{height - 18}" font-size="10">{tick:g}</text>')
+    parts.append(f'<text x="50" y="{height - 4}" font-size="11">{escape(x_label)}</text>')
     parts.append(f'<text x="4" y="14" font-size="11">{escape(y_label)} ({lo:.3f}-{hi:.3f})</text>')
     parts.append(f'<text x="200" y="14" font-size="12" font-weight="bold">{escape(title)}</text></svg>')
     return "".join(parts)
