@@ -11,6 +11,7 @@ from risingrisk.commands.db import db_app
 from risingrisk.commands.features import features_command
 from risingrisk.commands.impact import impact_command
 from risingrisk.commands.importers import import_app
+from risingrisk.commands.monitor import monitor_command
 from risingrisk.commands.promote import promote_command
 from risingrisk.commands.score import score_command
 from risingrisk.commands.serve import serve_command
@@ -119,6 +120,7 @@ app.command("train")(train_command)
 app.command("promote")(promote_command)
 app.command("score")(score_command)
 app.command("serve")(serve_command)
+app.command("monitor")(monitor_command)
 app.command("impact")(impact_command)
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(db_app, name="db")
