@@ -36,8 +36,6 @@ __all__ = ["DEMO_LABEL", "STAGES", "DemoResult", "demo_command", "run_demo", "se
 
 #: Label on the tokens the demo creates; a re-run revokes the previous demo's tokens first.
 DEMO_LABEL = "risingrisk demo"
-#: Experiment the demo trains (the repository's default), when the repository is at hand.
-DEFAULT_EXPERIMENT = Path(__file__).resolve().parents[1] / "experiments" / "default.toml"
 #: The demo's stages, in order (the names its progress callback reports).
 STAGES = ("simulate", "validate", "train", "promote", "score and publish", "tokens")
 
@@ -122,7 +120,7 @@ def run_demo(
     where
         risingrisk home for the MLflow store, publications, tokens and audit log.
     experiment
-        Experiment config to train; default ``experiments/default.toml`` (or the built-in defaults).
+        Experiment config to train; default: the packaged default experiment (``experiments/default.toml``).
     progress
         Called with each of :data:`STAGES` as it starts and ends (``features.progress``).
     detail
@@ -144,8 +142,7 @@ def run_demo(
             truth.symlink_to(data_dir / "_truth", target_is_directory=True)
         result.rows = {name: table.rows_accepted for name, table in validation.tables.items()}
     with _stage(progress, "train"):
-        config_path = experiment if experiment is not None else (DEFAULT_EXPERIMENT if DEFAULT_EXPERIMENT.exists() else None)
-        result.trained = train(result.validated_dir, load_config(config_path), home=where, progress=detail)
+        result.trained = train(result.validated_dir, load_config(experiment), home=where, progress=detail)
     with _stage(progress, "promote"):
         result.promotion = promote(home=where)
     with _stage(progress, "score and publish"):

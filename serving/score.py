@@ -307,32 +307,24 @@ def list_details(data_dir: Path, as_of: date, person_ids: pd.Series) -> pd.DataF
     ``persons`` table: ``nhs_number`` (null when the extract has no such column or no value),
     ``age`` in whole years at ``as_of`` (the ``age`` predictor's rule), ``sex`` and ``practice``.
     """
-    import duckdb
-
-    from features.contract import table_path
-
-    path = table_path(Path(data_dir), "persons")
-    reader = "read_parquet" if path.suffix == ".parquet" else "read_csv_auto"
     with duckdb.connect() as con:
         con.register("wanted", pd.DataFrame({"person_id": person_ids.astype("str").to_numpy()}))
-        columns = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {reader}(?)", [str(path)]).fetchall()}
-        nhs = "p.nhs_number::VARCHAR" if "nhs_number" in columns else "NULL::VARCHAR"
         frame = con.execute(
             f"""
-            SELECT p.person_id::VARCHAR AS person_id,
-                   {nhs} AS nhs_number,
-                   (YEAR(CAST(? AS DATE)) - YEAR(CAST(p.birth_date AS DATE))
-                    - CASE WHEN MONTH(CAST(? AS DATE)) * 100 + DAY(CAST(? AS DATE))
-                           < MONTH(CAST(p.birth_date AS DATE)) * 100 + DAY(CAST(p.birth_date AS DATE)) THEN 1 ELSE 0 END
+            SELECT p.person_id AS person_id,
+                   p.nhs_number AS nhs_number,
+                   (YEAR($as_of) - YEAR(p.birth_date)
+                    - CASE WHEN MONTH($as_of) * 100 + DAY($as_of) < MONTH(p.birth_date) * 100 + DAY(p.birth_date) THEN 1 ELSE 0 END
                    )::BIGINT AS age,
-                   p.sex::VARCHAR AS sex,
-                   p.practice::VARCHAR AS practice
-            FROM {reader}(?) p SEMI JOIN wanted w ON p.person_id::VARCHAR = w.person_id
+                   p.sex AS sex,
+                   p.practice AS practice
+            FROM ({typed_sql(con, Path(data_dir), "persons")}) p SEMI JOIN wanted w ON p.person_id = w.person_id
             ORDER BY person_id
             """,
-            [as_of, as_of, as_of, str(path)],
+            {"as_of": as_of},
         ).df()
-    for column in ("person_id", "nhs_number", "sex", "practice"):
+    for column in ("person_id", "sex", "practice"):
         frame[column] = frame[column].astype("str")
+    frame["nhs_number"] = frame["nhs_number"].astype("string")
     frame["age"] = frame["age"].astype("Int64")
     return frame

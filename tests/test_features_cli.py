@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from risingrisk.cli import app
 
-from test_features import code, event, person, write
+from features_support import code, event, person, write
 
 
 def test_features_command_writes_the_table_and_prints_cohort_exclusions_and_prevalence(tmp_path):

@@ -20,7 +20,7 @@ from features.sources import read_table
 from models.reasons import group_features, reason_text
 from serving.score import build_timeline
 
-from test_features import DIABETES, HOUSING, PALLIATIVE, code, event, person, write
+from features_support import DIABETES, HOUSING, PALLIATIVE, code, event, person, write
 
 #: Every optional predictor switched on, so every declaration is exercised.
 EVERYTHING = FeatureConfig(use_ethnicity=True, use_neighbourhood=True)

@@ -18,7 +18,7 @@ from features.contract import SETTINGS
 from features.dates import add_months, extract_date
 from features.reference import REFERENCE_COLUMNS, reference_features
 
-from test_features import CONFIG, T, code, event, person, write
+from features_support import CONFIG, T, code, event, person, write
 
 CODES = ("105531004", "105529008", "73211009", "13645005", "103735009", "818241000000105", "999999")
 

@@ -17,6 +17,7 @@ from training.errors import ConfigError
 from training.feedback import FeedbackConfig
 
 __all__ = [
+    "PACKAGED_EXPERIMENT",
     "OUTCOMES",
     "CALIBRATION_METHODS",
     "SplitConfig",
@@ -28,6 +29,10 @@ __all__ = [
     "ExperimentConfig",
     "load_config",
 ]
+
+#: The default experiment shipped inside the package (``experiments/default.toml`` is its editable copy in the
+#: repository; a test keeps the two identical), so ``risingrisk train`` without ``--config`` works from any folder.
+PACKAGED_EXPERIMENT = Path(__file__).with_name("default_experiment.toml")
 
 #: outcome name -> label column written by ``features.build.build_features(labels=True)``.
 OUTCOMES: dict[str, str] = {
@@ -279,15 +284,14 @@ class ExperimentConfig(_Table):
 
 
 def load_config(path: Path | str | None = None) -> ExperimentConfig:
-    """Read an experiment TOML file (``None`` gives the defaults, ``ExperimentConfig()``).
+    """Read an experiment TOML file; ``None`` reads the packaged default (:data:`PACKAGED_EXPERIMENT`, equal to ``ExperimentConfig()``).
 
     Raises
     ------
     ConfigError
         If the file is missing or malformed, a key is unknown (with a "did you mean" hint) or a value is out of range.
     """
-    if path is None:
-        return ExperimentConfig()
+    path = PACKAGED_EXPERIMENT if path is None else path
     try:
         table = read_toml(path)
     except BaseConfigError as exc:

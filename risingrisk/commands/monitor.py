@@ -6,12 +6,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from features.dates import to_date
+from features.home import home as resolve_home
+from features.typed_config import read_toml
+from serving.monitoring import DriftInputs, MonitorConfig, run_monitor, write_report
 from serving.monitoring.alerts import Alert
+from serving.monitoring.tracking import log_report
 
 __all__ = ["monitor_command", "alerts_table"]
 
@@ -43,14 +49,6 @@ def monitor_command(
     mlflow: Annotated[bool, typer.Option(help="Log the report to the home's MLflow store.")] = True,
 ) -> None:
     """Check the extract and the lists; exit 1 when a critical alert fires (a feed dropped or stopped)."""
-    import pandas as pd
-
-    from features.dates import to_date
-    from features.home import home as resolve_home
-    from features.typed_config import read_toml
-    from serving.monitoring import DriftInputs, MonitorConfig, run_monitor, write_report
-    from serving.monitoring.tracking import log_report
-
     console = Console()
     where = resolve_home(home)
     settings = MonitorConfig.load(read_toml(config).get("monitor", {}) if config else None, where="[monitor]")

@@ -19,7 +19,6 @@ __all__ = ["SHORT_NAMES", "summary_table", "train_command"]
 #: Short model names for the console summary (keys as in ``training.evaluate.MODELS``).
 SHORT_NAMES: dict[str, str] = {"lightgbm": "LightGBM", "ed_count": "ED count 12m", "herts_segmentation": "Herts rules", "logistic": "Logistic"}
 #: The default experiment, when run from the repository.
-DEFAULT_EXPERIMENT = Path("experiments/default.toml")
 
 
 def summary_table(result: TrainResult) -> FittedTable:
@@ -44,7 +43,9 @@ def summary_table(result: TrainResult) -> FittedTable:
 
 def train_command(
     data: Annotated[Path, typer.Option(metavar=DIR, help="Data directory (persons, events, codes).")],
-    config: Annotated[Path, typer.Option(metavar=FILE, help="Experiment config (TOML).")] = DEFAULT_EXPERIMENT,
+    config: Annotated[
+        Path | None, typer.Option(metavar=FILE, help="Experiment config (TOML); default: the packaged default experiment (experiments/default.toml).")
+    ] = None,
     home: HomeOption = None,
 ) -> None:
     """Train, calibrate and validate the model out-of-time against the baselines; register it as the challenger."""

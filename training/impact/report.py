@@ -8,6 +8,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import mlflow
+
 from features.home import Home
 from training.impact.config import MEASURES
 from training.impact.run import NAIVE_EXPLANATION, ImpactResult
@@ -158,8 +160,6 @@ def write_impact(result: ImpactResult, out_dir: Path | str) -> ImpactFiles:
 
 def log_impact_run(result: ImpactResult, files: ImpactFiles, home: Home) -> str:
     """Record the evaluation as an MLflow run (params, metrics, the two files); return the run id."""
-    import mlflow
-
     configure_tracking(home)
     with mlflow.start_run(run_name="impact") as run:
         mlflow.set_tag("risingrisk.stage", "impact")
