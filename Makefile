@@ -11,9 +11,9 @@ BIN := $(VENV)/bin
 EXTRAS ?= test
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: demo test quick lint-imports clean-venv
+.PHONY: demo test quick wheel-smoke lint-imports clean-venv
 
-# Install (or re-install after a pin changed) the package with its test and spark extras.
+# Install (or re-install after a pin changed) the package with the chosen extras.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -32,6 +32,10 @@ test: $(STAMP)
 ## make quick: the fast tier a developer runs while working (under 2 minutes on 2 cores).
 quick: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+
+## make wheel-smoke: build the wheel, install it in a fresh venv outside the checkout, run the demo there.
+wheel-smoke: $(STAMP)
+	bash .ci/wheel-smoke
 
 lint-imports: $(STAMP)
 	$(BIN)/lint-imports

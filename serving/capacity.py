@@ -13,6 +13,7 @@ import pandas as pd
 
 from features.config import FeatureConfig
 from features.definitions import window_name
+from models.config import DEFAULT_CAPACITY_PER_1000
 from serving.errors import CapacityError
 
 __all__ = ["CapacityConfig", "hiu_count_columns", "neighbourhood_stats", "list_sizes"]
@@ -46,7 +47,7 @@ class CapacityConfig:
         Neighbourhood -> fixed list size (a team's stated capacity); replaces the rule's size.
     """
 
-    per_thousand: float = 6.0
+    per_thousand: float = DEFAULT_CAPACITY_PER_1000
     rule: CapacityRule = "per_population"
     weights: tuple[float, float, float] = (0.5, 0.25, 0.25)
     hiu_ed_attendances: int = 5

@@ -15,6 +15,7 @@ from features.typed_config import TypedConfig, read_toml
 from models.config import DEFAULT_CAPACITY_PER_1000, LightGBMConfig
 from training.errors import ConfigError
 from training.feedback import FeedbackConfig
+from training.impact.config import ImpactConfig
 
 __all__ = [
     "PACKAGED_EXPERIMENT",
@@ -253,6 +254,9 @@ class ExperimentConfig(_Table):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Capacity, list sizes, bootstrap and the truth oracle.")
     equity: EquityConfig = Field(default_factory=EquityConfig, description="Subgroups audited and the equity gates.")
     promotion: PromotionConfig = Field(default_factory=PromotionConfig, description="Tolerances of the champion comparison.")
+    impact: ImpactConfig = Field(
+        default_factory=ImpactConfig, description="How risingrisk impact evaluates the caseload (training.impact.config)."
+    )
     feedback: FeedbackConfig = Field(
         default_factory=FeedbackConfig,
         description="Training rows whose outcome window meets a person's enrolment on the caseload (training.feedback).",
