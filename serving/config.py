@@ -6,6 +6,7 @@ from pydantic import Field
 
 from features.typed_config import TypedConfig
 from serving.pages import PageConfig
+from serving.security_config import SecurityConfig
 from serving.store import TIMELINE_MONTHS
 
 __all__ = ["ServiceConfig"]
@@ -15,7 +16,7 @@ class ServiceConfig(TypedConfig):
     """Limits and shapes of the service's answers; built when the service is constructed, never at import."""
 
     max_score_rows: int = Field(1000, ge=1, description="Most feature rows one POST /v1/score request may hold (413 above).")
-    max_body_bytes: int = Field(4_000_000, ge=1, description="Largest request body in bytes, refused with 413 before it is read.")
+    max_body_bytes: int = Field(4_000_000, ge=1, description="Largest request body in bytes of a token holder (chunked included); 413 as soon as more arrives.")
     timeline_months: int = Field(TIMELINE_MONTHS, ge=1, description="Months of service use shown on a person's timeline.")
     score_reasons: int = Field(5, ge=0, description="Reasons returned per row by POST /v1/score.")
     person_id_pattern: str = Field(
@@ -28,3 +29,4 @@ class ServiceConfig(TypedConfig):
     warm_batch_rows: int = Field(512, ge=1, description="Rows explained per batch when warming the explanations of listed people.")
     audit_checkpoint_seconds: float = Field(5.0, gt=0, description="Seconds between checkpoints of the audit log's write-ahead log.")
     pages: PageConfig = Field(default_factory=PageConfig, description="Layout of the clinician pages.")
+    security: SecurityConfig = Field(default_factory=SecurityConfig, description="Trusted hosts, sessions, need-to-know and rate limits.")

@@ -17,7 +17,8 @@ from serving.api_models import ScoreResponse, ScoreRow
 from serving.bentoml_patches import cancel_request_timers
 from serving.config import ServiceConfig
 from serving.live import LiveState, current_live
-from serving.middleware import BodyLimitMiddleware, RouteMetricsMiddleware
+from serving.gate import SecurityGateMiddleware
+from serving.middleware import RouteMetricsMiddleware
 from serving.redaction import install_redaction
 from serving.responses import error_response
 from serving.state import ModelLoader, load_champion
@@ -109,9 +110,10 @@ class RisingRisk:
             return error_response(error.status_code, str(error.detail))
 
 
-def _add_middleware(service: bentoml.Service[Any], *, max_body_bytes: int) -> None:
+def _add_middleware(service: bentoml.Service[Any]) -> None:
     service.add_asgi_middleware(RouteMetricsMiddleware)
-    service.add_asgi_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes)
+    # in front of every route: host, token or session, rate limit, origin, content type, body limit (reads config at request time)
+    service.add_asgi_middleware(SecurityGateMiddleware)
 
 
 def configured_service(config: ServiceConfig, *, home: Home, load_model: ModelLoader = load_champion) -> bentoml.Service[Any]:
@@ -132,11 +134,10 @@ def configured_service(config: ServiceConfig, *, home: Home, load_model: ModelLo
             self.start(config, home, load_model)
 
     service = bentoml.service(**_SERVICE_OPTIONS)(bentoml.asgi_app(app, path="/")(Configured))
-    _add_middleware(service, max_body_bytes=config.max_body_bytes)
+    _add_middleware(service)
     return service
 
 
 install_redaction()
 cancel_request_timers()
-# `bentoml serve` constructs RisingRisk with the default settings: its body limit is their default
-_add_middleware(RisingRisk, max_body_bytes=ServiceConfig.model_fields["max_body_bytes"].default)
+_add_middleware(RisingRisk)
