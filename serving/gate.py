@@ -176,7 +176,7 @@ class SecurityGateMiddleware:
         limit = live.config.max_body_bytes if principal is not None else config.public_body_bytes
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
-            return self._refusal(live, page, 413, f"request bodies must be at most {limit} bytes; got {length[:20]}. Split the batch")
+            return self._refusal(live, page, 413, f"request bodies must be at most {limit} bytes; got {length[:20]}. Split the batch.")
         scope[PRINCIPAL_KEY] = principal
         scope[SESSION_KEY] = session
         scope["risingrisk.body_limit"] = limit
@@ -208,7 +208,7 @@ class SecurityGateMiddleware:
             received += len(chunk)
             if received > limit:
                 page = scope["path"].startswith("/pages")
-                refusal = self._refusal(live, page, 413, f"request bodies must be at most {limit} bytes; got more. Split the batch")
+                refusal = self._refusal(live, page, 413, f"request bodies must be at most {limit} bytes; got more than that. Split the batch.")
                 await self._respond(refusal, scope, receive, send)
                 return None
             chunks.append(chunk)

@@ -320,18 +320,6 @@ def test_sign_in_without_the_forms_signed_nonce_is_refused_as_login_csrf(signed_
     assert missing.status_code == 403
 
 
-def test_revoking_a_token_ends_its_page_sessions(tmp_path: Path, model: TestModel) -> None:
-    for site in start_site(tmp_path, model):
-        sign_in(site)
-        assert site.client.get("/pages/", follow_redirects=False).status_code == 200
-        TokenStore(site.home.tokens).revoke(site.token_id("alpha"))
-        response = site.client.get("/pages/", follow_redirects=False)
-        assert (response.status_code, response.headers["location"]) == (303, "/pages/login")
-        log = AuditLog(site.home.audit_db)
-        assert end_token_sessions(log.engine, site.token_id("alpha")) == 0  # already ended
-        log.close()
-
-
 def test_sessions_end_after_the_idle_time_and_after_the_absolute_time(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path / "db.sqlite")
     upgrade(url)
@@ -430,30 +418,6 @@ def test_refused_person_lookups_are_audited_with_the_id_that_was_asked_for(site:
     ]
 
 
-def test_the_wider_lookup_switch_opens_residents_and_audits_each_lookup_as_outside_the_list(tmp_path: Path, model: TestModel) -> None:
-    config = ServiceConfig(security=SecurityConfig(lookup="neighbourhood", rate_per_second=0.0))
-    for site in start_site(tmp_path, model, config):
-        unlisted = site.unlisted("Alpha Vale")[-1]
-        assert site.get(f"/v1/people/{unlisted}/explanation", "alpha").status_code == 200
-        assert site.get(f"/v1/people/{site.listed('Brook & Fen')[0]}/explanation", "alpha").status_code == 404
-        entries = site.audit()
-        assert [(e.status, e.person_ids, e.detail) for e in entries[-2:]] == [
-            (200, (unlisted,), {"lookup": "outside_list"}),
-            (404, (), {"refused": "out_of_scope", "requested_person_id": site.listed("Brook & Fen")[0]}),
-        ]
-
-
-def test_a_token_over_its_rate_gets_429_with_retry_after_and_the_refusal_is_audited(tmp_path: Path, model: TestModel) -> None:
-    config = ServiceConfig(security=SecurityConfig(rate_per_second=0.01, rate_burst=3))
-    for site in start_site(tmp_path, model, config):
-        statuses = [site.get(f"/v1/people/P{i:07d}/explanation", "alpha").status_code for i in range(1, 6)]
-        assert statuses[3:] == [429, 429]
-        limited = site.get("/v1/model", "alpha")
-        assert (limited.status_code, limited.headers["retry-after"]) == (429, "100")
-        assert site.get("/v1/model", "brook").status_code == 200  # buckets are per token
-        assert sum(e.status == 429 for e in site.audit()) == 3
-
-
 def test_a_token_bucket_refills_at_its_rate_up_to_its_burst() -> None:
     now = [0.0]
     buckets = TokenBuckets(rate=2.0, burst=3, clock=lambda: now[0])
@@ -496,14 +460,6 @@ def test_a_foreign_host_header_is_refused(site: Site) -> None:
     response = site.get("/v1/model", "phm", headers={"Host": "evil.example"})
     assert response.status_code == 400
     assert site.get("/livez", headers={"Host": "evil.example"}).status_code == 400
-
-
-def test_trailing_slash_redirects_never_name_the_client_supplied_host(tmp_path: Path, model: TestModel) -> None:
-    config = ServiceConfig(security=SecurityConfig(trusted_hosts=["*"], rate_per_second=0.0))
-    for site in start_site(tmp_path, model, config):
-        response = site.get("/pages", "phm", headers={"Host": "evil.example"}, follow_redirects=False)
-        assert response.status_code in (301, 307, 308)
-        assert response.headers["location"] == "/pages/"
 
 
 def test_metrics_need_a_phm_token(site: Site) -> None:
@@ -555,3 +511,51 @@ def test_no_response_advertises_the_server_or_its_version(site: Site, path: str)
     assert "server" not in {k.lower() for k in response.headers}
     assert "bentoml" not in str(response.headers).lower()
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+# ---- separately configured services, kept last: BentoML's current service is process-wide, so a ----
+# ---- service started here would answer the module's `site` requests if they came after it ---------
+
+
+def test_revoking_a_token_ends_its_page_sessions(tmp_path: Path, model: TestModel) -> None:
+    for site in start_site(tmp_path, model):
+        sign_in(site)
+        assert site.client.get("/pages/", follow_redirects=False).status_code == 200
+        TokenStore(site.home.tokens).revoke(site.token_id("alpha"))
+        response = site.client.get("/pages/", follow_redirects=False)
+        assert (response.status_code, response.headers["location"]) == (303, "/pages/login")
+        log = AuditLog(site.home.audit_db)
+        assert end_token_sessions(log.engine, site.token_id("alpha")) == 0  # already ended
+        log.close()
+
+
+def test_the_wider_lookup_switch_opens_residents_and_audits_each_lookup_as_outside_the_list(tmp_path: Path, model: TestModel) -> None:
+    config = ServiceConfig(security=SecurityConfig(lookup="neighbourhood", rate_per_second=0.0))
+    for site in start_site(tmp_path, model, config):
+        unlisted = site.unlisted("Alpha Vale")[-1]
+        assert site.get(f"/v1/people/{unlisted}/explanation", "alpha").status_code == 200
+        assert site.get(f"/v1/people/{site.listed('Brook & Fen')[0]}/explanation", "alpha").status_code == 404
+        entries = site.audit()
+        assert [(e.status, e.person_ids, e.detail) for e in entries[-2:]] == [
+            (200, (unlisted,), {"lookup": "outside_list"}),
+            (404, (), {"refused": "out_of_scope", "requested_person_id": site.listed("Brook & Fen")[0]}),
+        ]
+
+
+def test_a_token_over_its_rate_gets_429_with_retry_after_and_the_refusal_is_audited(tmp_path: Path, model: TestModel) -> None:
+    config = ServiceConfig(security=SecurityConfig(rate_per_second=0.01, rate_burst=3))
+    for site in start_site(tmp_path, model, config):
+        statuses = [site.get(f"/v1/people/P{i:07d}/explanation", "alpha").status_code for i in range(1, 6)]
+        assert statuses[3:] == [429, 429]
+        limited = site.get("/v1/model", "alpha")
+        assert (limited.status_code, limited.headers["retry-after"]) == (429, "100")
+        assert site.get("/v1/model", "brook").status_code == 200  # buckets are per token
+        assert sum(e.status == 429 for e in site.audit()) == 3
+
+
+def test_trailing_slash_redirects_never_name_the_client_supplied_host(tmp_path: Path, model: TestModel) -> None:
+    config = ServiceConfig(security=SecurityConfig(trusted_hosts=["*"], rate_per_second=0.0))
+    for site in start_site(tmp_path, model, config):
+        response = site.get("/pages", "phm", headers={"Host": "evil.example"}, follow_redirects=False)
+        assert response.status_code in (301, 307, 308)
+        assert response.headers["location"] == "/pages/"
