@@ -15,6 +15,7 @@ __all__ = [
     "PersonExplanation",
     "FeatureValue",
     "ScoreRow",
+    "ScoreRequest",
     "ScoreResult",
     "ScoreResponse",
     "ModelInfo",
@@ -114,6 +115,14 @@ class ScoreRow(BaseModel):
     features: dict[str, FeatureValue] = Field(
         description="Value of every model feature by name (see GET /v1/model feature_names); null for missing."
     )
+
+
+class ScoreRequest(BaseModel):
+    """The body of POST /v1/score: rows to score and nothing else (unknown keys are refused)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rows: list[ScoreRow] = Field(description="Feature rows to score (at most the service's max_score_rows).")
 
 
 class ScoreResult(BaseModel):

@@ -95,7 +95,7 @@ class SecurityGateMiddleware:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self._buckets: TokenBuckets | None = None
+        self._buckets: dict[bool, TokenBuckets] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -156,7 +156,7 @@ class SecurityGateMiddleware:
                 return RedirectResponse(LOGIN_PATH, status_code=303)
             return error_response(401, "a valid bearer token is required: send Authorization: Bearer <token>")
         if principal is not None:
-            wait = self._bucket(config).take(principal.token_id)
+            wait = self._bucket(config, principal.is_phm).take(principal.token_id)
             if wait > 0:
                 endpoint = f"{method} {route_template(path)}"
                 state.audit.record(token_id=principal.token_id, endpoint=endpoint, neighbourhood=None, status=429, publication_id=state.publication_id)
@@ -182,10 +182,10 @@ class SecurityGateMiddleware:
         scope["risingrisk.body_limit"] = limit
         return None
 
-    def _bucket(self, config: SecurityConfig) -> TokenBuckets:
-        if self._buckets is None:
-            self._buckets = TokenBuckets(config.rate_per_second, config.rate_burst)
-        return self._buckets
+    def _bucket(self, config: SecurityConfig, phm: bool) -> TokenBuckets:
+        if phm not in self._buckets:
+            self._buckets[phm] = TokenBuckets(config.phm_rate_per_second if phm else config.rate_per_second, config.rate_burst)
+        return self._buckets[phm]
 
     @staticmethod
     def _refusal(live: LiveState, page: bool, status: int, message: str) -> Response:

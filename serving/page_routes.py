@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from serving.csrf import CSRF_FIELD, LOGIN_COOKIE, SESSION_KEY, check_csrf, check_login_csrf, csrf_token, login_csrf, signing_key
 from serving.gate import LOGIN_PATH, session_policy
 from serving.live import LiveState, current_live, require_principal
-from serving.sessions import SESSION_COOKIE, Session, create_session, end_session
+from serving.sessions import SESSION_COOKIE, Session, create_session, end_session, purge_sessions
 
 __all__ = ["SIGNING_KEY_FILE", "page_csrf", "router"]
 
@@ -61,7 +61,9 @@ async def login(request: Request, live: LiveState = Depends(current_live)) -> Re
     previous = request.cookies.get(SESSION_COOKIE)
     if previous:
         end_session(state.audit.engine, previous)  # a new sign-in never reuses an old session id
-    session_id, _ = create_session(state.audit.engine, principal.token_id, session_policy(live.config.security))
+    policy = session_policy(live.config.security)
+    purge_sessions(state.audit.engine, policy)  # sessions abandoned past their expiry
+    session_id, _ = create_session(state.audit.engine, principal.token_id, policy)
     response = RedirectResponse("/pages/", status_code=303)
     response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="strict", secure=_secure(request, live), path="/pages")
     response.delete_cookie(LOGIN_COOKIE, path=LOGIN_PATH)

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from features.home import Home, home as default_home
 from serving import api_routes, page_routes
-from serving.api_models import ScoreResponse, ScoreRow
+from serving.api_models import ScoreRequest, ScoreResponse, ScoreRow
 from serving.bentoml_patches import cancel_request_timers
 from serving.config import ServiceConfig
 from serving.live import LiveState, current_live
@@ -93,7 +93,7 @@ class RisingRisk:
             raise StarletteHTTPException(503, "not ready: " + "; ".join(state.problems) + "\n")
         return True
 
-    @bentoml.api(route="/v1/score")
+    @bentoml.api(route="/v1/score", input_spec=ScoreRequest)  # the body's model: unknown keys refused
     def score(self, rows: list[ScoreRow], ctx: bentoml.Context) -> ScoreResponse:
         """Score feature rows supplied by the PHM team (PHM token only); at most 1,000 rows a request."""
         state = self.live.current()
