@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from fastapi import HTTPException, Request
 
+from serving.errors import SessionError
 from serving.sessions import Session
 
 __all__ = [
@@ -86,18 +87,23 @@ async def check_csrf(request: Request) -> dict[str, list[str]]:
 
 def signing_key(path: Path) -> bytes:
     """The key signing sign-in form nonces, kept in ``path`` (created once, mode 0600, shared by every worker)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_bytes()
-        if len(key) >= _KEY_BYTES:
-            return key
-        raise PermissionError(
+    if not path.exists():
+        # write aside, then link into place: a worker racing us reads a complete key, never a half-written one
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(_KEY_BYTES))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = path.read_bytes()
+    if len(key) < _KEY_BYTES:
+        raise SessionError(
             f"the pages' signing key {path} must hold at least {_KEY_BYTES} bytes; got {len(key)}. Delete it; the service recreates it."
-        ) from None
-    key = secrets.token_bytes(_KEY_BYTES)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key)
+        )
     return key
 
 
