@@ -49,11 +49,14 @@ def csrf_token(session: Session) -> str:
 def cross_origin_problem(headers: Mapping[str, str], host: str) -> str | None:
     """Why a state-changing page request looks cross-site (``Sec-Fetch-Site``/``Origin`` against ``host``); None if it does not.
 
-    Browsers send at least one of the two headers on form posts; a request with neither (a script
-    or an old browser) is left to the CSRF token.
+    ``Sec-Fetch-Site`` decides when present (browsers set it; scripts cannot); otherwise ``Origin``
+    must name ``host``. A request with neither (a script or an old browser) is left to the CSRF token.
     """
     site = headers.get("sec-fetch-site")
-    if site is not None and site.lower() not in _SAFE_FETCH_SITES:
+    if site is not None:
+        # set by the browser itself (scripts cannot forge it); trusted over Origin, which is "null" under no-referrer policies
+        if site.lower() in _SAFE_FETCH_SITES:
+            return None
         return f"Sec-Fetch-Site must be same-origin; got {site!r}. Submit the form from this service's own pages."
     origin = headers.get("origin")
     if origin is not None:

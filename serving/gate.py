@@ -38,7 +38,7 @@ _JSON = "application/json"
 _FORM = "application/x-www-form-urlencoded"
 _COMMON_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
 _PRIVATE_HEADERS = [(b"cache-control", b"no-store")]

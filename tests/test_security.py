@@ -364,6 +364,8 @@ def test_cross_origin_checks_accept_same_origin_and_missing_headers_only() -> No
     assert cross_origin_problem({}, "rr.example:3000") is None
     assert cross_origin_problem({"origin": "https://rr.example:3000", "sec-fetch-site": "same-origin"}, "rr.example:3000") is None
     assert cross_origin_problem({"sec-fetch-site": "none"}, "rr.example:3000") is None
+    assert cross_origin_problem({"origin": "null", "sec-fetch-site": "same-origin"}, "rr.example:3000") is None
+    assert "Origin" in str(cross_origin_problem({"origin": "null"}, "rr.example:3000"))
     assert "Origin" in str(cross_origin_problem({"origin": "https://rr.example"}, "rr.example:3000"))
     assert "Sec-Fetch-Site" in str(cross_origin_problem({"sec-fetch-site": "cross-site"}, "rr.example:3000"))
 
