@@ -92,10 +92,12 @@ def test_served_service_is_ready_with_the_registered_champion_and_answers_a_list
 
 
 def test_served_explanation_is_refused_without_a_token_and_outside_scope(server: Server, published) -> None:
-    _, tokens, _ = published
-    assert server.get("/v1/people/P0000001/explanation").status_code == 401
+    _, tokens, publication = published
+    lists = publication.lists()
+    listed = lists[lists["neighbourhood"] == "Alpha Vale"]["person_id"].iloc[0]  # need-to-know: a person on the team's list
+    assert server.get(f"/v1/people/{listed}/explanation").status_code == 401
     assert server.get("/v1/people/P0000002/explanation", tokens["alpha"]).status_code == 404
-    assert server.get("/v1/people/P0000001/explanation", tokens["alpha"]).status_code == 200
+    assert server.get(f"/v1/people/{listed}/explanation", tokens["alpha"]).status_code == 200
 
 
 def test_a_revoked_token_is_refused_at_once_without_a_restart(server: Server, published) -> None:
