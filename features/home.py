@@ -39,6 +39,11 @@ class Home:
         return self.root / "tokens.json"
 
     @property
+    def service_config(self) -> Path:
+        """The service's settings (TOML, optional): trusted hosts, sessions, rate limits, page layout."""
+        return self.root / "service.toml"
+
+    @property
     def audit_db(self) -> Path:
         """The pre-database audit log (SQLite); ``risingrisk db upgrade`` copies its rows into :attr:`database`."""
         return self.root / "audit.sqlite"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 __all__ = [
     "ErrorResponse",
@@ -13,7 +13,9 @@ __all__ = [
     "NeighbourhoodList",
     "TimelineMonth",
     "PersonExplanation",
+    "FeatureValue",
     "ScoreRow",
+    "ScoreRequest",
     "ScoreResult",
     "ScoreResponse",
     "ModelInfo",
@@ -98,15 +100,29 @@ class PersonExplanation(BaseModel):
     timeline: list[TimelineMonth] = Field(description="Month by month contacts for the 24 months before as_of, oldest first.")
 
 
+#: A feature value in a request: a JSON number (booleans and numeric strings are refused, not coerced) or null.
+FeatureValue = Annotated[float, Strict()] | None
+
+
 class ScoreRow(BaseModel):
     """One feature row to score: values of every model feature (null = missing)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    row_id: str | None = Field(default=None, max_length=64, description="Caller's label for the row, echoed back (not stored).")
-    features: dict[str, float | None] = Field(
+    row_id: Annotated[str, Strict()] | None = Field(
+        default=None, max_length=64, description="Caller's label for the row, echoed back (not stored)."
+    )
+    features: dict[str, FeatureValue] = Field(
         description="Value of every model feature by name (see GET /v1/model feature_names); null for missing."
     )
+
+
+class ScoreRequest(BaseModel):
+    """The body of POST /v1/score: rows to score and nothing else (unknown keys are refused)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rows: list[ScoreRow] = Field(description="Feature rows to score (at most the service's max_score_rows).")
 
 
 class ScoreResult(BaseModel):

@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 
 from serving.api_models import ErrorResponse, ModelInfo, NeighbourhoodList, PersonExplanation
 from serving.bentoml_patches import prometheus_exposition
 from serving.live import LiveState, current_live, require_principal
 from serving.middleware import FIXED_ROUTES, route_template
+from serving.redaction import redact_paths
 from serving.responses import error_response
 
 __all__ = ["AUTH_RESPONSES", "router"]
@@ -67,20 +68,34 @@ def model_info(request: Request, live: LiveState = Depends(current_live)) -> Mod
     return state.model_info()
 
 
-@router.get("/v1/model/card", responses=AUTH_RESPONSES, summary="The model card")
+@router.get("/v1/model/card", responses=AUTH_RESPONSES, summary="The model card", response_class=Response)
 def model_card(request: Request, live: LiveState = Depends(current_live)) -> Response:
-    """The model card file of the loaded model."""
+    """The model card of the loaded model (Markdown), with server file paths withheld."""
     state = live.current()
     require_principal(state, request)
     card = getattr(state.model, "model_card_path", None)
     if card is None or not Path(card).exists():
         raise HTTPException(404, "the loaded model has no model card; re-run risingrisk train to write one")
-    return FileResponse(card)
+    text = redact_paths(Path(card).read_text(encoding="utf-8", errors="replace"))
+    media_type = "text/html" if Path(card).suffix.lower() in (".html", ".htm") else "text/markdown"
+    return Response(text, media_type=f"{media_type}; charset=utf-8")
 
 
-@router.get("/metrics", include_in_schema=True, summary="Prometheus metrics", response_class=Response)
-def metrics() -> Response:
-    """Prometheus exposition of every worker's metrics (request counts and latency by route template)."""
+@router.get(
+    "/metrics",
+    include_in_schema=True,
+    summary="Prometheus metrics (PHM token)",
+    response_class=Response,
+    responses={**AUTH_RESPONSES, 403: {"model": ErrorResponse, "description": "Not a PHM token."}},
+)
+def metrics(request: Request, live: LiveState = Depends(current_live)) -> Response:
+    """Prometheus exposition of every worker's metrics (request counts and latency by route template); PHM tokens only.
+
+    Point Prometheus at it with ``authorization: {credentials: <PHM token>}`` in the scrape config.
+    """
+    principal = require_principal(live.current(), request)
+    if not principal.is_phm:
+        raise HTTPException(403, "only PHM tokens may read the metrics; configure the scraper with a PHM token")
     body, media_type = prometheus_exposition()
     return Response(body, media_type=media_type)
 

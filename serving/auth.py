@@ -16,7 +16,7 @@ from typing import Any
 
 from serving.errors import TokenError
 
-__all__ = ["PHM", "TOKEN_PREFIX", "Principal", "TokenRecord", "TokenStore", "parse_bearer"]
+__all__ = ["PHM", "PRINCIPAL_KEY", "TOKEN_PREFIX", "Principal", "TokenRecord", "TokenStore", "parse_bearer"]
 
 #: Scope name of the population health management team: every neighbourhood, every person, POST /v1/score.
 PHM = "phm"
@@ -25,6 +25,8 @@ TOKEN_PREFIX = "rr"
 _ID_BYTES = 4
 _SECRET_BYTES = 32
 _FILE_VERSION = 1
+#: ASGI scope key under which the security gate leaves the request's authenticated :class:`Principal`.
+PRINCIPAL_KEY = "risingrisk.principal"
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,14 @@ class TokenStore:
         if record is None or record.revoked_at is not None:
             return None
         if not hmac.compare_digest(record.hash, _hash(token_id, secret)):
+            return None
+        return record.principal()
+
+    def principal_of(self, token_id: str) -> Principal | None:
+        """The principal of the unrevoked token ``token_id`` (a page session's token); None if unknown or revoked."""
+        self._refresh()
+        record = self._records.get(token_id)
+        if record is None or record.revoked_at is not None:
             return None
         return record.principal()
 

@@ -20,7 +20,8 @@ def cancel_request_timers() -> None:
     request and never cancels it, so each request's context (OpenTelemetry span, futures) stays
     alive for the whole timeout: at a few hundred requests a second that is ~10^6 live objects and
     100-400 ms cyclic-GC pauses (measured with benchmarks/bench_service.py). This installs a
-    subclass that behaves the same but cancels its timer when the request ends.
+    subclass that behaves the same but cancels its timer when the request ends — also when the app
+    ends without a response (BentoML's waits for the timeout then, holding the request's slot).
     """
     if getattr(traffic.TimeoutMiddleware, "cancels_timer", False):
         return
@@ -43,14 +44,17 @@ def cancel_request_timers() -> None:
 
             fut = asyncio.ensure_future(self.app(scope, receive, _send), loop=loop)
             try:
-                await waiter
-            except asyncio.TimeoutError:
-                if fut.cancel():
-                    await error_response(504, f"the request took longer than {self.timeout} seconds")(scope, receive, send)
-            else:
-                await fut
+                # the app may also end without a response (a client that went away mid-upload): stop waiting then
+                await asyncio.wait({waiter, fut}, return_when=asyncio.FIRST_COMPLETED)
+                timed_out = waiter.done() and isinstance(waiter.exception(), asyncio.TimeoutError)
+                if timed_out and not fut.done():
+                    if fut.cancel():
+                        await error_response(504, f"the request took longer than {self.timeout} seconds")(scope, receive, send)
+                else:
+                    await fut
             finally:
                 timer.cancel()
+                waiter.cancel()
 
     traffic.TimeoutMiddleware = CancellingTimeoutMiddleware
 

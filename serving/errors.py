@@ -1,6 +1,6 @@
 """Exceptions raised by batch scoring, list publication and the service."""
 
-__all__ = ["ServingError", "CapacityError", "PublicationError", "PublicationNotFoundError", "ScoringError", "TokenError"]
+__all__ = ["ServingError", "CapacityError", "PublicationError", "PublicationNotFoundError", "ScoringError", "SessionError", "TokenError"]
 
 
 class ServingError(Exception):
@@ -25,3 +25,7 @@ class PublicationNotFoundError(ServingError, LookupError):
 
 class TokenError(ServingError, ValueError):
     """An access token cannot be created, revoked or read (bad scope, unknown id, unreadable token file)."""
+
+
+class SessionError(ServingError, ValueError):
+    """The pages' session machinery cannot work (e.g. an unreadable signing key in the home)."""

@@ -14,17 +14,14 @@ from fastapi import HTTPException, Request
 from features.database import database_url
 from features.home import Home
 from serving.audit import AuditLog
-from serving.auth import Principal
+from serving.auth import PRINCIPAL_KEY, Principal
 from serving.config import ServiceConfig
 from serving.pages import Pages
 from serving.state import ModelLoader, ServingState
 
-__all__ = ["COOKIE", "LiveState", "current_live", "require_principal"]
+__all__ = ["LiveState", "current_live", "require_principal"]
 
 logger = logging.getLogger(__name__)
-
-#: Session cookie of the clinician pages (holds the bearer token; HttpOnly, SameSite=Strict).
-COOKIE = "rr_token"
 
 
 class LiveState:
@@ -110,11 +107,16 @@ def current_live() -> LiveState:
 
 
 def require_principal(state: ServingState, request: Request, *, cookie: bool = False) -> Principal:
-    """The token holder of ``request`` (bearer header, or the pages' cookie when ``cookie``); 401 without a valid token."""
-    header = request.headers.get("authorization")
-    if header is None and cookie and request.cookies.get(COOKIE):
-        header = f"Bearer {request.cookies[COOKIE]}"
-    principal = state.tokens.authenticate(header)
+    """The token holder of ``request`` (bearer header, or a page session when ``cookie``); 401 without a valid token.
+
+    The security gate (serving.gate) authenticated the request from its headers before its body
+    was read and left the principal in the scope; a page session counts only when ``cookie``.
+    """
+    principal = request.scope.get(PRINCIPAL_KEY)
+    if principal is not None and not cookie and "authorization" not in request.headers:
+        principal = None  # a page session opens pages only
+    if principal is None and PRINCIPAL_KEY not in request.scope:
+        principal = state.tokens.authenticate(request.headers.get("authorization"))
     if principal is None:
         raise HTTPException(401, "a valid bearer token is required: send Authorization: Bearer <token>")
     return principal

@@ -1,4 +1,4 @@
-"""ASGI middleware of the service: request-body size limit, and request metrics labelled by route template."""
+"""ASGI middleware of the service: request metrics labelled by route template (the security gate is serving.gate)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from typing import Any
 
 import bentoml
 
-from serving.responses import error_response
 
-__all__ = ["BodyLimitMiddleware", "FIXED_ROUTES", "RouteMetricsMiddleware", "route_template"]
+__all__ = ["FIXED_ROUTES", "RouteMetricsMiddleware", "route_template"]
 
 _REQUESTS = bentoml.metrics.Counter(
     name="risingrisk_http_requests_total",
@@ -35,25 +34,6 @@ FIXED_ROUTES = frozenset(
     {"/", "/v1/score", "/v1/model", "/v1/model/card", "/livez", "/readyz", "/healthz", "/metrics", "/docs.json", "/schema.json",
      "/pages/", "/pages/login", "/pages/logout"}
 )
-
-
-class BodyLimitMiddleware:
-    """Refuse request bodies declared larger than ``max_body_bytes`` with 413, before they are read."""
-
-    def __init__(self, app: Any, *, max_body_bytes: int) -> None:
-        self.app = app
-        self.max_body_bytes = max_body_bytes
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            length = dict(scope.get("headers") or []).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-                response = error_response(
-                    413, f"request bodies must be at most {self.max_body_bytes} bytes; got {length.decode(errors='replace')}. Split the batch."
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def route_template(path: str) -> str:

@@ -85,25 +85,30 @@ def reason_bars(reasons: Sequence[dict[str, Any]], config: PageConfig) -> tuple[
 
 
 class Pages:
-    """Jinja2 templates of ``serving/templates`` (autoescaped) and the data each page needs."""
+    """Jinja2 templates of ``serving/templates`` (autoescaped) and the data each page needs.
+
+    ``csrf`` is the page session's CSRF token (serving.csrf.csrf_token): with it a page shows the
+    sign-out form, and every form a template adds must post it back as the ``csrf_token`` field.
+    """
 
     def __init__(self, config: PageConfig | None = None) -> None:
         self.config = config or PageConfig()
         self.env = Environment(loader=PackageLoader("serving", "templates"), autoescape=select_autoescape(["html"]))
 
-    def login(self, *, message: str | None = None) -> str:
-        return self.env.get_template("login.html").render(title="Sign in", message=message)
+    def login(self, *, form_token: str, message: str | None = None) -> str:
+        """The sign-in form; ``form_token`` signs the nonce of its cookie (serving.csrf.login_csrf)."""
+        return self.env.get_template("login.html").render(title="Sign in", message=message, login_token=form_token, csrf=None)
 
-    def error(self, *, status: int, message: str) -> str:
-        return self.env.get_template("error.html").render(title=f"Error {status}", status=status, message=message)
+    def error(self, *, status: int, message: str, csrf: str | None = None) -> str:
+        return self.env.get_template("error.html").render(title=f"Error {status}", status=status, message=message, csrf=csrf)
 
-    def index(self, *, neighbourhoods: Sequence[str], scope: str) -> str:
-        return self.env.get_template("index.html").render(title="Neighbourhood lists", neighbourhoods=neighbourhoods, scope=scope)
+    def index(self, *, neighbourhoods: Sequence[str], scope: str, csrf: str | None = None) -> str:
+        return self.env.get_template("index.html").render(title="Neighbourhood lists", neighbourhoods=neighbourhoods, scope=scope, csrf=csrf)
 
-    def neighbourhood_list(self, data: dict[str, Any]) -> str:
-        return self.env.get_template("list.html").render(title=f"{data['neighbourhood']} list", data=data)
+    def neighbourhood_list(self, data: dict[str, Any], *, csrf: str | None = None) -> str:
+        return self.env.get_template("list.html").render(title=f"{data['neighbourhood']} list", data=data, csrf=csrf)
 
-    def person(self, data: dict[str, Any]) -> str:
+    def person(self, data: dict[str, Any], *, csrf: str | None = None) -> str:
         bars, zero, height = reason_bars(data["reasons"], self.config)
         peak = max((sum(c.values()) for c in (m["counts"] for m in data["timeline"])), default=0)
         return self.env.get_template("person.html").render(
@@ -115,4 +120,5 @@ class Pages:
             config=self.config,
             peak=peak,
             setting_labels=SETTING_LABELS,
+            csrf=csrf,
         )

@@ -1,4 +1,4 @@
-"""Keep person ids out of the service's logs: a filter that redacts them from request paths and validation errors."""
+"""Keep person ids out of the service's logs (request paths, validation errors) and server paths out of served documents."""
 
 from __future__ import annotations
 
@@ -7,10 +7,21 @@ import re
 
 from pydantic import ValidationError
 
-__all__ = ["IdentifierRedactor", "REDACTED_LOGGERS", "install_redaction"]
+__all__ = ["IdentifierRedactor", "PATH_PLACEHOLDER", "REDACTED_LOGGERS", "install_redaction", "redact_paths"]
 
 #: Loggers whose records may carry request paths (access logs, server errors).
 REDACTED_LOGGERS = ("bentoml.access", "uvicorn.access", "uvicorn.error", "bentoml", "bentoml.serve", "_bentoml_impl")
+
+
+#: What a server file path in a served document (the model card) is replaced by.
+PATH_PLACEHOLDER = "<server path withheld>"
+#: Absolute file paths (POSIX, home-relative, Windows, file:// URLs) of two or more parts; not URL paths after a host.
+_SERVER_PATH = re.compile(r"(?<![\w.:/\\~-])(?:file://)?(?:~|[A-Za-z]:)?[/\\](?:[\w.@+-]+[/\\])+[\w.@+-]*")
+
+
+def redact_paths(text: str) -> str:
+    """``text`` with every absolute server path replaced by :data:`PATH_PLACEHOLDER` (relative paths and web URLs kept)."""
+    return _SERVER_PATH.sub(PATH_PLACEHOLDER, text)
 
 
 class IdentifierRedactor(logging.Filter):

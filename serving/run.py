@@ -51,6 +51,7 @@ def serve_launch(where: Home, *, host: str, port: int, workers: int, environ: Ma
     pointer = where.publications / CURRENT
     facts = [
         ("home", str(where.root)),
+        ("service settings", str(where.service_config) if where.service_config.exists() else f"defaults (write {where.service_config} to change them)"),
         ("workers", str(workers)),
         ("current publication", pointer.read_text().strip() if pointer.exists() else "none (readyz will fail)"),
         ("tokens file", f"{where.tokens} ({'present' if where.tokens.exists() else 'absent: risingrisk tokens create'})"),

@@ -14,11 +14,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from features.errors import DatabaseNotMigratedError
 from features.home import Home, home as default_home
 from serving import api_routes, caseload_routes, page_routes
-from serving.api_models import ScoreResponse, ScoreRow
+from serving.api_models import ScoreRequest, ScoreResponse, ScoreRow
 from serving.bentoml_patches import cancel_request_timers
-from serving.config import ServiceConfig
+from serving.config import ServiceConfig, service_config
 from serving.live import LiveState, current_live
-from serving.middleware import BodyLimitMiddleware, RouteMetricsMiddleware
+from serving.gate import SecurityGateMiddleware
+from serving.middleware import RouteMetricsMiddleware
 from serving.redaction import install_redaction
 from serving.responses import error_response
 from serving.state import ModelLoader, load_champion
@@ -81,7 +82,8 @@ class RisingRisk:
     """
 
     def __init__(self) -> None:
-        self.start(ServiceConfig(), default_home(), load_champion)
+        where = default_home()
+        self.start(service_config(where), where, load_champion)
 
     def start(self, config: ServiceConfig, home: Home, load_model: ModelLoader) -> None:
         """Load the state to serve from ``home`` with ``config``; the routes reach it as ``self.live``."""
@@ -100,7 +102,7 @@ class RisingRisk:
             raise StarletteHTTPException(503, "not ready: " + "; ".join(state.problems) + "\n")
         return True
 
-    @bentoml.api(route="/v1/score")
+    @bentoml.api(route="/v1/score", input_spec=ScoreRequest)  # the body's model: unknown keys refused
     def score(self, rows: list[ScoreRow], ctx: bentoml.Context) -> ScoreResponse:
         """Score feature rows supplied by the PHM team (PHM token only); at most 1,000 rows a request."""
         state = self.live.current()
@@ -117,9 +119,10 @@ class RisingRisk:
             return error_response(error.status_code, str(error.detail))
 
 
-def _add_middleware(service: bentoml.Service[Any], *, max_body_bytes: int) -> None:
+def _add_middleware(service: bentoml.Service[Any]) -> None:
     service.add_asgi_middleware(RouteMetricsMiddleware)
-    service.add_asgi_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes)
+    # in front of every route: host, token or session, rate limit, origin, content type, body limit (reads config at request time)
+    service.add_asgi_middleware(SecurityGateMiddleware)
 
 
 def configured_service(config: ServiceConfig, *, home: Home, load_model: ModelLoader = load_champion) -> bentoml.Service[Any]:
@@ -140,11 +143,10 @@ def configured_service(config: ServiceConfig, *, home: Home, load_model: ModelLo
             self.start(config, home, load_model)
 
     service = bentoml.service(**_SERVICE_OPTIONS)(bentoml.asgi_app(app, path="/")(Configured))
-    _add_middleware(service, max_body_bytes=config.max_body_bytes)
+    _add_middleware(service)
     return service
 
 
 install_redaction()
 cancel_request_timers()
-# `bentoml serve` constructs RisingRisk with the default settings: its body limit is their default
-_add_middleware(RisingRisk, max_body_bytes=ServiceConfig.model_fields["max_body_bytes"].default)
+_add_middleware(RisingRisk)

@@ -24,6 +24,7 @@ from serving.api_models import ModelInfo, ScoreResponse, ScoreResult, ScoreRow
 from serving.audit import AuditLog
 from serving.auth import Principal, TokenStore
 from serving.config import ServiceConfig
+from serving.need_to_know import decide_lookup
 from serving.publish import CURRENT, current_publication
 from serving.store import PublishedStore, load_store
 from training.registry import load_model as load_registered_model
@@ -163,14 +164,18 @@ class ServingState:
         return {"neighbourhood": neighbourhood, **self.freshness(), "people": people}
 
     def explanation(self, principal: Principal, person_id: str, endpoint: str) -> dict[str, Any]:
-        """The person's explanation and timeline (PersonExplanation fields); 404 if absent or out of scope. Audited."""
+        """The person's explanation and timeline (PersonExplanation fields); 404 if absent, out of scope or not need-to-know. Audited."""
         if re.fullmatch(self.config.person_id_pattern, person_id) is None:
             raise HTTPException(422, f"person_id must match {self.config.person_id_pattern}; fix the id in the request path")
         store = self.require_store()
         row = store.find(person_id)
         record = store.person(row) if row is not None else None
-        if record is None or record.neighbourhood is None or not principal.may_see(record.neighbourhood):
-            self.audit.record(token_id=principal.token_id, endpoint=endpoint, neighbourhood=None, status=404, publication_id=store.publication_id)
+        # need-to-know (serving.need_to_know): unlisted residents look exactly like people who do not exist
+        lookup = decide_lookup(principal, record, publications=self.home.publications, publication_id=store.publication_id,
+                               database=self.audit.engine, config=self.config.security)
+        if record is None or not lookup.allowed:
+            self.audit.record(token_id=principal.token_id, endpoint=endpoint, neighbourhood=None, status=404,
+                              publication_id=store.publication_id, detail=lookup.audit_detail(person_id))
             raise HTTPException(404, "no such person in the current publication for this token")
         base_score, reasons = self.reasons_of(record.row)
         self.audit.record(
@@ -180,6 +185,7 @@ class ServingState:
             status=200,
             publication_id=store.publication_id,
             person_ids=[record.person_id],
+            detail=lookup.audit_detail(person_id),
         )
         return {
             "person_id": record.person_id,

@@ -20,6 +20,7 @@ from serving.capacity import CapacityConfig
 from serving.config import ServiceConfig
 from serving.publish import Publication, publish
 from serving.score import ScoreConfig, score_population
+from serving.security_config import SecurityConfig
 from serving.service import configured_service
 from training.registry import MODEL_NAME, log_and_register
 from training.tracking import configure_tracking
@@ -153,12 +154,18 @@ def register_champion(home: Home, model: TestModel) -> TestModel:
 
 
 def service_app(home: Home, model: TestModel | None = None, config: ServiceConfig | None = None) -> Any:
-    """The service's ASGI app answering from ``home`` with ``config`` (default settings) and ``model`` as its champion.
+    """The service's ASGI app answering from ``home`` with ``config`` and ``model`` as its champion.
+
+    Without ``config``: default settings but no rate limit (module-scoped services answer many tests).
+    The test client's host name ``testserver`` is always trusted.
 
     Without ``model`` the service loads the champion from ``home``'s MLflow registry, as ``bentoml serve`` does.
     The home's database (``features.database.database_url(home)``) is migrated first, as ``risingrisk db upgrade`` does.
     """
-    config = config or ServiceConfig()
+    config = config or ServiceConfig(security=SecurityConfig(rate_per_second=0.0))
+    # the test client addresses the service as http://testserver
+    security = config.security.model_copy(update={"trusted_hosts": [*config.security.trusted_hosts, "testserver"]})
+    config = config.model_copy(update={"security": security})
     upgrade(database_url(home), legacy_audit=home.audit_db)
     if model is None:
         return configured_service(config, home=home).to_asgi()

@@ -162,7 +162,9 @@ def test_a_note_over_500_characters_or_an_unknown_field_gets_422_and_stores_noth
     too_long = served.act("P0000013", "alpha", action="reviewed", note="x" * 501)
     assert too_long.status_code == 422 and too_long.json()["error"].startswith("note must be at most 500 characters; got 501")
     assert served.act("P0000013", "alpha", action="reviewed", notes="typo").status_code == 422
-    assert served.client.post("/v1/people/P0000013/actions", content=b"not json", headers=served.headers("alpha")).status_code == 422
+    json_headers = {**served.headers("alpha"), "Content-Type": "application/json"}
+    assert served.client.post("/v1/people/P0000013/actions", content=b"not json", headers=json_headers).status_code == 422
+    assert served.client.post("/v1/people/P0000013/actions", content=b"not json", headers=served.headers("alpha")).status_code == 415
     assert served.act("P0000013", "alpha", action="reviewed", note="x" * 500).status_code == 201
     assert len(history(create_database_engine(served.url), "P0000013")) == 1
 

@@ -110,3 +110,23 @@ def test_another_neighbourhoods_list_and_people_are_refused_in_the_browser(site:
     response = page.goto(site["base"] + "/pages/people/P0000002")  # lives in Brook & Fen
     assert response.status == 404
     assert "P0000002" not in page.inner_text("main").replace("/pages/people/P0000002", "")
+
+
+def test_signing_out_posts_the_form_and_the_old_session_cookie_no_longer_opens_a_page(site: dict[str, Any], page: Any) -> None:
+    if not page.url.startswith(site["base"] + "/pages/") or page.url.endswith("/login"):
+        page.goto(site["base"] + "/pages/login")
+        page.fill("#token", site["token"])
+        page.click("button[type=submit]")
+        page.wait_for_url("**/pages/")
+    page.goto(site["base"] + "/pages/")
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    session = cookies["rr_session"]
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    assert site["token"] not in session["value"]
+    with page.expect_navigation():
+        page.click("#sign-out button[type=submit]")
+    assert page.url == site["base"] + "/pages/login"
+    assert "rr_session" not in {c["name"] for c in page.context.cookies()}
+    page.context.add_cookies([session])  # replay the ended session's cookie
+    page.goto(site["base"] + "/pages/neighbourhoods/Alpha%20Vale")
+    assert page.url == site["base"] + "/pages/login"

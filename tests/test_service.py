@@ -118,7 +118,7 @@ def test_explanation_reasons_add_up_to_the_published_score_minus_base_score(serv
 
 def test_timeline_has_24_zero_filled_months_before_as_of_with_the_published_counts(served: Served) -> None:
     # P0000004 (i=3) has ed 1, 2, 3 contacts in Oct, Sep, Aug 2026 and 2 gp contacts in Jan 2025
-    body = served.get("/v1/people/P0000004/explanation", "alpha").json()
+    body = served.get("/v1/people/P0000004/explanation", "phm").json()  # unlisted: PHM sees everyone
     months = [m["month"] for m in body["timeline"]]
     assert len(months) == 24 and months[0] == "2024-11" and months[-1] == "2026-10"
     by_month = {m["month"]: m["counts"] for m in body["timeline"]}
@@ -308,12 +308,13 @@ def test_no_person_id_reaches_the_logs_during_requests(served: Served, caplog: p
     assert leaked == []
 
 
-def test_metrics_endpoint_answers_in_process(served: Served) -> None:
+def test_metrics_endpoint_answers_in_process_to_a_phm_token_only(served: Served) -> None:
     # metric contents are checked against `bentoml serve` (tests/test_service_subprocess.py), where
     # BentoML sets up Prometheus' multiprocess directory before anything imports prometheus_client
-    response = served.client.get("/metrics")
+    response = served.get("/metrics", "phm")
     assert response.status_code == 200
     assert "P0000001" not in response.text
+    assert (served.get("/metrics").status_code, served.get("/metrics", "alpha").status_code) == (401, 403)
 
 
 def test_openapi_documents_every_endpoint_with_field_descriptions(served: Served) -> None:
@@ -337,14 +338,23 @@ def test_pages_without_a_session_redirect_to_the_sign_in_form(served: Served) ->
     assert (response.status_code, response.headers["location"]) == (303, "/pages/login")
 
 
-def test_signing_in_sets_an_http_only_cookie_that_opens_the_list_page(served: Served) -> None:
+def _login_token(client: TestClient) -> str:
+    form = client.get("/pages/login")
+    return form.text.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+def test_signing_in_sets_an_http_only_session_cookie_that_opens_the_list_page(served: Served) -> None:
     client = served.client
     try:
-        bad = client.post("/pages/login", data={"token": "rr_nope_nope"}, follow_redirects=False)
+        bad = client.post("/pages/login", data={"token": "rr_nope_nope", "csrf_token": _login_token(client)}, follow_redirects=False)
         assert bad.status_code == 401
-        response = client.post("/pages/login", data={"token": served.tokens["alpha"]}, follow_redirects=False)
+        response = client.post(
+            "/pages/login", data={"token": served.tokens["alpha"], "csrf_token": _login_token(client)}, follow_redirects=False
+        )
         assert response.status_code == 303
-        assert "httponly" in response.headers["set-cookie"].lower()
+        cookie = response.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        assert served.tokens["alpha"].lower() not in cookie
         page = client.get("/pages/neighbourhoods/Alpha Vale")
         assert page.status_code == 200
         for pid in _published_list(served, "Alpha Vale")["person_id"]:
@@ -355,8 +365,9 @@ def test_signing_in_sets_an_http_only_cookie_that_opens_the_list_page(served: Se
 
 
 def test_person_page_draws_one_bar_per_reason_up_to_the_chart_limit(served: Served) -> None:
-    body = served.get("/v1/people/P0000001/explanation", "alpha").json()
-    page = served.get("/pages/people/P0000001", "alpha").text
+    listed = _published_list(served, "Alpha Vale")["person_id"].iloc[0]
+    body = served.get(f"/v1/people/{listed}/explanation", "alpha").json()
+    page = served.get(f"/pages/people/{listed}", "alpha").text
     assert page.count('<g class="reason">') == min(len(body["reasons"]), 10)
     assert page.count("</th><td") == len(body["settings"])
     assert np.isclose(float(page.split("Risk <strong>")[1].split("%")[0]), round(body["score"] * 100, 1))

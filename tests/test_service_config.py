@@ -13,7 +13,7 @@ from features.errors import ConfigError
 from features.home import HOME_ENV, Home
 from service_support import FEATURES, TestModel, fit_model, service_app, write_publication
 from serving.auth import TokenStore
-from serving.config import ServiceConfig
+from serving.config import ServiceConfig, service_config
 from serving.errors import TokenError
 from serving.pages import PageConfig
 from serving.run import SERVICE, serve_launch
@@ -103,3 +103,19 @@ def test_token_stages_check_names_only_once_something_is_published(tmp_path: Pat
     revoked = revoke_token(home, unchecked.record.id)
     assert revoked.revoked_at is not None
     assert {r.id: r.revoked_at is not None for r in list_tokens(home)} == {unchecked.record.id: True, checked.record.id: False}
+
+
+def test_the_service_reads_its_settings_from_the_homes_service_toml(tmp_path: Path) -> None:
+    where = Home(tmp_path).ensure()
+    assert service_config(where) == ServiceConfig()
+    where.service_config.write_text('max_score_rows = 50\n[security]\ntrusted_hosts = ["risk.example.nhs.uk"]\n')
+    config = service_config(where)
+    assert config.max_score_rows == 50
+    assert config.security.trusted_hosts == ["risk.example.nhs.uk"]
+
+
+def test_a_misspelt_key_in_service_toml_names_the_file_the_key_and_a_suggestion(tmp_path: Path) -> None:
+    where = Home(tmp_path).ensure()
+    where.service_config.write_text("[security]\ntrusted_host = ['x']\n")
+    with pytest.raises(ConfigError, match=r"service\.toml key 'security\.trusted_host' is not a setting; did you mean 'trusted_hosts'"):
+        service_config(where)

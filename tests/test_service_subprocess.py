@@ -94,10 +94,12 @@ def test_served_service_is_ready_with_the_registered_champion_and_answers_a_list
 
 
 def test_served_explanation_is_refused_without_a_token_and_outside_scope(server: Server, published) -> None:
-    _, tokens, _ = published
-    assert server.get("/v1/people/P0000001/explanation").status_code == 401
+    _, tokens, publication = published
+    lists = publication.lists()
+    listed = lists[lists["neighbourhood"] == "Alpha Vale"]["person_id"].iloc[0]  # need-to-know: a person on the team's list
+    assert server.get(f"/v1/people/{listed}/explanation").status_code == 401
     assert server.get("/v1/people/P0000002/explanation", tokens["alpha"]).status_code == 404
-    assert server.get("/v1/people/P0000001/explanation", tokens["alpha"]).status_code == 200
+    assert server.get(f"/v1/people/{listed}/explanation", tokens["alpha"]).status_code == 200
 
 
 def test_a_revoked_token_is_refused_at_once_without_a_restart(server: Server, published) -> None:
@@ -111,10 +113,10 @@ def test_a_revoked_token_is_refused_at_once_without_a_restart(server: Server, pu
 
 def test_prometheus_metrics_label_routes_by_template_and_hold_no_person_id(server: Server, published) -> None:
     _, tokens, _ = published
-    server.get("/v1/people/P0000004/explanation", tokens["alpha"])
+    server.get("/v1/people/P0000004/explanation", tokens["phm"])  # unlisted: only PHM may open it
     server.get("/v1/neighbourhoods/Alpha Vale/list", tokens["alpha"])
     httpx.post(server.base + "/v1/score", json={"rows": []}, headers={"Authorization": f"Bearer {tokens['phm']}"})
-    text = server.get("/metrics").text
+    text = server.get("/metrics", tokens["phm"]).text
     counts = [line for line in text.splitlines() if line.startswith("risingrisk_http_requests_total{")]
     assert any('route="/v1/people/{person_id}/explanation"' in c and 'status="200"' in c for c in counts)
     assert any('route="/v1/neighbourhoods/{neighbourhood}/list"' in c for c in counts)
@@ -128,7 +130,8 @@ def test_the_server_log_holds_no_person_id_after_person_views(server: Server, pu
     for pid in ("P0000001", "P0000004", "P0000002", "P7777777"):
         server.get(f"/v1/people/{pid}/explanation", tokens["alpha"])
         server.get(f"/pages/people/{pid}", tokens["alpha"])
-    httpx.post(server.base + "/v1/score", content=b'{"rows": [{"row_id": "P0000001"', headers={"Authorization": f"Bearer {tokens['phm']}"})
+    httpx.post(server.base + "/v1/score", content=b'{"rows": [{"row_id": "P0000001"',
+               headers={"Authorization": f"Bearer {tokens['phm']}", "Content-Type": "application/json"})
     time.sleep(0.5)
     log = server.log.read_text()
     assert "path=/v1/neighbourhoods/Alpha%20Vale/list" in log or "Alpha" in log

@@ -1,4 +1,4 @@
-"""The caseload database (actions and the audit log): SQLAlchemy models, engines and Alembic migrations."""
+"""The caseload database (actions, the audit log and page sessions): SQLAlchemy models, engines and Alembic migrations."""
 
 from features.database.engine import (
     DATABASE_URL_ENV,
@@ -17,7 +17,7 @@ from features.database.migrate import (
     require_up_to_date,
     upgrade,
 )
-from features.database.tables import Action, AuditRecord, Base
+from features.database.tables import Action, AuditRecord, Base, PageSession
 
 __all__ = [
     "DATABASE_URL_ENV",
@@ -25,6 +25,7 @@ __all__ = [
     "Action",
     "AuditRecord",
     "Base",
+    "PageSession",
     "UpgradeResult",
     "create_database_engine",
     "current_revision",

@@ -1,4 +1,4 @@
-"""The database's tables as SQLAlchemy 2 models: caseload actions and the audit log (migrations create them)."""
+"""The database's tables as SQLAlchemy 2 models: caseload actions, the audit log and page sessions (migrations create them)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "Action", "AuditRecord", "UtcDateTime", "NOTE_MAX_LENGTH", "ID_MAX_LENGTH", "utc"]
+__all__ = ["Base", "Action", "AuditRecord", "PageSession", "UtcDateTime", "NOTE_MAX_LENGTH", "ID_MAX_LENGTH", "utc"]
 
 #: Longest free-text note on an action (the API refuses longer ones; the column holds no more).
 NOTE_MAX_LENGTH = 500
@@ -82,3 +82,17 @@ class AuditRecord(Base):
     n_people: Mapped[int] = mapped_column(Integer)
     person_ids: Mapped[list[str]] = mapped_column(JSON(none_as_null=True))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+
+
+class PageSession(Base):
+    """A signed-in clinician page session: the SHA-256 of its random id (never the id), its token id, times and CSRF secret."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (Index("ix_sessions_token_id", "token_id"), Index("ix_sessions_expires_at", "expires_at"))
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[str] = mapped_column(String(ID_MAX_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    csrf_secret: Mapped[str] = mapped_column(String(64))

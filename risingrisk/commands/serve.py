@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 
 from features.database import database_url, require_up_to_date
-from features.errors import DatabaseNotMigratedError, DatabaseUrlError
+from features.errors import ConfigError, DatabaseNotMigratedError
 from features.home import home as resolve_home
 from risingrisk.console import FittedTable, HomeOption, new_console
+from serving.config import service_config
 from serving.run import serve_launch
 
 __all__ = ["serve_command"]
@@ -27,7 +28,8 @@ def serve_command(
     console = new_console()
     try:
         require_up_to_date(database_url(where))
-    except (DatabaseNotMigratedError, DatabaseUrlError) as error:
+        service_config(where)  # a malformed service.toml stops here, with the key and the fix, not inside a worker
+    except (DatabaseNotMigratedError, ConfigError) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
     launch = serve_launch(where, host=host, port=port, workers=workers)
