@@ -7,6 +7,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from typer.models import CommandInfo, DefaultPlaceholder, TyperInfo
 
 from risingrisk import __version__
+from risingrisk.commands.audit import audit_app
 from risingrisk.commands.db import db_app
 from risingrisk.commands.features import features_command
 from risingrisk.commands.impact import impact_command
@@ -124,4 +125,5 @@ app.command("monitor")(monitor_command)
 app.command("impact")(impact_command)
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
 help_types(app)
