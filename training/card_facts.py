@@ -13,7 +13,9 @@ from training.calibration import CalibrationChoice
 from training.config import ExperimentConfig
 from training.dataset import TrainingData
 from training.equity import EquityAudit
+from training.compare import ConstraintComparison
 from training.evaluate import MODELS
+from training.list_policy import PolicyReport
 from training.metrics import MetricCI
 from training.model_card import CardFacts, markdown_table
 from training.split import IndexDates
@@ -47,6 +49,8 @@ def card_facts(
     audit: EquityAudit,
     data: TrainingData,
     specs: dict[str, FeatureSpec],
+    comparison: ConstraintComparison | None = None,
+    policies: PolicyReport | None = None,
 ) -> CardFacts:
     """Gather the model card's facts and tables from what the run measured.
 
@@ -65,7 +69,11 @@ def card_facts(
     data
         The split rows (slices, exclusions at validation dates, missingness on training rows).
     specs
-        The predictor declarations (the card's predictor table).
+        The predictor declarations (the card's predictor table, with each predictor's enforced direction).
+    comparison
+        The constrained vs unconstrained model on the evaluation rows (``None`` when not run).
+    policies
+        Every list policy on the evaluation rows (``None`` when not run).
     """
     ev = config.evaluation
     fraction_labels = {"capacity": f"capacity ({ev.capacity_per_1000:g}/1,000)", **{f"top{100 * f:g}pct": f"top {100 * f:g}%" for f in ev.top_fractions}}
@@ -98,7 +106,28 @@ def card_facts(
     exclusions = at_valid["excluded_reason"].astype("string").fillna("in cohort").value_counts().rename_axis("reason").reset_index(name="rows")
     unlabelled = int((at_valid["in_cohort"].fillna(False).astype(bool) & at_valid[config.label_column].isna()).sum())
     exclusions = pd.concat([exclusions, pd.DataFrame({"reason": ["in cohort but follow-up incomplete (no label)"], "rows": [unlabelled]})], ignore_index=True)
-    predictors = pd.DataFrame([{"predictor": n, "group": s.group, "description": s.description} for n, s in specs.items()])
+    constrained = config.model.monotone
+    predictors = pd.DataFrame([
+        {"predictor": n, "group": s.group, "direction": s.direction if constrained else f"{s.direction} (not enforced)", "description": s.description}
+        for n, s in specs.items()
+    ])
+    listed = pd.DataFrame([
+        {
+            "model": MODELS[key],
+            "listed: mean predicted": values["predicted_capacity"].text(),
+            "listed: observed": values["ppv_capacity"].text(),
+            "observed − predicted": values["listed_calibration_capacity"].text(),
+        }
+        for key, values in metrics.items()
+        if "listed_calibration_capacity" in values
+    ])
+    extra: dict[str, str] = {"listed_calibration": markdown_table(listed)}
+    if comparison is not None:
+        extra["constraints"] = markdown_table(comparison.table())
+    if policies is not None:
+        extra["policies"] = markdown_table(policies.summary, floats="{:.3f}")
+        wide = policies.by_band.pivot_table(index=["attribute", "band"], columns="policy", values="tpr", sort=False).reset_index()
+        extra["policy_bands"] = markdown_table(wide, floats="{:.3f}")
     missing_share = data.X.iloc[data.training_rows].isna().mean()
     missing = missing_share[missing_share > 0].sort_values(ascending=False).rename("share missing").rename_axis("predictor").reset_index()
     columns = ["group", "count", "prevalence", "mean_predicted", "calibration_in_the_large", "auroc", "selection_rate", "tpr", "fpr", "false_omission_rate", "gated"]
@@ -155,6 +184,7 @@ def card_facts(
             "calibration": markdown_table(calibration),
             "equity": equity,
             "intersections": intersections,
+            **extra,
         },
         figures=dict(FIGURES),
     )
