@@ -56,6 +56,9 @@ class LogOddsCalibrator:
       ``logit q = a ln p - b ln(1 - p) + c`` with ``a, b >= 0`` (a term whose coefficient comes out
       negative is dropped and the rest refitted, keeping the map monotone); smooth, never 0 or 1.
     - ``platt``: logistic regression on the log-odds.
+
+    ``beta`` and ``platt`` are flat beyond the calibration slice's log-odds range (no extrapolation,
+    like the isotonic maps); a model saved before the range was stored maps without the clip.
     - ``isotonic``: plain isotonic regression (step function; can output exactly 0 or 1 — kept to
       load older models and for the rule baselines' score-to-rate maps).
 
@@ -78,10 +81,12 @@ class LogOddsCalibrator:
             self.knots_x_, self.knots_y_ = self._smoothed_knots(log_odds, y)
         elif self.method == "beta":
             self.a_, self.b_, self.intercept_ = self._beta(log_odds, y)
+            self.range_ = (float(log_odds.min()), float(log_odds.max()))
         elif self.method == "platt":
             platt = LogisticRegression(C=1e6).fit(log_odds.reshape(-1, 1), y)
             self.intercept_ = float(platt.intercept_[0])
             self.slope_ = float(platt.coef_[0, 0])
+            self.range_ = (float(log_odds.min()), float(log_odds.max()))
         else:
             raise CalibrationMethodError(
                 f"calibration method must be one of {list(CALIBRATION_MAPS)}; got {self.method!r}. Use one of those."
@@ -123,6 +128,8 @@ class LogOddsCalibrator:
         log_odds = np.asarray(log_odds, dtype=float)
         if self.method in ("isotonic", "smoothed_isotonic"):
             return np.interp(log_odds, self.knots_x_, self.knots_y_)
+        if getattr(self, "range_", None) is not None:
+            log_odds = np.clip(log_odds, *self.range_)  # no extrapolation beyond the calibration slice's scores
         if self.method == "beta":
             z = self.intercept_ + _beta_features(log_odds) @ np.array([self.a_, self.b_])
             return 1.0 / (1.0 + np.exp(-z))
@@ -133,13 +140,14 @@ class LogOddsCalibrator:
         if self.method in ("isotonic", "smoothed_isotonic"):
             return {"method": self.method, "x": self.knots_x_.tolist(), "y": self.knots_y_.tolist()}
         if self.method == "beta":
-            return {"method": "beta", "a": self.a_, "b": self.b_, "intercept": self.intercept_}
-        return {"method": "platt", "intercept": self.intercept_, "slope": self.slope_}
+            return {"method": "beta", "a": self.a_, "b": self.b_, "intercept": self.intercept_, "range": list(self.range_)}
+        return {"method": "platt", "intercept": self.intercept_, "slope": self.slope_, "range": list(self.range_)}
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> "LogOddsCalibrator":
         """Rebuild a fitted calibrator from ``to_dict`` output."""
         calibrator = cls(method=data["method"])  # type: ignore[arg-type]
+        calibrator.range_ = tuple(data["range"]) if "range" in data else None  # type: ignore[arg-type]
         if calibrator.method in ("isotonic", "smoothed_isotonic"):
             calibrator.knots_x_ = np.asarray(data["x"], dtype=float)
             calibrator.knots_y_ = np.asarray(data["y"], dtype=float)
