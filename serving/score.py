@@ -21,6 +21,8 @@ from models.explain import explain_rows
 from models.risk_model import RiskModel
 from serving.capacity import CapacityConfig, list_sizes, neighbourhood_stats
 from serving.errors import ScoringError
+from serving.list_policy import choose_listed
+from training.list_policy import ListsConfig
 
 __all__ = [
     "RiskBands",
@@ -64,12 +66,13 @@ class RiskBands:
 
 @dataclass(frozen=True)
 class ScoreConfig:
-    """Scoring settings: list capacity, risk bands, reasons kept per listed person, timeline length."""
+    """Scoring settings: list capacity, risk bands, reasons kept per listed person, timeline length, list policy."""
 
     capacity: CapacityConfig = field(default_factory=CapacityConfig)
     bands: RiskBands = field(default_factory=RiskBands)
     top_reasons: int = 5
     timeline_months: int = TIMELINE_MONTHS
+    lists: ListsConfig = field(default_factory=ListsConfig)
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ def score_population(
     config: ScoreConfig | None = None,
     previous_lists: pd.DataFrame | None = None,
     feature_config: FeatureConfig | None = None,
+    earlier: pd.Series | None = None,
 ) -> ScoredPopulation:
     """Score every eligible person in a feature table and rank each neighbourhood's list.
 
@@ -122,6 +126,8 @@ def score_population(
         neighbourhood's previous list are ``is_new``. ``None`` = everybody listed is new.
     feature_config
         The model's feature config, whose predictor declarations word the reasons (``None`` = default).
+    earlier
+        List policy ``rising``: each person's score ``config.lists.rising_months`` earlier, indexed by person_id (missing = none).
 
     Returns
     -------
@@ -186,9 +192,13 @@ def score_population(
     candidates = population.loc[ranked].assign(log_odds=log_odds[ranked]).sort_values(
         ["neighbourhood", "score", "log_odds", "person_id"], ascending=[True, False, False, True], kind="stable"
     )
-    rank = candidates.groupby("neighbourhood").cumcount() + 1
-    limit = candidates["neighbourhood"].map(capacity).fillna(0).astype("int64")
-    lists = candidates.loc[rank <= limit].assign(rank=rank[rank <= limit].astype("int64"))
+    strata = table[config.lists.stratify_by] if config.lists.stratify_by in table.columns else None
+    listed = choose_listed(
+        candidates, capacity, config=config.lists, strata=strata,
+        earlier=table["person_id"].astype("str").map(earlier) if earlier is not None else None,
+    )
+    lists = candidates.loc[candidates.index.isin(listed)]
+    lists = lists.assign(rank=(lists.groupby("neighbourhood").cumcount() + 1).astype("int64"))
     population["list_rank"] = pd.array([pd.NA] * len(population), dtype="Int64")
     population.loc[lists.index, "list_rank"] = lists["rank"].to_numpy()
 

@@ -9,6 +9,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from features.build import build_features
 from features.config import FeatureConfig
 from features.dates import extract_date
@@ -18,6 +20,8 @@ from models.explain import EXPLANATION_SPACE
 from models.risk_model import RiskModel
 from serving.publish import Publication, current_publication, publications_root, publish, utc_now
 from serving.score import ScoreConfig, ScoredPopulation, build_timeline, score_population
+from training.compare import earlier_scores
+from training.list_policy import policy_description
 
 __all__ = ["STEPS", "ScoringRun", "score_and_publish"]
 
@@ -96,8 +100,17 @@ def score_and_publish(
     step("Scoring and explaining")
     root = publications_root(where)
     previous = current_publication(root)
+    earlier = (
+        pd.Series(
+            earlier_scores(model, data_dir, table[["person_id", "as_of"]], months=config.lists.rising_months, feature_config=feature_config),
+            index=table["person_id"].astype(str).to_numpy(),
+        )
+        if config.lists.policy == "rising"
+        else None
+    )
     result = score_population(
-        table, model, config=config, previous_lists=previous.lists() if previous is not None else None, feature_config=feature_config
+        table, model, config=config, previous_lists=previous.lists() if previous is not None else None, feature_config=feature_config,
+        earlier=earlier,
     )
     lap("score_and_explain")
     seconds.update({f"of_which_{k}": v for k, v in result.seconds.items()})
@@ -124,6 +137,7 @@ def score_and_publish(
         "explanation_space": EXPLANATION_SPACE,
         "base_score": result.base_score,
         "top_reasons": config.top_reasons,
+        "list_policy": policy_description(config.lists),
     }
     publication = publish(
         root, population=result.population, lists=result.lists, features=result.features,

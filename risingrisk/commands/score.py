@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -67,7 +68,7 @@ def score_command(
                 "model_name": loaded.name, "model_version": loaded.version, "model_alias": loaded.alias,
                 "model_run_id": loaded.run_id, "outcome": loaded.outcome,
             },
-            as_of=to_date(as_of) if as_of else None, where=out if out is not None else home(), config=config, progress=on_progress,
+            as_of=to_date(as_of) if as_of else None, where=out if out is not None else home(), config=replace(config, lists=loaded.lists), progress=on_progress,
         )
     result = run.result
     summary = Table(title=f"Published {run.publication.id}")
