@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from risingrisk.commands.db import db_app
+from risingrisk.commands.evaluate import evaluate_command
 from risingrisk.commands.features import features_command
 from risingrisk.commands.importers import import_app
 from risingrisk.commands.promote import promote_command
@@ -35,6 +36,7 @@ app.command("validate")(validate_command)
 app.command("features")(features_command)
 app.command("train")(train_command)
 app.command("promote")(promote_command)
+app.command("evaluate")(evaluate_command)
 app.command("score")(score_command)
 app.command("serve")(serve_command)
 app.add_typer(tokens_app, name="tokens")
