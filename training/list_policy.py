@@ -7,6 +7,7 @@ it; scoring applies the configured one (``serving.score``) and records it in the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, Self
@@ -141,7 +142,8 @@ class PolicyReport:
         }
         for row in self.by_band.itertuples():
             if not pd.isna(row.tpr):
-                out[f"policy.{row.policy}.tpr.{row.attribute}.{row.band}".replace(" ", "_").replace("+", "plus")] = float(row.tpr)
+                band = re.sub(r"[^0-9A-Za-z_.-]", "_", str(row.band).replace("+", "plus"))
+                out[f"policy.{row.policy}.tpr.{row.attribute}.{band}"] = float(row.tpr)
         return out
 
 
