@@ -12,6 +12,9 @@ the training and validation feature table once, then fits each variant with the 
 - ``raw_counts``: plain LightGBM (no constraints) on the raw setting count windows only;
 - ``unconstrained``: all declared predictors, no monotone constraints;
 - ``constrained``: all declared predictors with the declared directions (the product default);
+- ``constrained_intermediate`` / ``constrained_advanced``: the same with LightGBM's less strict
+  monotone methods (the default ``basic`` is the one that guarantees a present condition's
+  contribution is never negative);
 - ``constrained_candidates``: the default plus candidate predictors computed from the count
   windows (trajectory slope of urgent use; distinct services in the last 3 months).
 
@@ -113,17 +116,23 @@ def run_mechanism(data_dir: Path, config: ExperimentConfig) -> dict[str, Any]:
     declared = list(predictor_specs(feature_config))
     raw = [window_name(s, w) for s in SETTINGS for w in sorted(feature_config.windows)]
     data = prepare(frame, dates, predictors=declared, config=config)
+    methods = {m: config.model_copy(update={"model": config.model.model_copy(update={"monotone_method": m})}) for m in ("intermediate", "advanced")}
     variants = {
-        "raw_counts": (raw, False),
-        "unconstrained": (declared, False),
-        "constrained": (declared, True),
-        "constrained_candidates": (declared + list(candidates.columns), True),
+        "raw_counts": (raw, False, config),
+        "unconstrained": (declared, False, config),
+        "constrained": (declared, True, config),
+        "constrained_intermediate": (declared, True, methods["intermediate"]),
+        "constrained_advanced": (declared, True, methods["advanced"]),
+        "constrained_candidates": (declared + list(candidates.columns), True, config),
     }
     return {
         "index_dates": dates.as_dict(),
         "evaluate_rows": int(len(data.rows["evaluate"])),
         "evaluate_outcomes": int(data.y[data.rows["evaluate"]].sum()),
-        "variants": {name: _fit_and_measure(data, config, cols, monotone=mono, data_dir=data_dir) for name, (cols, mono) in variants.items()},
+        "variants": {
+            name: _fit_and_measure(data, variant_config, cols, monotone=mono, data_dir=data_dir)
+            for name, (cols, mono, variant_config) in variants.items()
+        },
     }
 
 
