@@ -35,7 +35,9 @@ class ListsConfig(TypedConfig):
     policy: Policy = Field("risk", description="List policy: 'risk' (highest risk), 'rising' (largest rise) or 'stratified' (places shared across bands).")
     rising_months: int = Field(6, description="'rising': months between the earlier score and now.")
     min_risk: float | None = Field(
-        None, description="'rising': only people at or above this risk may be listed for a rise; omitted = the population's mean predicted risk."
+        None,
+        description="'rising': only people at or above this risk may be listed for a rise; omitted = the mean predicted risk of the "
+        "people competing for the list (each neighbourhood's eligible people when scoring; the evaluation rows in training).",
     )
     stratify_by: str = Field("age_band", description="'stratified': the feature-table column whose bands share the list places.")
     report_by: tuple[str, ...] = Field(("age_band", "imd_quintile"), description="Columns whose bands the policy report shows the true positive rate for.")
