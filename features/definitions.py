@@ -41,7 +41,9 @@ __all__ = [
 ]
 
 Kind = Literal["count", "trend", "days_since", "flag", "months_since", "number", "money", "category"]
-#: Clinically expected effect of a higher value on risk: ``raises``, ``lowers`` or ``either``.
+#: Clinically expected effect of a higher value on risk: ``raises``, ``lowers`` or ``either``. The model
+#: enforces it (``models.constraints``: LightGBM monotone constraints): use counts, conditions and
+#: present social needs raise; time since the last contact lowers; trends and demographics are free.
 Direction = Literal["raises", "lowers", "either"]
 
 #: setting -> (singular, plural) noun a clinician reads.
@@ -196,7 +198,9 @@ def _trend_specs(config: FeatureConfig) -> list[FeatureSpec]:
                 phrase=f"{{value:+.0f}} {many} in the last {m} months compared with the {m} months before",
                 kind="trend",
                 group="utilisation",
-                direction="raises",
+                # Unconstrained: the count windows already carry the level; a falling trend from a high
+                # level is not lower risk than a flat low one, so no direction holds for all people.
+                direction="either",
                 sql=lambda q, s=setting: f"{q.count(s, 0, m)} - {q.count(s, m, 2 * m)}",
                 reference=lambda r, s=setting: r.count(s, 0, m) - r.count(s, m, 2 * m),
                 setting=setting,
@@ -355,7 +359,9 @@ def _person_specs(config: FeatureConfig) -> list[FeatureSpec]:
             "Lives in an area of deprivation decile {value:.0f} (1 = most deprived, 10 = least)",
             "number",
             "demographic",
-            "lowers",
+            # Demographics are not constrained: deprivation's association with use is strong but an
+            # area attribute should not be forced into the model's shape (the equity audit reads it).
+            "either",
             sql=lambda q: q.person("imd_decile"),
             reference=lambda r: r.people["imd_decile"].astype(float),
             none="Deprivation of home area not known",

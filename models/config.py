@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
 from features.typed_config import TypedConfig
 
-__all__ = ["DEFAULT_CAPACITY_PER_1000", "LightGBMConfig"]
+__all__ = ["DEFAULT_CAPACITY_PER_1000", "MONOTONE_METHODS", "LightGBMConfig"]
 
 #: People listed per 1,000 registered (Tier 2 capacity): the experiment's ``[evaluation] capacity_per_1000``
 #: default and what serving sizes neighbourhood lists with unless configured otherwise.
 DEFAULT_CAPACITY_PER_1000: float = 6.0
+#: LightGBM's monotone constraint methods, strictest first.
+MONOTONE_METHODS: tuple[str, ...] = ("basic", "intermediate", "advanced")
 
 
 class LightGBMConfig(TypedConfig):
@@ -35,6 +37,17 @@ class LightGBMConfig(TypedConfig):
     )
     random_state: int = Field(7, description="Seed for bagging and predictor sampling (training is deterministic given it).")
     n_jobs: int = Field(2, description="LightGBM threads.")
+    monotone: bool = Field(
+        True,
+        description="Constrain each predictor to its declared clinical direction (features.definitions: raises = "
+        "non-decreasing, lowers = non-increasing, either = free) with LightGBM monotone_constraints.",
+    )
+    monotone_method: Literal["basic", "intermediate", "advanced"] = Field(
+        "basic",
+        description="LightGBM monotone_constraints_method. 'basic' bounds every leaf below a constrained split by the "
+        "split's midpoint, so a present flag's TreeSHAP contribution can never be negative (the reason text never says a "
+        "condition lowers risk); 'intermediate'/'advanced' constrain less and may fit slightly better but lose that guarantee.",
+    )
 
     @model_validator(mode="after")
     def _in_range(self) -> Self:

@@ -20,4 +20,4 @@ class MissingPredictorError(ModelError, KeyError):
 
 
 class CalibrationMethodError(ModelError):
-    """A calibration method other than ``isotonic`` or ``platt`` was asked for (or stored)."""
+    """A calibration method the model does not know was asked for (or stored)."""

@@ -9,6 +9,7 @@ from typer.models import CommandInfo, DefaultPlaceholder, TyperInfo
 from risingrisk import __version__
 from risingrisk.commands.audit import audit_app
 from risingrisk.commands.db import db_app
+from risingrisk.commands.evaluate import evaluate_command
 from risingrisk.commands.features import features_command
 from risingrisk.commands.impact import impact_command
 from risingrisk.commands.importers import import_app
@@ -119,6 +120,7 @@ app.command("validate")(validate_command)
 app.command("features")(features_command)
 app.command("train")(train_command)
 app.command("promote")(promote_command)
+app.command("evaluate")(evaluate_command)
 app.command("score")(score_command)
 app.command("serve")(serve_command)
 app.command("monitor")(monitor_command)

@@ -28,6 +28,7 @@ from features.dates import add_months
 from serving.errors import ScoringError
 
 __all__ = [
+    "caseload_counts",
     "ON_CASELOAD",
     "RECENTLY_DECLINED",
     "LISTED_STATUSES",
@@ -155,15 +156,24 @@ def apply_caseload_to_lists(
     listed = kept.loc[kept_rank <= limit.loc[kept.index]].assign(rank=kept_rank[kept_rank <= limit.loc[kept.index]])
     listed = listed.drop(columns=["held_back_reason", "held_back_until"])
     held = table.loc[table["held_back_reason"].notna(), ["person_id", "neighbourhood", "held_back_reason", "held_back_until"]]
-    counts = {
+    counts = caseload_counts(listed, held, limit.loc[listed.index])
+    return CaseloadListing(listed=listed.reset_index(drop=True), held_back=held.reset_index(drop=True), counts=counts)
+
+
+def caseload_counts(listed: pd.DataFrame, held: pd.DataFrame, limit: pd.Series) -> dict[str, int]:
+    """What the actions did to the lists: people listed, held back by reason, refilled, and by status.
+
+    ``listed`` holds ``candidate_rank``, ``status`` and ``previously_declined``; ``limit`` is each listed
+    person's neighbourhood capacity (a person whose candidate rank is beyond it filled a held-back place).
+    """
+    return {
         "listed": len(listed),
         "on_caseload": int((held["held_back_reason"] == ON_CASELOAD).sum()),
         "recently_declined": int((held["held_back_reason"] == RECENTLY_DECLINED).sum()),
-        "refilled": int((listed["candidate_rank"] > limit.loc[listed.index]).sum()),
+        "refilled": int((listed["candidate_rank"].to_numpy() > limit.to_numpy()).sum()),
         "previously_declined": int(listed["previously_declined"].sum()),
         **{status: int((listed["status"] == status).sum()) for status in LISTED_STATUSES},
     }
-    return CaseloadListing(listed=listed.reset_index(drop=True), held_back=held.reset_index(drop=True), counts=counts)
 
 
 def apply_caseload(

@@ -21,8 +21,10 @@ from features.sources import event_known, typed_sql
 from models.explain import explain_rows
 from models.risk_model import RiskModel
 from serving.capacity import CapacityConfig, list_sizes, neighbourhood_stats
-from serving.caseload_policy import apply_caseload_to_lists
+from serving.caseload_policy import apply_caseload_to_lists, caseload_counts
 from serving.errors import ScoringError
+from serving.list_policy import choose_listed
+from training.list_policy import ListsConfig
 
 __all__ = [
     "RiskBands",
@@ -71,13 +73,14 @@ class RiskBands:
 
 @dataclass(frozen=True)
 class ScoreConfig:
-    """Scoring settings: list capacity, risk bands, reasons kept per listed person, timeline length, caseload rules."""
+    """Scoring settings: list capacity, risk bands, reasons kept per listed person, timeline length, caseload rules, list policy."""
 
     capacity: CapacityConfig = field(default_factory=CapacityConfig)
     bands: RiskBands = field(default_factory=RiskBands)
     top_reasons: int = 5
     timeline_months: int = TIMELINE_MONTHS
     caseload: CaseloadConfig = field(default_factory=CaseloadConfig)
+    lists: ListsConfig = field(default_factory=ListsConfig)
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ def score_population(
     previous_lists: pd.DataFrame | None = None,
     feature_config: FeatureConfig | None = None,
     actions: pd.DataFrame | None = None,
+    earlier: pd.Series | None = None,
 ) -> ScoredPopulation:
     """Score every eligible person in a feature table and rank each neighbourhood's list.
 
@@ -143,6 +147,11 @@ def score_population(
         neighbourhood's previous list are ``is_new``. ``None`` = everybody listed is new.
     feature_config
         The model's feature config, whose predictor declarations word the reasons (``None`` = default).
+    actions
+        The teams' caseload actions (:func:`features.caseload.read_actions`); only those recorded by the
+        scoring date count. Enrolled and recently declined people are held back before the list policy fills places.
+    earlier
+        List policy ``rising``: each person's score ``config.lists.rising_months`` earlier, indexed by person_id (missing = none).
 
     Returns
     -------
@@ -210,15 +219,21 @@ def score_population(
     as_of = pd.Timestamp(table["as_of"].iloc[0]).date() if len(table) else None
     listing_as_of = as_of if as_of is not None else date.min  # without people the date decides nothing
     actions = _actions_at(actions, listing_as_of)
+    # the teams' actions hold people back first; the list policy then fills each capacity from the rest
+    everyone = {str(n): int(k) for n, k in candidates["neighbourhood"].value_counts().items()}
     listing = apply_caseload_to_lists(
-        candidates,
-        capacity,
-        actions,
-        as_of=listing_as_of,
-        suppress_months=config.caseload.suppress_months,
+        candidates, everyone, actions, as_of=listing_as_of, suppress_months=config.caseload.suppress_months
     )
     row_of = pd.Series(population.index, index=population["person_id"].to_numpy())
-    lists = listing.listed.set_axis(row_of.loc[listing.listed["person_id"].to_numpy()].to_numpy())
+    open_places = listing.listed.set_axis(row_of.loc[listing.listed["person_id"].to_numpy()].to_numpy())
+    strata = table[config.lists.stratify_by] if config.lists.stratify_by in table.columns else None
+    chosen = choose_listed(
+        open_places, capacity, config=config.lists, strata=strata,
+        earlier=table["person_id"].astype("str").map(earlier) if earlier is not None else None,
+    )
+    lists = open_places.loc[open_places.index.isin(chosen)]
+    lists = lists.assign(rank=(lists.groupby("neighbourhood").cumcount() + 1).astype("int64"))
+    counts = caseload_counts(lists, listing.held_back, lists["neighbourhood"].map({str(k): int(v) for k, v in capacity.items()}))
     population["list_rank"] = pd.array([pd.NA] * len(population), dtype="Int64")
     population.loc[lists.index, "list_rank"] = lists["rank"].to_numpy()
     held = row_of.loc[listing.held_back["person_id"].to_numpy()].to_numpy()
@@ -265,7 +280,7 @@ def score_population(
         rows_without_neighbourhood=int((~has_nbhd).sum()),
         base_score=base,
         seconds=seconds,
-        caseload=listing.counts,
+        caseload=counts,
     )
 
 

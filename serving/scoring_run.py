@@ -24,6 +24,8 @@ from models.explain import EXPLANATION_SPACE
 from models.risk_model import RiskModel
 from serving.publish import Publication, current_publication, publications_root, publish, utc_now
 from serving.score import ScoreConfig, ScoredPopulation, build_timeline, list_details, score_population
+from training.compare import earlier_scores
+from training.list_policy import policy_description
 
 __all__ = ["STEPS", "ScoringRun", "score_and_publish"]
 
@@ -111,9 +113,17 @@ def score_and_publish(
     previous = current_publication(root)
     source = database if database is not None else database_url(where if isinstance(where, Home) else default_home())
     actions = read_actions(source, when)
+    earlier = (
+        pd.Series(
+            earlier_scores(model, data_dir, table[["person_id", "as_of"]], months=config.lists.rising_months, feature_config=feature_config),
+            index=table["person_id"].astype(str).to_numpy(),
+        )
+        if config.lists.policy == "rising"
+        else None
+    )
     result = score_population(
         table, model, config=config, previous_lists=previous.lists() if previous is not None else None,
-        feature_config=feature_config, actions=actions,
+        feature_config=feature_config, actions=actions, earlier=earlier,
     )
     lists = result.lists.merge(list_details(data_dir, when, result.lists["person_id"]), on="person_id", how="left", validate="one_to_one")
     lap("score_and_explain")
@@ -148,6 +158,7 @@ def score_and_publish(
         "explanation_space": EXPLANATION_SPACE,
         "base_score": result.base_score,
         "top_reasons": config.top_reasons,
+        "list_policy": policy_description(config.lists),
     }
     publication = publish(
         root, population=result.population, lists=lists, features=result.features,

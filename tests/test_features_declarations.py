@@ -100,10 +100,10 @@ def test_every_declared_predictor_has_a_direction_and_reads_as_non_empty_text_fo
         assert reason_text(group, values, as_of=date(2025, 4, 1)), group.key
 
 
-def test_clinically_expected_directions_are_declared_for_use_conditions_deprivation_and_age():
-    assert {PREDICTORS[n].direction for n in ("ed_0_3m", "ed_trend", "ltc_count", "ltc_diabetes", "sn_homeless")} == {"raises"}
-    assert (PREDICTORS["days_since_ed"].direction, PREDICTORS["imd_decile"].direction) == ("lowers", "lowers")
-    assert PREDICTORS["age"].direction == "either"
+def test_clinically_expected_directions_are_declared_for_use_conditions_recency_trends_and_demographics():
+    assert {PREDICTORS[n].direction for n in ("ed_0_3m", "ltc_count", "ltc_diabetes", "sn_homeless", "settings_used_12m")} == {"raises"}
+    assert PREDICTORS["days_since_ed"].direction == "lowers"
+    assert {PREDICTORS[n].direction for n in ("ed_trend", "imd_decile", "age", "sex_female", "sn_homeless_months")} == {"either"}
 
 
 def test_adding_a_predictor_is_one_declaration_that_reaches_the_sql_the_reference_and_the_reason_text(tmp_path, monkeypatch):

@@ -72,7 +72,16 @@ def test_top_fraction_metrics_on_a_known_ranking() -> None:
     y = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 0])
     scores = np.arange(10, 0, -1, dtype=float)
     # top 20% = the two highest scores: one outcome of two -> PPV 0.5; 1 of 2 outcomes found; prevalence 0.2 -> lift 2.5
-    assert top_fraction_metrics(y, scores, 0.2) == {"ppv": 0.5, "sensitivity": 0.5, "lift": 2.5}
+    assert top_fraction_metrics(y, scores, 0.2) == {"ppv": 0.5, "predicted": 9.5, "listed_calibration": -9.0, "sensitivity": 0.5, "lift": 2.5}
+
+
+def test_listed_calibration_is_the_observed_rate_among_the_listed_minus_their_mean_probability() -> None:
+    y = np.array([1, 1, 0, 1, 0, 0, 0, 0, 0, 0])
+    p = np.array([0.9, 0.7, 0.5, 0.4, 0.1, 0.1, 0.1, 0.1, 0.05, 0.05])
+    # top 30% = 0.9, 0.7, 0.5: two outcomes of three listed; mean predicted 0.7 -> observed - predicted = -0.0333
+    top = top_fraction_metrics(y, p, 0.3)
+    assert top["predicted"] == pytest.approx(0.7)
+    assert top["listed_calibration"] == pytest.approx(2 / 3 - 0.7)
 
 
 def test_ties_at_the_list_cut_are_broken_at_random_and_reproducibly() -> None:
@@ -98,5 +107,5 @@ def test_bootstrap_interval_brackets_the_point_estimate_and_is_reproducible(know
     assert result == evaluate_scores(y, scores, **kwargs)
     assert set(result) == {
         "auroc", "auprc", "brier", "calibration_intercept", "calibration_slope", "ece",
-        "ppv_capacity", "sensitivity_capacity", "lift_capacity",
+        "ppv_capacity", "sensitivity_capacity", "lift_capacity", "predicted_capacity", "listed_calibration_capacity",
     }

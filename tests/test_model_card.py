@@ -23,6 +23,22 @@ def _facts(oracle: dict[str, float] | None) -> CardFacts:
     )
 
 
+def test_model_card_shows_the_constraint_comparison_listed_calibration_and_the_list_policy_tables(tmp_path) -> None:
+    facts = _facts(None)
+    extra = {
+        "constraints": "| model | auroc |\n|---|---|\n| unconstrained | 0.801 |",
+        "listed_calibration": "| model | observed − predicted |\n|---|---|\n| LightGBM | 0.010 |",
+        "policies": "| policy | ppv |\n|---|---|\n| stratified | 0.210 |",
+        "policy_bands": "| attribute | band | risk |\n|---|---|---|\n| age_band | 5-11 | 0.030 |",
+    }
+    facts = CardFacts(**{**facts.__dict__, "hyperparameters": {"monotone": True, "monotone_method": "basic"}, "tables": {**facts.tables, **extra}})
+    markdown, _ = render_model_card(facts)
+    assert "method `basic`" in markdown
+    for table in extra.values():
+        assert table in markdown
+    assert "no one is shown 0% or 100%" in markdown
+
+
 def test_model_card_has_every_required_section_in_markdown_and_html(tmp_path) -> None:
     md_path, html_path = write_model_card(_facts(None), tmp_path)
     markdown, html = md_path.read_text(), html_path.read_text()

@@ -57,3 +57,23 @@ def test_the_champion_cannot_be_promoted_over_itself() -> None:
 def test_challenger_metrics_without_auroc_raise_promotion_error() -> None:
     with pytest.raises(PromotionError, match="challenger metrics must include"):
         decide({"ece": 0.1}, None, challenger_version="1", champion_version=None, equity_failures=[], config=RULE)
+
+
+LISTED = {"listed_calibration_capacity": -0.01, "listed_calibration_capacity_low": -0.05, "listed_calibration_capacity_high": 0.03}
+
+
+def test_a_challenger_overconfident_among_the_listed_is_refused_even_without_a_champion() -> None:
+    overconfident = {**GOOD, "listed_calibration_capacity": -0.12, "listed_calibration_capacity_low": -0.19, "listed_calibration_capacity_high": -0.05}
+    decision = decide(overconfident, None, challenger_version="1", champion_version=None, equity_failures=[], config=RULE)
+    assert decision.reasons == ["among the listed, observed - mean predicted = -0.1200 (95% CI -0.1900 to -0.0500) excludes 0"]
+
+
+def test_promotion_compares_calibration_among_the_listed_with_the_champions() -> None:
+    champion = {**GOOD, **LISTED}
+    worse = {**GOOD, "listed_calibration_capacity": 0.04, "listed_calibration_capacity_low": -0.01, "listed_calibration_capacity_high": 0.09}
+    decision = decide(worse, champion, challenger_version="2", champion_version="1", equity_failures=[], config=RULE, same_rows=True)
+    assert [c.name for c in decision.checks] == [
+        "equity gates", "calibration slope", "calibration among the listed", "AUROC vs champion", "calibration vs champion",
+        "listed calibration vs champion",
+    ]
+    assert decision.reasons == ["|observed - predicted| among the listed 0.0400 > champion v1 0.0100 + tolerance 0.02 (on the same evaluation rows)"]

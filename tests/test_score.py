@@ -197,3 +197,31 @@ def test_people_tied_on_an_isotonic_score_are_ranked_by_the_models_log_odds(mode
     assert listed["score"].duplicated().any()  # isotonic steps do tie at the top
     for _, group in listed.assign(log_odds=log_odds).groupby(["neighbourhood", "score"]):
         assert group.sort_values("rank")["log_odds"].is_monotonic_decreasing
+
+
+def _with_bands() -> pd.DataFrame:
+    table = _table()
+    return table.assign(age_band=pd.cut(table["age"], [-1, 17, 64, 200], labels=["0-17", "18-64", "65+"]).astype(str))
+
+
+@pytest.mark.parametrize("policy", ["stratified", "rising"])
+def test_scoring_lists_the_people_the_configured_policy_chooses_in_each_neighbourhood(model: RiskModel, policy: str) -> None:
+    from training.list_policy import ListsConfig, select
+
+    table = _with_bands()
+    rng = np.random.default_rng(8)
+    earlier = pd.Series(rng.random(len(table)) * 0.2, index=table["person_id"].astype(str).to_numpy())
+    lists = ListsConfig(policy=policy)
+    result = score_population(table, model, config=ScoreConfig(lists=lists), earlier=earlier)
+    assert result.list_sizes == {"Cantab": 9, "Ely North": 6, "Granta": 4}
+    population = result.population.set_index("person_id")
+    bands = table.set_index("person_id")["age_band"]
+    for neighbourhood, k in result.capacity.items():
+        eligible = population[(population["neighbourhood"] == neighbourhood) & population["score"].notna()]
+        eligible = eligible.sort_values("score", ascending=False, kind="stable")
+        mask = select(
+            eligible["score"].to_numpy(), k, config=lists, earlier=earlier.reindex(eligible.index).to_numpy(),
+            strata=bands.reindex(eligible.index).to_numpy(),
+        )
+        listed = set(result.lists.loc[result.lists["neighbourhood"] == neighbourhood, "person_id"])
+        assert listed == set(eligible.index[mask])

@@ -79,6 +79,7 @@ def test_score_publishes_every_registered_person_with_the_champions_version(runs
     assert meta["rows_in"] == len(table) == meta["rows_scored"] + meta["rows_excluded"]
     assert meta["rows_scored"] == int(table["in_cohort"].sum())
     assert meta["explanation_space"] == "probability"
+    assert (meta["list_policy"]["policy"], meta["list_policy"]["meaning"]) == ("risk", "the highest predicted risk")
     assert len(runs["second"].population()) == len(table)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import lightgbm as lgb
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 from features.build import build_features
 from features.definitions import predictor_names
+from features.simulation import simulate
 from risingrisk.cli import app
 from features.home import home
 from training.config import ExperimentConfig
@@ -18,6 +20,8 @@ from training.model_card import REQUIRED_SECTIONS
 from training.promote import promote
 from training.registry import load_model
 from training.evaluate import MODELS
+from training.external import external_validation
+from training.metrics import evaluate_scores
 from training.feedback import FeedbackConfig, apply_feedback_rule, enrolment_dates
 from training.tracking import client
 from training.train import STAGES, TrainResult, train
@@ -100,3 +104,49 @@ def test_training_drops_rows_whose_outcome_window_meets_an_enrolment_and_the_car
     assert run.data.metrics["feedback.rows_dropped"] == expected.rows_affected
     card = loaded.model_card_path.read_text()
     assert f"feedback rule 'exclude': dropped) | {expected.rows_affected} |" in card.replace("  ", " ")
+
+
+@pytest.mark.slow
+def test_train_reports_constraints_listed_calibration_and_every_list_policy_in_the_card_and_mlflow(trained: tuple[TrainResult, Path]) -> None:
+    result, root = trained
+    loaded = load_model("challenger", home=home(root))
+    assert result.constraints is not None and result.constraints["model"].tolist() == ["constrained", "unconstrained"]
+    assert loaded.metrics["constraints.constrained.auroc"] == result.metrics["lightgbm"]["auroc"].value
+    assert set(result.policies["policy"]) == {"risk", "rising", "stratified"}
+    assert (result.policies["listed"] == result.policies["listed"].iloc[0]).all()
+    risk = result.policies.set_index("policy").loc["risk"]
+    assert loaded.metrics["policy.risk.ppv"] == pytest.approx(risk["ppv"])
+    assert "listed_calibration_capacity_low" in loaded.metrics
+    card = loaded.model_card_path.read_text()
+    for text in ("**List policies.**", "**Among the listed people**", "| constrained |", "| unconstrained |", "method `basic`"):
+        assert text in card
+    assert loaded.lists.policy == "risk"
+
+
+@pytest.mark.slow
+def test_evaluate_on_a_held_out_population_matches_trains_metric_code_on_the_same_rows(
+    trained: tuple[TrainResult, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    result, root = trained
+    other = tmp_path_factory.mktemp("other") / "data"
+    simulate(people=4000, seed=99, out=other, start=date(2021, 1, 1), end=date(2025, 1, 1))
+    as_of = [date.fromisoformat(result.index_dates["valid"][-1])]
+    validation = external_validation(other, as_of, home=home(root), alias="challenger", n_bootstrap=20, seed=7)
+    loaded = load_model("challenger", home=home(root))
+    rows = build_features(other, as_of=as_of, labels=True, config=loaded.feature_config)
+    rows = rows[rows["in_cohort"].fillna(False).astype(bool) & rows["label_high_intensity_use"].notna()]
+    y = rows["label_high_intensity_use"].astype(int).to_numpy()
+    p = loaded.model.predict_proba(rows[loaded.feature_names])[:, 1]
+    expected = evaluate_scores(
+        y, p, groups=rows["person_id"].to_numpy(dtype=object), fractions={"capacity": validation.capacity_fraction}, probabilistic=True,
+        n_bootstrap=20, ci_level=0.95, ece_bins=10, seed=7,
+    )
+    assert validation.metrics == expected
+    assert (validation.rows, validation.outcomes) == (len(y), int(y.sum()))
+    assert ((p > 0) & (p < 1)).all()
+    outcome = CliRunner().invoke(
+        app, ["evaluate", "--data", str(other), "--as-of", as_of[0].isoformat(), "--model", "challenger", "--n-bootstrap", "20"],
+        env={"RISINGRISK_HOME": str(root), "COLUMNS": "200"},
+    )
+    assert outcome.exit_code == 0, outcome.output
+    assert f"{expected['auroc'].value:.3f}" in outcome.output and "Net benefit around capacity" in outcome.output

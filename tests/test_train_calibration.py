@@ -18,11 +18,11 @@ def test_calibration_lowers_brier_on_a_deliberately_miscalibrated_input() -> Non
     y = (rng.random(20000) < 1 / (1 + np.exp(-true_log_odds))).astype(float)
     skewed = 2.0 * true_log_odds + 3.0  # too extreme and too high
     people = np.arange(20000)
-    choice = choose_calibration(skewed, y, groups=people, methods=("isotonic", "platt"), folds=5, seed=0)
+    choice = choose_calibration(skewed, y, groups=people, methods=("smoothed_isotonic", "beta", "platt"), folds=5, seed=0)
     before = brier_score(y, 1 / (1 + np.exp(-skewed)))
     after = brier_score(y, choice.calibrator.transform(skewed))
     assert after < before
-    assert set(choice.cv_brier) == {"isotonic", "platt"}
+    assert set(choice.cv_brier) == {"smoothed_isotonic", "beta", "platt"}
     assert choice.method == min(choice.cv_brier, key=choice.cv_brier.__getitem__)
 
 
@@ -31,7 +31,31 @@ def test_a_calibration_slice_without_outcomes_raises_training_error() -> None:
         choose_calibration(np.zeros(10), np.zeros(10), groups=np.arange(10), methods=("platt",), folds=2, seed=0)
 
 
-@pytest.mark.parametrize("method", ["isotonic", "platt"])
+@pytest.mark.parametrize("method", ["smoothed_isotonic", "beta", "platt"])
+def test_no_calibrated_score_is_exactly_0_or_1_even_where_the_top_block_is_all_outcomes(method: str) -> None:
+    rng = np.random.default_rng(3)
+    log_odds = np.r_[rng.normal(-4, 1, 5000), rng.normal(4, 0.2, 40), rng.normal(-9, 0.2, 400)]
+    y = np.r_[(rng.random(5000) < 1 / (1 + np.exp(-rng.normal(-4, 1, 5000)))), np.ones(40), np.zeros(400)].astype(float)
+    plain = LogOddsCalibrator(method="isotonic").fit(log_odds, y).transform(log_odds)
+    assert plain.max() == 1.0 and plain.min() == 0.0  # the problem: 40 people shown 100%, 400 shown 0%
+    calibrated = LogOddsCalibrator(method=method).fit(log_odds, y).transform(np.r_[log_odds, -40.0, 40.0])
+    assert ((calibrated > 0.0) & (calibrated < 1.0)).all()
+
+
+def test_smoothed_isotonic_is_monotone_and_stays_calibrated_at_the_top_of_the_list() -> None:
+    rng = np.random.default_rng(5)
+    true_log_odds = rng.normal(-4.0, 1.4, 60000)
+    y = (rng.random(true_log_odds.size) < 1 / (1 + np.exp(-true_log_odds))).astype(float)
+    fit, test = slice(0, 30000), slice(30000, None)
+    calibrator = LogOddsCalibrator(method="smoothed_isotonic").fit(true_log_odds[fit], y[fit])
+    grid = np.linspace(-10, 4, 200)
+    assert (np.diff(calibrator.transform(grid)) >= 0).all()
+    p = calibrator.transform(true_log_odds[test])
+    top = np.argsort(-p)[:300]  # the listed: top 1%
+    assert abs(p[top].mean() - y[test][top].mean()) < 0.06
+
+
+@pytest.mark.parametrize("method", ["smoothed_isotonic", "beta", "platt", "isotonic"])
 def test_calibrator_round_trips_through_json_with_identical_output(method: str) -> None:
     rng = np.random.default_rng(1)
     log_odds = rng.normal(-2, 1, 500)

@@ -37,8 +37,12 @@ def test_the_shipped_default_toml_spells_out_every_model_split_and_evaluation_se
 def test_risk_model_keyword_defaults_are_the_lightgbm_config_defaults() -> None:
     signature = inspect.signature(RiskModel)
     defaults = {name: parameter.default for name, parameter in signature.parameters.items()}
+    # ``directions`` is data (from the predictor declarations), not a hyperparameter: no directions, no constraints.
+    assert defaults.pop("directions") is None
     assert defaults == LightGBMConfig().model_dump()
-    assert RiskModel().get_params() == ExperimentConfig().model.model_dump()
+    params = RiskModel().get_params()
+    assert params.pop("directions") is None
+    assert params == ExperimentConfig().model.model_dump()
     assert (defaults["min_child_samples"], defaults["random_state"]) == (200, 7)
 
 
@@ -65,7 +69,7 @@ def test_a_misspelt_top_level_key_says_did_you_mean(tmp_path: Path) -> None:
         ({"split": {"calibration_fraction": 1.5}}, "split.calibration_fraction must be strictly between 0 and 1; got 1.5. Use e.g. 0.4."),
         ({"evaluation": {"capacity_per_1000": 0}}, "evaluation.capacity_per_1000 must be in (0, 1000); got 0.0. Use e.g. 6."),
         ({"promotion": {"slope_range": [1.2, 1.3]}}, "promotion.slope_range must be [low, high] around 1; got [1.2, 1.3]. Use e.g. [0.9, 1.1]."),
-        ({"calibration": {"methods": ["beta"]}}, "calibration.methods must be a non-empty subset of ['isotonic', 'platt']; got ['beta']. Fix the names."),
+        ({"calibration": {"methods": ["isotonic"]}}, "calibration.methods must be a non-empty subset of ['smoothed_isotonic', 'beta', 'platt']; got ['isotonic']. Fix the names."),
         ({"outcome": "death"}, "outcome must be one of ['high_intensity_use', 'emergency_admission']; got 'death'. Fix the top-level outcome."),
     ],
 )

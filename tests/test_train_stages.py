@@ -78,10 +78,14 @@ def test_fit_uses_only_training_dates_and_calibrate_sets_the_chosen_map(data) ->
     baselines = fit_baselines(data, config=CONFIG, feature_config=FeatureConfig())
     assert baselines.rule_scores["ed_count"][:3].tolist() == data.X[["ed_0_3m", "ed_3_6m", "ed_6_12m"]].head(3).sum(axis=1).tolist()
     model = fit_risk_model(data, config=CONFIG)
-    assert model.get_params() == CONFIG.model.model_dump()
+    params = model.get_params()
+    directions = params.pop("directions")
+    assert params == CONFIG.model.model_dump()
+    # every predictor gets its declared direction: ED counts and conditions raise, age is free
+    assert (directions["ed_0_3m"], directions["ltc_count"], directions["ltc_asthma"], directions["age"]) == (1, 1, 1, 0)
     assert 1 <= model.best_iteration_ <= 40
     choice, rule_maps = calibrate(model, baselines, data, config=CONFIG)
-    assert model.calibrator_ is choice.calibrator and choice.method in ("isotonic", "platt")
+    assert model.calibrator_ is choice.calibrator and choice.method in ("smoothed_isotonic", "beta", "platt")
     assert set(rule_maps) == {"ed_count", "herts_segmentation"}
 
 

@@ -1,4 +1,4 @@
-"""Choose and fit the calibration map (isotonic or Platt) on the held-out calibration slice."""
+"""Choose and fit the calibration map (smoothed isotonic, beta or Platt) on the held-out calibration slice."""
 
 from __future__ import annotations
 
@@ -22,12 +22,19 @@ class CalibrationChoice:
 
 
 def choose_calibration(
-    log_odds: np.ndarray, y: np.ndarray, *, groups: np.ndarray, methods: tuple[str, ...], folds: int, seed: int
+    log_odds: np.ndarray,
+    y: np.ndarray,
+    *,
+    groups: np.ndarray,
+    methods: tuple[str, ...],
+    folds: int,
+    seed: int,
+    prior_rows: float | None = None,
 ) -> CalibrationChoice:
     """Pick the calibration method with the lowest person-grouped cross-validated Brier score, then refit it on all rows.
 
-    Fitting both methods on the whole slice and comparing them there would always favour isotonic
-    regression (it is more flexible); cross-validation within the slice compares them on rows each
+    Fitting the methods on the whole slice and comparing them there would always favour the most
+    flexible one; cross-validation within the slice compares them on rows each
     fit did not see. Folds are made of whole people, so a person's two index dates never sit on
     both sides of a fold.
 
@@ -41,11 +48,13 @@ def choose_calibration(
     groups
         Person key per row.
     methods
-        Candidate methods, ``"isotonic"`` and/or ``"platt"``.
+        Candidate methods (``models.risk_model.CALIBRATION_MAPS``), e.g. ``"smoothed_isotonic"``, ``"beta"``, ``"platt"``.
     folds
         Number of grouped folds.
     seed
         Seed assigning people to folds.
+    prior_rows
+        ``smoothed_isotonic``'s pseudo-rows (``None`` = sqrt of the rows it is fitted on).
     """
     log_odds = np.asarray(log_odds, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -62,8 +71,8 @@ def choose_calibration(
         squared = np.empty_like(y)
         for k in range(folds):
             test = fold == k
-            fitted = LogOddsCalibrator(method=method).fit(log_odds[~test], y[~test])  # type: ignore[arg-type]
+            fitted = LogOddsCalibrator(method=method, prior_rows=prior_rows).fit(log_odds[~test], y[~test])  # type: ignore[arg-type]
             squared[test] = (fitted.transform(log_odds[test]) - y[test]) ** 2
         scores[method] = float(squared.mean())
     best = min(scores, key=scores.__getitem__)
-    return CalibrationChoice(best, scores, LogOddsCalibrator(method=best).fit(log_odds, y))  # type: ignore[arg-type]
+    return CalibrationChoice(best, scores, LogOddsCalibrator(method=best, prior_rows=prior_rows).fit(log_odds, y))  # type: ignore[arg-type]

@@ -13,8 +13,10 @@ from training.calibration import CalibrationChoice
 from training.config import ExperimentConfig
 from training.dataset import TrainingData
 from training.equity import EquityAudit
+from training.compare import ConstraintComparison
 from training.evaluate import MODELS
 from training.feedback import FeedbackResult
+from training.list_policy import PolicyReport
 from training.metrics import MetricCI
 from training.model_card import CardFacts, markdown_table
 from training.split import IndexDates
@@ -49,6 +51,8 @@ def card_facts(
     data: TrainingData,
     specs: dict[str, FeatureSpec],
     feedback: FeedbackResult,
+    comparison: ConstraintComparison | None = None,
+    policies: PolicyReport | None = None,
 ) -> CardFacts:
     """Gather the model card's facts and tables from what the run measured.
 
@@ -67,9 +71,13 @@ def card_facts(
     data
         The split rows (slices, exclusions at validation dates, missingness on training rows).
     specs
-        The predictor declarations (the card's predictor table).
+        The predictor declarations (the card's predictor table, with each predictor's enforced direction).
     feedback
         What the feedback rule did to rows whose outcome window met an enrolment (the exclusions table).
+    comparison
+        The constrained vs unconstrained model on the evaluation rows (``None`` when not run).
+    policies
+        Every list policy on the evaluation rows (``None`` when not run).
     """
     ev = config.evaluation
     fraction_labels = {"capacity": f"capacity ({ev.capacity_per_1000:g}/1,000)", **{f"top{100 * f:g}pct": f"top {100 * f:g}%" for f in ev.top_fractions}}
@@ -106,7 +114,28 @@ def card_facts(
         "dropped)" if feedback.rule == "exclude" else "kept)"
     )
     exclusions = pd.concat([exclusions, pd.DataFrame({"reason": [feedback_row], "rows": [feedback.rows_affected]})], ignore_index=True)
-    predictors = pd.DataFrame([{"predictor": n, "group": s.group, "description": s.description} for n, s in specs.items()])
+    constrained = config.model.monotone
+    predictors = pd.DataFrame([
+        {"predictor": n, "group": s.group, "direction": s.direction if constrained else f"{s.direction} (not enforced)", "description": s.description}
+        for n, s in specs.items()
+    ])
+    listed = pd.DataFrame([
+        {
+            "model": MODELS[key],
+            "listed: mean predicted": values["predicted_capacity"].text(),
+            "listed: observed": values["ppv_capacity"].text(),
+            "observed − predicted": values["listed_calibration_capacity"].text(),
+        }
+        for key, values in metrics.items()
+        if "listed_calibration_capacity" in values
+    ])
+    extra: dict[str, str] = {"listed_calibration": markdown_table(listed)}
+    if comparison is not None:
+        extra["constraints"] = markdown_table(comparison.table())
+    if policies is not None:
+        extra["policies"] = markdown_table(policies.summary, floats="{:.3f}")
+        wide = policies.by_band.pivot_table(index=["attribute", "band"], columns="policy", values="tpr", sort=False).reset_index()
+        extra["policy_bands"] = markdown_table(wide, floats="{:.3f}")
     missing_share = data.X.iloc[data.training_rows].isna().mean()
     missing = missing_share[missing_share > 0].sort_values(ascending=False).rename("share missing").rename_axis("predictor").reset_index()
     columns = ["group", "count", "prevalence", "mean_predicted", "calibration_in_the_large", "auroc", "selection_rate", "tpr", "fpr", "false_omission_rate", "gated"]
@@ -163,6 +192,7 @@ def card_facts(
             "calibration": markdown_table(calibration),
             "equity": equity,
             "intersections": intersections,
+            **extra,
         },
         figures=dict(FIGURES),
     )

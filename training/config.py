@@ -16,6 +16,7 @@ from models.config import DEFAULT_CAPACITY_PER_1000, LightGBMConfig
 from training.errors import ConfigError
 from training.feedback import FeedbackConfig
 from training.impact.config import ImpactConfig
+from training.list_policy import ListsConfig
 
 __all__ = [
     "PACKAGED_EXPERIMENT",
@@ -40,8 +41,9 @@ OUTCOMES: dict[str, str] = {
     "high_intensity_use": "label_high_intensity_use",
     "emergency_admission": "label_emergency_admission",
 }
-#: Calibration maps ``[calibration] methods`` may name.
-CALIBRATION_METHODS: tuple[str, ...] = ("isotonic", "platt")
+#: Calibration maps ``[calibration] methods`` may name: all stay strictly inside (0, 1) (plain
+#: isotonic regression is not offered: its top step reads 100%; see models.risk_model.LogOddsCalibrator).
+CALIBRATION_METHODS: tuple[str, ...] = ("smoothed_isotonic", "beta", "platt")
 
 
 def _require(checks: tuple[tuple[bool, str], ...]) -> None:
@@ -135,8 +137,14 @@ class BaselineConfig(_Table):
 class CalibrationConfig(_Table):
     """Calibration methods compared by person-grouped cross-validation on the calibration slice."""
 
-    methods: tuple[str, ...] = Field(CALIBRATION_METHODS, description="Candidate maps from the booster's log-odds: 'isotonic' and/or 'platt'.")
+    methods: tuple[str, ...] = Field(
+        CALIBRATION_METHODS, description="Candidate maps from the booster's log-odds: 'smoothed_isotonic', 'beta' and/or 'platt'."
+    )
     folds: int = Field(5, description="Person-grouped cross-validation folds used to choose the method.")
+    prior_rows: float | None = Field(
+        None,
+        description="'smoothed_isotonic': pseudo-rows of the Platt fit added to each isotonic block; omitted = sqrt(rows in the calibration slice).",
+    )
 
     @model_validator(mode="after")
     def _in_range(self) -> Self:
@@ -147,6 +155,10 @@ class CalibrationConfig(_Table):
                 f"calibration.methods must be a non-empty subset of {list(CALIBRATION_METHODS)}; got {list(self.methods)}. Fix the names.",
             ),
             (self.folds >= 2, f"calibration.folds must be >= 2; got {self.folds}. Use e.g. 5."),
+            (
+                self.prior_rows is None or self.prior_rows > 0,
+                f"calibration.prior_rows must be > 0 or omitted; got {self.prior_rows}. Remove it to use sqrt(rows).",
+            ),
         ))
         return self
 
@@ -166,6 +178,9 @@ class EvaluationConfig(_Table):
         True, description="Simulated data only: compare with the simulator's oracle (DIR/_truth), in the evaluation step only."
     )
     shap_sample: int = Field(5000, description="Evaluation rows sampled for the global TreeSHAP importance.")
+    compare_unconstrained: bool = Field(
+        True, description="With [model] monotone on, also fit the same model without the constraints and report both side by side."
+    )
 
     @model_validator(mode="after")
     def _in_range(self) -> Self:
@@ -218,6 +233,10 @@ class PromotionConfig(_Table):
     auroc_tolerance: float = Field(0.005, description="The challenger may be this much below the champion's AUROC (bootstrap noise).")
     ece_tolerance: float = Field(0.002, description="The challenger's ECE may be this much above the champion's.")
     slope_range: tuple[float, float] = Field((0.9, 1.1), description="The challenger's calibration slope must lie in [low, high].")
+    listed_tolerance: float = Field(
+        0.02,
+        description="Among the listed (capacity): the challenger's |observed - mean predicted| may be this much above the champion's.",
+    )
 
     @model_validator(mode="after")
     def _in_range(self) -> Self:
@@ -226,6 +245,7 @@ class PromotionConfig(_Table):
             (low < 1 < high, f"promotion.slope_range must be [low, high] around 1; got {list(self.slope_range)}. Use e.g. [0.9, 1.1]."),
             (self.auroc_tolerance >= 0, f"promotion.auroc_tolerance must be >= 0; got {self.auroc_tolerance}. Use e.g. 0.005."),
             (self.ece_tolerance >= 0, f"promotion.ece_tolerance must be >= 0; got {self.ece_tolerance}. Use e.g. 0.002."),
+            (self.listed_tolerance >= 0, f"promotion.listed_tolerance must be >= 0; got {self.listed_tolerance}. Use e.g. 0.02."),
         ))
         return self
 
@@ -261,6 +281,7 @@ class ExperimentConfig(_Table):
         default_factory=FeedbackConfig,
         description="Training rows whose outcome window meets a person's enrolment on the caseload (training.feedback).",
     )
+    lists: ListsConfig = Field(default_factory=ListsConfig, description="List policy (training.list_policy.ListsConfig): reported for every policy, applied by scoring.")
 
     @model_validator(mode="before")
     @classmethod

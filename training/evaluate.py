@@ -27,7 +27,7 @@ MODELS: dict[str, str] = {
     "logistic": "Logistic regression",
 }
 #: Metrics logged without a prefix for the registered model (what promotion and load_model read).
-HEADLINE: tuple[str, ...] = ("auroc", "auprc", "brier", "calibration_intercept", "calibration_slope", "ece", "ppv_capacity", "sensitivity_capacity", "lift_capacity")
+HEADLINE: tuple[str, ...] = ("auroc", "auprc", "brier", "calibration_intercept", "calibration_slope", "ece", "ppv_capacity", "sensitivity_capacity", "lift_capacity", "predicted_capacity", "listed_calibration_capacity")
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.pipeline import Pipeline
 
 from features.config import FeatureConfig
-from features.definitions import window_name
+from features.definitions import FeatureSpec, predictor_specs, window_name
+from models.constraints import monotone_directions
 from models.baselines import EdCountRule, HertsSegmentation, logistic_pipeline
 from models.risk_model import LogOddsCalibrator, RiskModel
 from training.calibration import CalibrationChoice, choose_calibration
@@ -43,10 +45,30 @@ def fit_baselines(data: TrainingData, *, config: ExperimentConfig, feature_confi
     return Baselines(rule_scores=rule_scores, logistic=logistic)
 
 
-def fit_risk_model(data: TrainingData, *, config: ExperimentConfig) -> RiskModel:
-    """Grow LightGBM on the ``fit`` slice, choosing the number of trees on the ``early_stop`` slice (both at training dates)."""
+def fit_risk_model(
+    data: TrainingData, *, config: ExperimentConfig, specs: Mapping[str, FeatureSpec] | None = None, monotone: bool | None = None
+) -> RiskModel:
+    """Grow LightGBM on the ``fit`` slice, choosing the number of trees on the ``early_stop`` slice (both at training dates).
+
+    Parameters
+    ----------
+    data
+        The split rows.
+    config
+        The experiment (``[model]`` hyperparameters and ``monotone`` switch).
+    specs
+        The predictor declarations whose ``direction`` constrains each predictor; ``None`` = the
+        default declarations of the model's features.
+    monotone
+        Override ``config.model.monotone`` (the unconstrained comparison fits with ``False``).
+    """
     fit, stop = data.rows["fit"], data.rows["early_stop"]
-    return RiskModel(**config.model.model_dump()).fit(data.X.iloc[fit], data.y[fit], X_valid=data.X.iloc[stop], y_valid=data.y[stop])
+    params = config.model.model_dump()
+    if monotone is not None:
+        params["monotone"] = monotone
+    directions = monotone_directions(specs if specs is not None else predictor_specs(config.features))
+    model = RiskModel(**params, directions=directions)
+    return model.fit(data.X.iloc[fit], data.y[fit], X_valid=data.X.iloc[stop], y_valid=data.y[stop])
 
 
 def calibrate(
@@ -61,7 +83,7 @@ def calibrate(
     rows = data.rows["calibrate"]
     choice = choose_calibration(
         model.predict_log_odds(data.X.iloc[rows]), data.y[rows], groups=data.persons[rows], methods=config.calibration.methods,
-        folds=config.calibration.folds, seed=config.split.seed,
+        folds=config.calibration.folds, seed=config.split.seed, prior_rows=config.calibration.prior_rows,
     )
     model.calibrator_ = choice.calibrator
     rule_maps = {name: LogOddsCalibrator(method="isotonic").fit(score[rows], data.y[rows]) for name, score in baselines.rule_scores.items()}

@@ -21,12 +21,15 @@ __all__ = [
     "evaluate_scores",
     "PROBABILITY_METRICS",
     "RANK_METRICS",
+    "LISTED_CALIBRATION_METRICS",
 ]
 
 #: Metrics that only need a ranking of the rows.
 RANK_METRICS: tuple[str, ...] = ("auroc", "auprc")
 #: Metrics that need the scores to be probabilities.
 PROBABILITY_METRICS: tuple[str, ...] = ("brier", "calibration_intercept", "calibration_slope", "ece")
+#: List metrics that need the scores to be probabilities: mean predicted risk among the listed and observed minus predicted.
+LISTED_CALIBRATION_METRICS: tuple[str, ...] = ("predicted", "listed_calibration")
 #: Probabilities are clipped to [EPS, 1 - EPS] before taking log-odds.
 EPS = 1e-4
 #: Above this many distinct scores, calibration intercept/slope are fitted on log-odds rounded to
@@ -92,6 +95,7 @@ class _Ranked:
         tiebreak = np.random.default_rng(seed).random(scores.size)
         self.strict_desc = np.lexsort((tiebreak, -scores))
         self.y_strict = y[self.strict_desc]
+        self.s_strict = scores[self.strict_desc]
 
     def calibration_sums(self, pos: np.ndarray, allw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Group sums collapsed onto the calibration grid when there are too many distinct scores."""
@@ -124,10 +128,16 @@ class _Ranked:
         return float((pos / tp[-1] * precision).sum())
 
     def top(self, w: np.ndarray, fractions: Mapping[str, float]) -> dict[str, dict[str, float]]:
-        """PPV, sensitivity and lift for each list size (a share of the total weight)."""
+        """PPV, sensitivity and lift for each list size (a share of the total weight), and calibration among the listed.
+
+        ``predicted`` is the mean score of the listed rows and ``listed_calibration`` the observed
+        rate among them minus that mean (positive: the list's risk is under-stated); both are only
+        meaningful when the scores are probabilities.
+        """
         ordered_w = w[self.strict_desc]
         cum = np.cumsum(ordered_w)
         cum_hits = np.cumsum(ordered_w * self.y_strict)
+        cum_scores = np.cumsum(ordered_w * self.s_strict)
         total, positives = cum[-1], cum_hits[-1]
         prevalence = positives / total
         out = {}
@@ -136,10 +146,14 @@ class _Ranked:
             i = int(np.searchsorted(cum, k, side="left"))  # row where the list is cut
             before_w = cum[i - 1] if i > 0 else 0.0
             before_hits = cum_hits[i - 1] if i > 0 else 0.0
-            hits = before_hits + (k - before_w) * self.y_strict[min(i, cum.size - 1)]
+            last = min(i, cum.size - 1)
+            hits = before_hits + (k - before_w) * self.y_strict[last]
+            predicted = ((cum_scores[i - 1] if i > 0 else 0.0) + (k - before_w) * self.s_strict[last]) / k
             ppv = hits / k
             out[label] = {
                 "ppv": float(ppv),
+                "predicted": float(predicted),
+                "listed_calibration": float(ppv - predicted),
                 "sensitivity": float(hits / positives) if positives else float("nan"),
                 "lift": float(ppv / prevalence) if prevalence else float("nan"),
             }
@@ -287,7 +301,8 @@ def _all_metrics(
         out["ece"] = _ece(pos, allw, p, bins)
     for label, values in ranked.top(w, fractions).items():
         for name, value in values.items():
-            out[f"{name}_{label}"] = value
+            if bins is not None or name not in LISTED_CALIBRATION_METRICS:
+                out[f"{name}_{label}"] = value
     return out
 
 

@@ -58,9 +58,11 @@ def decide(
     """Apply the promotion rule to out-of-time metrics.
 
     The challenger must pass the equity gates, have a calibration slope within
-    ``config.slope_range``, and — when there is a champion — an AUROC no lower than the champion's
-    minus ``auroc_tolerance`` and an expected calibration error no higher than the champion's plus
-    ``ece_tolerance``.
+    ``config.slope_range``, a mean predicted risk among the listed (capacity) people inside the
+    bootstrap interval of their observed rate (when recorded), and — when there is a champion — an
+    AUROC no lower than the champion's minus ``auroc_tolerance``, an expected calibration error no
+    higher than the champion's plus ``ece_tolerance``, and an absolute calibration error among the
+    listed no higher than the champion's plus ``listed_tolerance``.
 
     Parameters
     ----------
@@ -95,6 +97,18 @@ def decide(
     checks.append(
         Check("calibration slope", low <= slope <= high, f"calibration slope {slope:.3f} {'within' if low <= slope <= high else 'outside'} [{low}, {high}]")
     )
+    listed = "listed_calibration_capacity"
+    if all(f"{listed}{s}" in challenger for s in ("", "_low", "_high")):
+        gap, gap_low, gap_high = (challenger[f"{listed}{s}"] for s in ("", "_low", "_high"))
+        ok = gap_low <= 0.0 <= gap_high
+        checks.append(
+            Check(
+                "calibration among the listed",
+                ok,
+                f"among the listed, observed - mean predicted = {gap:+.4f} (95% CI {gap_low:+.4f} to {gap_high:+.4f}) "
+                f"{'includes' if ok else 'excludes'} 0",
+            )
+        )
     if champion is not None:
         where = "on the same evaluation rows" if same_rows else "each on its own validation rows"
         floor = champion["auroc"] - config.auroc_tolerance
@@ -117,6 +131,17 @@ def decide(
                 f"+ tolerance {config.ece_tolerance} ({where})",
             )
         )
+        if listed in challenger and listed in champion:
+            ceiling = abs(champion[listed]) + config.listed_tolerance
+            ok = abs(challenger[listed]) <= ceiling
+            checks.append(
+                Check(
+                    "listed calibration vs champion",
+                    ok,
+                    f"|observed - predicted| among the listed {abs(challenger[listed]):.4f} {'<=' if ok else '>'} champion "
+                    f"v{champion_version} {abs(champion[listed]):.4f} + tolerance {config.listed_tolerance} ({where})",
+                )
+            )
     return PromotionDecision(all(c.passed for c in checks), challenger_version, champion_version, tuple(checks))
 
 

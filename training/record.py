@@ -101,6 +101,8 @@ def model_metadata(
         "calibration_method": choice.method,
         "capacity_per_1000": config.evaluation.capacity_per_1000,
         "experiment": config.name,
+        "lists": config.lists.to_dict(),
+        "monotone": {"enabled": config.model.monotone, "method": config.model.monotone_method},
     }
 
 

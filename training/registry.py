@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,10 @@ from mlflow.models import infer_signature
 
 from features.config import FeatureConfig
 from features.home import Home, home as default_home
+from models.config import DEFAULT_CAPACITY_PER_1000
 from models.risk_model import RiskModel
 from training.errors import ModelNotFoundError
+from training.list_policy import ListsConfig
 from training.tracking import client as tracking_client
 
 __all__ = [
@@ -78,6 +80,8 @@ class LoadedModel:
     metrics: dict[str, float]
     training_window: dict[str, list[str]]
     model_card_path: Path | None
+    lists: ListsConfig = field(default_factory=ListsConfig)
+    capacity_per_1000: float = DEFAULT_CAPACITY_PER_1000
 
 
 def log_and_register(
@@ -169,6 +173,8 @@ def load_version(version: Any, *, alias: str, home: Home) -> LoadedModel:
         metrics=dict(run.data.metrics),
         training_window={k: list(v) for k, v in metadata["training_window"].items()},
         model_card_path=card if card.exists() else None,
+        lists=ListsConfig.load(metadata.get("lists", {})),
+        capacity_per_1000=float(metadata.get("capacity_per_1000", DEFAULT_CAPACITY_PER_1000)),
     )
 
 

@@ -19,6 +19,7 @@ from features.definitions import predictor_specs
 from features.home import Home, home as default_home
 from features.progress import ProgressCallback, report
 from training.card_facts import card_facts
+from training.compare import compare_constraints, list_policies
 from training.config import ExperimentConfig
 from training.dataset import prepare
 from training.equity import audit_equity
@@ -44,6 +45,8 @@ STAGES: tuple[str, ...] = (
     "calibration",
     "evaluation",
     "equity audit",
+    "constraint comparison",
+    "list policies",
     "figures",
     "registry",
     "model card",
@@ -66,6 +69,8 @@ class TrainResult:
     capacity_fraction: float
     slices: pd.DataFrame
     model_card: Path | None
+    policies: pd.DataFrame = field(default_factory=pd.DataFrame)
+    constraints: pd.DataFrame | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -145,7 +150,7 @@ def train(data_dir: Path, config: ExperimentConfig, *, home: Home | None = None,
         with stage("baselines"):
             baselines = fit_baselines(data, config=config, feature_config=feature_config)
         with stage("lightgbm"):
-            model = fit_risk_model(data, config=config)
+            model = fit_risk_model(data, config=config, specs=specs)
         with stage("calibration"):
             choice, rule_maps = calibrate(model, baselines, data, config=config)
         with stage("evaluation"):
@@ -157,6 +162,14 @@ def train(data_dir: Path, config: ExperimentConfig, *, home: Home | None = None,
             evaluated = data.rows["evaluate"]
             selected = top_mask(evaluation.probabilities["lightgbm"], data.capacity_fraction, config.evaluation.seed)
             audit = audit_equity(data.frame.iloc[evaluated], evaluation.y, evaluation.probabilities["lightgbm"], selected, config=config.equity)
+        with stage("constraint comparison"):
+            comparison = (
+                compare_constraints(model, data, config=config, specs=specs, constrained=evaluation.metrics["lightgbm"], method=choice.method)
+                if config.model.monotone and config.evaluation.compare_unconstrained
+                else None
+            )
+        with stage("list policies"):
+            policies = list_policies(model, data, evaluation.probabilities["lightgbm"], config=config, data_dir=data_dir)
         with stage("figures"):
             X_eval = data.X.iloc[evaluated]
             ev = config.evaluation
@@ -176,6 +189,11 @@ def train(data_dir: Path, config: ExperimentConfig, *, home: Home | None = None,
                 figures=figures, config=config, feature_config=feature_config, evaluation=evaluation, audit=audit, data=data,
                 importance=importance,
             )
+            mlflow.log_metrics({**policies.metrics(), **(comparison.flat() if comparison is not None else {})})
+            mlflow.log_text(policies.summary.to_csv(index=False), "lists/policies.csv")
+            mlflow.log_text(policies.by_band.to_csv(index=False), "lists/policies_by_band.csv")
+            if comparison is not None:
+                mlflow.log_text(comparison.table().to_csv(index=False), "constraints/comparison.csv")
             metadata = model_metadata(model, config, feature_config=feature_config, dates=dates, extract=extract, choice=choice)
             version = log_and_register(model, name=name, example=X_eval.head(5), metadata=metadata, aliases=(CHALLENGER,))
         with stage("model card"):
@@ -183,6 +201,7 @@ def train(data_dir: Path, config: ExperimentConfig, *, home: Home | None = None,
                 config=config, feature_config=feature_config, name=name, version=version, run_id=run.info.run_id, data_dir=data_dir,
                 start=start, extract=extract, dates=dates, best_iteration=model.best_iteration_, choice=choice,
                 metrics=evaluation.metrics, oracle=evaluation.oracle, audit=audit, data=data, specs=specs, feedback=feedback,
+                comparison=comparison, policies=policies,
             ))
         mlflow.log_metrics({f"seconds.{k.replace(' ', '_')}": v for k, v in stage.seconds.items()})
     return TrainResult(
@@ -198,5 +217,7 @@ def train(data_dir: Path, config: ExperimentConfig, *, home: Home | None = None,
         capacity_fraction=data.capacity_fraction,
         slices=data.slices,
         model_card=card,
+        policies=policies.summary,
+        constraints=comparison.table() if comparison is not None else None,
         seconds=stage.seconds,
     )

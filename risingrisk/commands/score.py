@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -62,7 +63,7 @@ def score_command(
                     "model_name": loaded.name, "model_version": loaded.version, "model_alias": loaded.alias,
                     "model_run_id": loaded.run_id, "outcome": loaded.outcome,
                 },
-                as_of=to_date(as_of) if as_of else None, where=out if out is not None else where, config=config, progress=progress,
+                as_of=to_date(as_of) if as_of else None, where=out if out is not None else where, config=replace(config, lists=loaded.lists), progress=progress,
             )
     except ModelNotFoundError as error:
         console.print(f"[red]{error}[/red]")
