@@ -1,6 +1,10 @@
 """Exceptions raised by batch scoring, list publication and the service."""
 
-__all__ = ["ServingError", "CapacityError", "PublicationError", "PublicationNotFoundError", "ScoringError", "TokenError"]
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ServingError", "CapacityError", "PublicationError", "PublicationNotFoundError", "PublicationRefusedError", "ScoringError", "TokenError"]
 
 
 class ServingError(Exception):
@@ -25,3 +29,15 @@ class PublicationNotFoundError(ServingError, LookupError):
 
 class TokenError(ServingError, ValueError):
     """An access token cannot be created, revoked or read (bad scope, unknown id, unreadable token file)."""
+
+
+class PublicationRefusedError(ServingError, RuntimeError):
+    """A critical monitoring alert, not accepted, stopped a publication; the current lists stay served.
+
+    ``alerts`` are the blocking alerts (``serving.monitoring.Alert``); ``report`` the ``monitor.json`` written.
+    """
+
+    def __init__(self, message: str, *, alerts: Sequence[Any], report: Path | None) -> None:
+        super().__init__(message)
+        self.alerts = list(alerts)
+        self.report = report

@@ -160,6 +160,9 @@ class EvaluationConfig(_Table):
         True, description="Simulated data only: compare with the simulator's oracle (DIR/_truth), in the evaluation step only."
     )
     shap_sample: int = Field(5000, description="Evaluation rows sampled for the global TreeSHAP importance.")
+    drift_reference_rows: int = Field(
+        20_000, description="Training rows sampled (seeded) and logged with the model as the reference monitoring measures drift against."
+    )
 
     @model_validator(mode="after")
     def _in_range(self) -> Self:
@@ -173,6 +176,10 @@ class EvaluationConfig(_Table):
             (0.5 < self.ci_level < 1, f"evaluation.ci_level must be in (0.5, 1); got {self.ci_level}. Use e.g. 0.95."),
             (self.ece_bins >= 2, f"evaluation.ece_bins must be >= 2; got {self.ece_bins}. Use e.g. 10."),
             (self.shap_sample >= 1, f"evaluation.shap_sample must be >= 1; got {self.shap_sample}. Use e.g. 5000."),
+            (
+                self.drift_reference_rows >= 100,
+                f"evaluation.drift_reference_rows must be >= 100; got {self.drift_reference_rows}. Use e.g. 20000.",
+            ),
         ))
         return self
 
