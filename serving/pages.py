@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import Field
 
+from features.dates import to_date
 from features.typed_config import TypedConfig
+from serving.monitoring.staleness import staleness_of
 
 __all__ = ["PageConfig", "Bar", "SETTING_LABELS", "reason_bars", "Pages"]
 
@@ -87,8 +90,10 @@ def reason_bars(reasons: Sequence[dict[str, Any]], config: PageConfig) -> tuple[
 class Pages:
     """Jinja2 templates of ``serving/templates`` (autoescaped) and the data each page needs."""
 
-    def __init__(self, config: PageConfig | None = None) -> None:
+    def __init__(self, config: PageConfig | None = None, *, refresh_days: int | None = None) -> None:
         self.config = config or PageConfig()
+        #: Lists older than this many days show a banner (``None``: never).
+        self.refresh_days = refresh_days
         self.env = Environment(loader=PackageLoader("serving", "templates"), autoescape=select_autoescape(["html"]))
 
     def login(self, *, message: str | None = None) -> str:
@@ -101,7 +106,11 @@ class Pages:
         return self.env.get_template("index.html").render(title="Neighbourhood lists", neighbourhoods=neighbourhoods, scope=scope)
 
     def neighbourhood_list(self, data: dict[str, Any]) -> str:
-        return self.env.get_template("list.html").render(title=f"{data['neighbourhood']} list", data=data)
+        stale = None
+        if self.refresh_days is not None:
+            age = staleness_of(data["publication_id"], to_date(data["as_of"]), datetime.now(timezone.utc).date(), self.refresh_days)
+            stale = age if age.stale else None
+        return self.env.get_template("list.html").render(title=f"{data['neighbourhood']} list", data=data, stale=stale)
 
     def person(self, data: dict[str, Any]) -> str:
         bars, zero, height = reason_bars(data["reasons"], self.config)

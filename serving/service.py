@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from features.errors import DatabaseNotMigratedError
 from features.home import Home, home as default_home
-from serving import api_routes, caseload_routes, page_routes
+from serving import api_routes, caseload_routes, monitoring_routes, page_routes
 from serving.api_models import ScoreResponse, ScoreRow
 from serving.bentoml_patches import cancel_request_timers
 from serving.config import ServiceConfig
@@ -45,6 +45,7 @@ app = FastAPI(
 )
 # before api_routes: its catch-all /v1/{path} answers every /v1 path not matched earlier
 app.include_router(caseload_routes.router)
+app.include_router(monitoring_routes.router)
 app.include_router(api_routes.router)
 app.include_router(page_routes.router)
 
@@ -120,6 +121,7 @@ class RisingRisk:
 def _add_middleware(service: bentoml.Service[Any], *, max_body_bytes: int) -> None:
     service.add_asgi_middleware(RouteMetricsMiddleware)
     service.add_asgi_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes)
+    service.add_asgi_middleware(monitoring_routes.StaleListsNote)
 
 
 def configured_service(config: ServiceConfig, *, home: Home, load_model: ModelLoader = load_champion) -> bentoml.Service[Any]:
