@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -138,3 +139,32 @@ def test_a_malformed_accepted_alert_is_refused_before_anything_runs(tmp_path: Pa
     result = CliRunner().invoke(app, ["score", "--home", str(tmp_path), "--data", str(tmp_path), "--accept-alert", "nhs111"])
     assert result.exit_code == 2
     assert "KIND:SUBJECT" in result.output and not (tmp_path / "monitoring").exists()
+
+
+def test_simulate_plants_the_faults_it_is_asked_for_and_records_them(tmp_path: Path) -> None:
+    out = tmp_path / "d"
+    result = CliRunner().invoke(app, [
+        "simulate", "--people", "500", "--seed", "3", "--out", str(out), "--start", "2022-01-01", "--end", "2023-01-01",
+        "--outage", "nhs111:30", "--recode", "X1:X2:2022-06-01", "--lag-increase", "20:2022-10-01:ed",
+    ])
+    assert result.exit_code == 0, result.output
+    assert "Planted faults" in result.output
+    faults = json.loads((out / "_truth" / "faults.json").read_text())
+    assert [(f["kind"], f["subject"], f["since"]) for f in faults] == [
+        ("feed_outage", "nhs111", "2022-12-01"), ("recoding", "X2", "2022-06-01"), ("lag_increase", "ed", "2022-10-01"),
+    ]
+    events = pd.read_parquet(out / "events.parquet")
+    assert not ((events["setting"] == "nhs111") & (pd.to_datetime(events["event_date"]) >= pd.Timestamp(faults[0]["since"]))).any()
+    assert faults[0]["rows_removed"] > 0 and faults[2]["rows_changed"] > 0
+
+
+@pytest.mark.parametrize(("option", "value", "says"), [
+    ("--outage", "nhs111", "SETTING:DAYS"),
+    ("--recode", "X1:2022-06-01", "CODE:NEWCODE:YYYY-MM-DD"),
+    ("--lag-increase", "20:2022-10-01:nowhere", "DAYS:YYYY-MM-DD[:SETTING]"),
+    ("--lag-increase", "20:October", "YYYY-MM-DD"),
+])
+def test_simulate_refuses_a_malformed_fault_before_simulating(tmp_path: Path, option: str, value: str, says: str) -> None:
+    result = CliRunner().invoke(app, ["simulate", "--people", "500", "--seed", "3", "--out", str(tmp_path / "d"), option, value])
+    assert result.exit_code == 2
+    assert says in result.output and not (tmp_path / "d").exists()
