@@ -25,7 +25,7 @@ from risingrisk.commands.train import summary_table
 from risingrisk.console import FILE, FittedTable, HomeOption, new_console, print_raw, stage_progress
 from serving.auth import TokenStore
 from serving.run import bentoml_argv
-from serving.scoring_run import score_and_publish
+from serving.scoring_run import MonitorGate, score_and_publish
 from training.config import load_config
 from training.errors import ModelNotFoundError
 from training.promote import PromotionDecision, promote
@@ -162,6 +162,7 @@ def run_demo(
             model_metadata={"model_name": champion.name, "model_version": champion.version},
             where=where,
             progress=detail,
+            monitor=MonitorGate(home=where, reference=champion.drift_reference()),
         )
         result.publication_id = run.publication.id
         result.list_sizes = dict(run.publication.metadata["list_sizes"])

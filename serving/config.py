@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from features.caseload import CaseloadConfig
+from serving.monitoring.config import MonitorConfig
 from features.dates import TIMELINE_MONTHS
 from features.home import Home
 from features.typed_config import TypedConfig, read_toml
@@ -31,6 +32,10 @@ class ServiceConfig(TypedConfig):
     warm_batch_rows: int = Field(512, ge=1, description="Rows explained per batch when warming the explanations of listed people.")
     audit_checkpoint_seconds: float = Field(5.0, gt=0, description="Seconds between checkpoints of the audit log's write-ahead log.")
     pages: PageConfig = Field(default_factory=PageConfig, description="Layout of the clinician pages.")
+    monitor: MonitorConfig = Field(
+        default_factory=MonitorConfig,
+        description="Monitoring thresholds; the service uses refresh_days to report stale lists (/readyz, list pages).",
+    )
     caseload: CaseloadConfig = Field(
         default_factory=CaseloadConfig, description="Reasons teams may give for caseload actions (use the scoring run's [caseload] table)."
     )

@@ -1,6 +1,10 @@
 """Exceptions raised by batch scoring, list publication and the service."""
 
-__all__ = ["ServingError", "CapacityError", "PublicationError", "PublicationNotFoundError", "ScoringError", "SessionError", "TokenError"]
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ServingError", "CapacityError", "PublicationError", "PublicationNotFoundError", "PublicationRefusedError", "ScoringError", "SessionError", "TokenError"]
 
 
 class ServingError(Exception):
@@ -29,3 +33,15 @@ class TokenError(ServingError, ValueError):
 
 class SessionError(ServingError, ValueError):
     """The pages' session machinery cannot work (e.g. an unreadable signing key in the home)."""
+
+
+class PublicationRefusedError(ServingError, RuntimeError):
+    """A critical monitoring alert, not accepted, stopped a publication; the current lists stay served.
+
+    ``alerts`` are the blocking alerts (``serving.monitoring.Alert``); ``report`` the ``monitor.json`` written.
+    """
+
+    def __init__(self, message: str, *, alerts: Sequence[Any], report: Path | None) -> None:
+        super().__init__(message)
+        self.alerts = list(alerts)
+        self.report = report

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import Field
 
+from features.dates import to_date
 from features.typed_config import TypedConfig
+from serving.monitoring.staleness import staleness_of
 
 __all__ = ["PageConfig", "Bar", "SETTING_LABELS", "reason_bars", "Pages"]
 
@@ -91,8 +94,10 @@ class Pages:
     sign-out form, and every form a template adds must post it back as the ``csrf_token`` field.
     """
 
-    def __init__(self, config: PageConfig | None = None) -> None:
+    def __init__(self, config: PageConfig | None = None, *, refresh_days: int | None = None) -> None:
         self.config = config or PageConfig()
+        #: Lists older than this many days show a banner (``None``: never).
+        self.refresh_days = refresh_days
         self.env = Environment(loader=PackageLoader("serving", "templates"), autoescape=select_autoescape(["html"]))
 
     def login(self, *, form_token: str, message: str | None = None) -> str:
@@ -106,7 +111,11 @@ class Pages:
         return self.env.get_template("index.html").render(title="Neighbourhood lists", neighbourhoods=neighbourhoods, scope=scope, csrf=csrf)
 
     def neighbourhood_list(self, data: dict[str, Any], *, csrf: str | None = None) -> str:
-        return self.env.get_template("list.html").render(title=f"{data['neighbourhood']} list", data=data, csrf=csrf)
+        stale = None
+        if self.refresh_days is not None:
+            age = staleness_of(data["publication_id"], to_date(data["as_of"]), datetime.now(timezone.utc).date(), self.refresh_days)
+            stale = age if age.stale else None
+        return self.env.get_template("list.html").render(title=f"{data['neighbourhood']} list", data=data, csrf=csrf, stale=stale)
 
     def person(self, data: dict[str, Any], *, csrf: str | None = None) -> str:
         bars, zero, height = reason_bars(data["reasons"], self.config)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,15 +22,40 @@ from features.home import Home, home as default_home
 from features.progress import ProgressCallback, report
 from models.explain import EXPLANATION_SPACE
 from models.risk_model import RiskModel
+from serving.errors import PublicationRefusedError
+from serving.monitoring.config import MonitorConfig
+from serving.monitoring.gate import GateDecision, decide
+from serving.monitoring.report import NO_REFERENCE, DriftInputs, MonitorReport, home_report_dir, run_monitor, write_report
+from serving.monitoring.tracking import log_report
 from serving.publish import Publication, current_publication, publications_root, publish, utc_now
 from serving.score import ScoreConfig, ScoredPopulation, build_timeline, list_details, score_population
 from training.compare import earlier_scores
 from training.list_policy import policy_description
 
-__all__ = ["STEPS", "ScoringRun", "score_and_publish"]
+__all__ = ["STEPS", "MonitorGate", "ScoringRun", "score_and_publish"]
 
-#: The steps of a run, in order, as progress reports name them.
-STEPS = ("Building features", "Scoring and explaining", "Building timelines", "Publishing")
+#: The steps of a run, in order, as progress reports name them ("Monitoring" only with a ``MonitorGate``).
+STEPS = ("Building features", "Scoring and explaining", "Monitoring", "Building timelines", "Publishing")
+#: Folder of a publication holding the monitoring report it was published with.
+PUBLICATION_REPORT_DIR = "monitoring"
+
+
+@dataclass(frozen=True)
+class MonitorGate:
+    """How a scoring run is monitored before it publishes, and which critical alerts are accepted.
+
+    The report goes to ``<home>/monitoring`` (and the home's MLflow store); a critical alert not
+    named in ``accept`` (``KIND:SUBJECT``) stops the publication.
+    """
+
+    home: Home
+    config: MonitorConfig = field(default_factory=MonitorConfig)
+    reference: pd.DataFrame | None = None
+    no_reference_reason: str = NO_REFERENCE
+    accept: tuple[str, ...] = ()
+    accepted_by: str | None = None
+    mlflow: bool = True
+    today: date | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +69,41 @@ class ScoringRun:
     previous_id: str | None
     seconds: dict[str, float]
     actions_read: int
+    monitoring: MonitorReport | None = None
+    gate: GateDecision | None = None
+    report_paths: dict[str, Path] = field(default_factory=dict)
+
+
+def _monitor(
+    data_dir: Path, as_of: date | None, result: ScoredPopulation, model: RiskModel, root: Path, gate: MonitorGate,
+    feature_config: FeatureConfig | None,
+) -> tuple[MonitorReport, GateDecision, dict[str, Path], str | None]:
+    """Run the checks on the extract and the population just scored; write and log the report; decide the gate."""
+    drift = None
+    if gate.reference is not None:
+        scored = result.population.loc[result.population["score"].notna(), ["person_id", "neighbourhood", "score"]]
+        current = result.features.merge(scored, on="person_id", how="left", validate="one_to_one")
+        drift = DriftInputs(
+            reference=gate.reference, reference_scores=gate.reference["score"].to_numpy(), features=list(model.feature_names_),
+            current=current, current_scores=current["score"].to_numpy(),
+        )
+    report = run_monitor(
+        data_dir, as_of=as_of, config=gate.config, publications=root, drift=drift, no_drift_reason=gate.no_reference_reason,
+        feature_config=feature_config, today=gate.today,
+    )
+    paths = write_report(report, home_report_dir(gate.home))
+    run_id = log_report(report, gate.home, paths=paths) if gate.mlflow else None
+    return report, decide(report.alerts, gate.accept, accepted_by=gate.accepted_by), paths, run_id
+
+
+def _refusal(decision: GateDecision, report_json: Path) -> PublicationRefusedError:
+    lines = "; ".join(f"{a.kind}:{a.subject}: {a.message}" for a in decision.blocking)
+    return PublicationRefusedError(
+        f"nothing was published: {len(decision.blocking)} critical monitoring alert(s) fired ({lines}). The current lists stay "
+        f"served. Fix the extract and score again, or, having checked the data, publish anyway with "
+        f"{' '.join(f'--accept-alert {a.key}' for a in decision.blocking)}. Report: {report_json}",
+        alerts=decision.blocking, report=report_json,
+    )
 
 
 
@@ -59,6 +119,7 @@ def score_and_publish(
     clock: Callable[[], datetime] | None = None,
     progress: ProgressCallback | None = None,
     database: str | URL | Engine | None = None,
+    monitor: MonitorGate | None = None,
 ) -> ScoringRun:
     """Build features as of a date with the training feature code, score, explain and publish.
 
@@ -83,16 +144,26 @@ def score_and_publish(
     clock
         Publication clock (UTC), injectable for reproducible ids.
     progress
-        Told ``(step, done, total)`` as each of the four steps starts and when the run ends.
+        Told ``(step, done, total)`` as each step of :data:`STEPS` starts and when the run ends.
     database
         The caseload database whose actions the lists honour (read as of the scoring date, the
         extract's point-in-time rule); default ``features.database.database_url`` of ``where``
         when it is a ``Home``, else of the default home.
+    monitor
+        Monitor the extract and the scored population before publishing (``serving.monitoring``):
+        the report goes to ``<home>/monitoring``, MLflow and the publication's ``monitoring/``
+        folder, and the gate's decision into its metadata. ``None``: no monitoring.
+
+    Raises
+    ------
+    PublicationRefusedError
+        If a critical monitoring alert fires that ``monitor.accept`` does not name; nothing is published.
     """
     config = config or ScoreConfig()
+    steps = STEPS if monitor is not None else tuple(s for s in STEPS if s != "Monitoring")
 
     def step(description: str) -> None:
-        report(progress, description, STEPS.index(description), len(STEPS))
+        report(progress, description, steps.index(description), len(steps))
 
     seconds: dict[str, float] = {}
     tick = time.perf_counter()
@@ -128,6 +199,20 @@ def score_and_publish(
     lists = result.lists.merge(list_details(data_dir, when, result.lists["person_id"]), on="person_id", how="left", validate="one_to_one")
     lap("score_and_explain")
     seconds.update({f"of_which_{k}": v for k, v in result.seconds.items()})
+    monitoring, decision, paths, monitoring_meta = None, None, {}, {}
+    if monitor is not None:
+        step("Monitoring")
+        monitoring, decision, paths, run_id = _monitor(data_dir, as_of, result, model, root, monitor, feature_config)
+        lap("monitoring")
+        if not decision.allowed:
+            raise _refusal(decision, paths["json"])
+        monitoring_meta = {"monitoring": {
+            "alerts": {s: sum(a.severity == s for a in monitoring.alerts) for s in ("critical", "warning")},
+            "notes": monitoring.notes,
+            "report": f"{PUBLICATION_REPORT_DIR}/monitor.json",
+            "mlflow_run_id": run_id,
+            **decision.metadata(),
+        }}
     step("Building timelines")
     scored_ids = result.population.loc[result.population["score"].notna(), "person_id"]
     timeline = build_timeline(data_dir, when, scored_ids, months=config.timeline_months)
@@ -159,11 +244,17 @@ def score_and_publish(
         "base_score": result.base_score,
         "top_reasons": config.top_reasons,
         "list_policy": policy_description(config.lists),
+        **monitoring_meta,
     }
     publication = publish(
         root, population=result.population, lists=lists, features=result.features,
         timeline=timeline, metadata=metadata, clock=clock or utc_now,
     )
+    if monitoring is not None:
+        write_report(monitoring, publication.path / PUBLICATION_REPORT_DIR)
     lap("publish")
-    report(progress, "Published", len(STEPS), len(STEPS))
-    return ScoringRun(publication, result, when, extracted, previous.id if previous is not None else None, seconds, len(actions))
+    report(progress, "Published", len(steps), len(steps))
+    return ScoringRun(
+        publication, result, when, extracted, previous.id if previous is not None else None, seconds, len(actions),
+        monitoring=monitoring, gate=decision, report_paths=paths,
+    )

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from features.errors import DatabaseNotMigratedError
 from features.home import Home, home as default_home
-from serving import api_routes, caseload_routes, page_routes
+from serving import api_routes, caseload_routes, monitoring_routes, page_routes
 from serving.api_models import ScoreRequest, ScoreResponse, ScoreRow
 from serving.bentoml_patches import cancel_request_timers
 from serving.config import ServiceConfig, service_config
@@ -46,6 +46,7 @@ app = FastAPI(
 )
 # before api_routes: its catch-all /v1/{path} answers every /v1 path not matched earlier
 app.include_router(caseload_routes.router)
+app.include_router(monitoring_routes.router)
 app.include_router(api_routes.router)
 app.include_router(page_routes.router)
 
@@ -123,6 +124,7 @@ def _add_middleware(service: bentoml.Service[Any]) -> None:
     service.add_asgi_middleware(RouteMetricsMiddleware)
     # in front of every route: host, token or session, rate limit, origin, content type, body limit (reads config at request time)
     service.add_asgi_middleware(SecurityGateMiddleware)
+    service.add_asgi_middleware(monitoring_routes.StaleListsNote)
 
 
 def configured_service(config: ServiceConfig, *, home: Home, load_model: ModelLoader = load_champion) -> bentoml.Service[Any]:

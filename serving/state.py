@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from serving.audit import AuditLog
 from serving.auth import Principal, TokenStore
 from serving.config import ServiceConfig
 from serving.need_to_know import decide_lookup
+from serving.monitoring.staleness import Staleness, staleness_of
 from serving.publish import CURRENT, current_publication
 from serving.store import PublishedStore, load_store
 from training.registry import load_model as load_registered_model
@@ -116,6 +118,13 @@ class ServingState:
     def publication_id(self) -> str | None:
         """The id of the loaded publication (None when none is loaded)."""
         return self.store.publication_id if self.store is not None else None
+
+    def staleness(self, today: date | None = None) -> Staleness | None:
+        """How old the loaded lists are against ``config.monitor.refresh_days`` on ``today`` (UTC); None with no lists."""
+        if self.store is None:
+            return None
+        today = today or datetime.now(timezone.utc).date()
+        return staleness_of(self.store.publication_id, self.store.as_of, today, self.config.monitor.refresh_days)
 
     def current_pointer(self) -> str | None:
         """The id the publications' CURRENT pointer names now (None if nothing is published)."""

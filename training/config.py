@@ -181,6 +181,9 @@ class EvaluationConfig(_Table):
     compare_unconstrained: bool = Field(
         True, description="With [model] monotone on, also fit the same model without the constraints and report both side by side."
     )
+    drift_reference_rows: int = Field(
+        20_000, description="Training rows sampled (seeded) and logged with the model as the reference monitoring measures drift against."
+    )
 
     @model_validator(mode="after")
     def _in_range(self) -> Self:
@@ -194,6 +197,10 @@ class EvaluationConfig(_Table):
             (0.5 < self.ci_level < 1, f"evaluation.ci_level must be in (0.5, 1); got {self.ci_level}. Use e.g. 0.95."),
             (self.ece_bins >= 2, f"evaluation.ece_bins must be >= 2; got {self.ece_bins}. Use e.g. 10."),
             (self.shap_sample >= 1, f"evaluation.shap_sample must be >= 1; got {self.shap_sample}. Use e.g. 5000."),
+            (
+                self.drift_reference_rows >= 100,
+                f"evaluation.drift_reference_rows must be >= 100; got {self.drift_reference_rows}. Use e.g. 20000.",
+            ),
         ))
         return self
 

@@ -26,7 +26,7 @@ from training.model_card import CardFacts, write_model_card
 from training.registry import MODEL_CARD_ARTIFACT
 from training.split import IndexDates
 
-__all__ = ["flatten", "run_params", "run_metrics", "run_tags", "model_metadata", "log_run", "log_model_card"]
+__all__ = ["flatten", "run_params", "run_metrics", "run_tags", "model_metadata", "log_run", "log_model_card", "drift_reference"]
 
 #: MLflow's limits on one param value and one tag value (characters).
 _PARAM_CHARS = 6000
@@ -142,3 +142,16 @@ def log_model_card(facts: CardFacts) -> Path | None:
     parsed = urlparse(mlflow.get_artifact_uri(MODEL_CARD_ARTIFACT))
     path = Path(unquote(parsed.path)) if parsed.scheme in ("", "file") else None
     return path if path is not None and path.exists() else None
+
+
+def drift_reference(model: RiskModel, data: TrainingData, *, rows: int, seed: int) -> pd.DataFrame:
+    """A seeded random sample of at most ``rows`` training rows: the model's features, ``neighbourhood`` and calibrated ``score``.
+
+    Monitoring measures drift of the population scored later against it (``serving.monitoring``).
+    """
+    pool = data.training_rows
+    chosen = np.sort(np.random.default_rng(seed).choice(pool, min(rows, len(pool)), replace=False))
+    sample = data.X.iloc[chosen].reset_index(drop=True)
+    sample["neighbourhood"] = data.frame["neighbourhood"].iloc[chosen].astype("string").to_numpy()
+    sample["score"] = model.predict_proba(data.X.iloc[chosen])[:, 1]
+    return sample

@@ -30,6 +30,7 @@ __all__ = [
     "CHAMPION",
     "MODEL_ARTIFACT",
     "MODEL_CARD_ARTIFACT",
+    "DRIFT_REFERENCE_FILE",
     "model_name",
     "LoadedModel",
     "RiskPyfunc",
@@ -47,6 +48,8 @@ MODEL_ARTIFACT = "model"
 MODEL_CARD_ARTIFACT = "model_card/model_card.md"
 _RISK_MODEL_DIR = "risk_model"
 _METADATA_FILE = "metadata.json"
+#: Artifact of the logged model holding the drift reference: a sample of training rows' features, ``neighbourhood`` and ``score``.
+DRIFT_REFERENCE_FILE = "drift_reference.parquet"
 _REQUIREMENTS = ("lightgbm", "numpy", "pandas", "scikit-learn", "mlflow")
 
 
@@ -82,10 +85,21 @@ class LoadedModel:
     model_card_path: Path | None
     lists: ListsConfig = field(default_factory=ListsConfig)
     capacity_per_1000: float = DEFAULT_CAPACITY_PER_1000
+    drift_reference_path: Path | None = None
+
+    def drift_reference(self) -> pd.DataFrame | None:
+        """The training sample drift is measured against (features, ``neighbourhood``, ``score``); ``None`` for models registered without one."""
+        return pd.read_parquet(self.drift_reference_path) if self.drift_reference_path is not None else None
 
 
 def log_and_register(
-    model: RiskModel, *, name: str, example: pd.DataFrame, metadata: dict[str, Any], aliases: tuple[str, ...] = (CHALLENGER,)
+    model: RiskModel,
+    *,
+    name: str,
+    example: pd.DataFrame,
+    metadata: dict[str, Any],
+    aliases: tuple[str, ...] = (CHALLENGER,),
+    drift_reference: pd.DataFrame | None = None,
 ) -> str:
     """Log ``model`` to the active run as a pyfunc (signature and input example), register it and set ``aliases``.
 
@@ -106,6 +120,9 @@ def log_and_register(
         JSON-serialisable facts about the model that ``load_model`` returns.
     aliases
         Aliases pointed at the new version.
+    drift_reference
+        A sample of training rows (model features, ``neighbourhood``, calibrated ``score``) logged as
+        ``drift_reference.parquet`` beside the model, for monitoring drift; ``None`` logs none.
 
     Returns
     -------
@@ -116,12 +133,16 @@ def log_and_register(
         model_dir = model.save(Path(tmp) / _RISK_MODEL_DIR)
         metadata_path = Path(tmp) / _METADATA_FILE
         metadata_path.write_text(json.dumps(metadata, indent=2, default=str))
+        artifacts = {_RISK_MODEL_DIR: str(model_dir), _METADATA_FILE: str(metadata_path)}
+        if drift_reference is not None:
+            drift_reference.to_parquet(Path(tmp) / DRIFT_REFERENCE_FILE, index=False)
+            artifacts[DRIFT_REFERENCE_FILE] = str(Path(tmp) / DRIFT_REFERENCE_FILE)
         example = example[model.feature_names_]
         signature = infer_signature(example, model.predict_proba(example)[:, 1])
         info = mlflow.pyfunc.log_model(
             name=MODEL_ARTIFACT,
             python_model=str(Path(__file__).with_name("pyfunc_model.py")),
-            artifacts={_RISK_MODEL_DIR: str(model_dir), _METADATA_FILE: str(metadata_path)},
+            artifacts=artifacts,
             signature=signature,
             input_example=example,
             registered_model_name=name,
@@ -161,6 +182,7 @@ def load_version(version: Any, *, alias: str, home: Home) -> LoadedModel:
     metadata = json.loads((artifacts / _METADATA_FILE).read_text())
     run = registry.get_run(version.run_id)
     card = _local_path(run.info.artifact_uri) / MODEL_CARD_ARTIFACT
+    reference = artifacts / DRIFT_REFERENCE_FILE
     return LoadedModel(
         name=version.name,
         version=str(version.version),
@@ -175,6 +197,7 @@ def load_version(version: Any, *, alias: str, home: Home) -> LoadedModel:
         model_card_path=card if card.exists() else None,
         lists=ListsConfig.load(metadata.get("lists", {})),
         capacity_per_1000=float(metadata.get("capacity_per_1000", DEFAULT_CAPACITY_PER_1000)),
+        drift_reference_path=reference if reference.exists() else None,
     )
 
 

@@ -28,7 +28,7 @@ from training.feedback import apply_feedback_rule, enrolment_dates
 from training.fit import calibrate, fit_baselines, fit_risk_model
 from training.metrics import MetricCI
 from training.plots import evaluation_figures
-from training.record import log_model_card, log_run, model_metadata, run_metrics, run_params, run_tags
+from training.record import drift_reference, log_model_card, log_run, model_metadata, run_metrics, run_params, run_tags
 from training.registry import CHALLENGER, CHAMPION, LoadedModel, load_model, log_and_register, model_name
 from training.split import choose_index_dates, data_start
 from training.tracking import configure_tracking
@@ -195,7 +195,10 @@ def train(data_dir: Path, config: ExperimentConfig, *, home: Home | None = None,
             if comparison is not None:
                 mlflow.log_text(comparison.table().to_csv(index=False), "constraints/comparison.csv")
             metadata = model_metadata(model, config, feature_config=feature_config, dates=dates, extract=extract, choice=choice)
-            version = log_and_register(model, name=name, example=X_eval.head(5), metadata=metadata, aliases=(CHALLENGER,))
+            reference = drift_reference(model, data, rows=config.evaluation.drift_reference_rows, seed=config.evaluation.seed)
+            version = log_and_register(
+                model, name=name, example=X_eval.head(5), metadata=metadata, aliases=(CHALLENGER,), drift_reference=reference
+            )
         with stage("model card"):
             card = log_model_card(card_facts(
                 config=config, feature_config=feature_config, name=name, version=version, run_id=run.info.run_id, data_dir=data_dir,

@@ -3,7 +3,7 @@
 from serving.monitoring.alerts import KINDS, SEVERITIES, Alert
 from serving.monitoring.config import MonitorConfig
 from serving.monitoring.gate import GateDecision, decide, parse_acceptance
-from serving.monitoring.report import DriftInputs, MonitorReport, read_report, run_monitor, write_report
+from serving.monitoring.report import DriftInputs, MonitorReport, home_report_dir, read_report, run_monitor, write_report
 
 __all__ = [
     "Alert",
@@ -18,4 +18,5 @@ __all__ = [
     "run_monitor",
     "write_report",
     "read_report",
+    "home_report_dir",
 ]

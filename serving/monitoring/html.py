@@ -151,7 +151,8 @@ def render_html(report: MonitorReport) -> str:
                         "yes" if c.flagged else "no") for c in report.lags]))
     out.append("<h2>Drift against the champion's training data</h2>")
     if report.drift is None:
-        out.append("<p class='note'>Not measured: no reference sample was given.</p>")
+        out.append("".join(f"<p class='note'>{escape(note)}.</p>" for note in report.notes if note.startswith("drift"))
+                   or "<p class='note'>Not measured.</p>")
     else:
         d = report.drift
         top = d.top(report.config.top_features)

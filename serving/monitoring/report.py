@@ -32,10 +32,16 @@ from serving.monitoring.lag import LagCheck, check_lags
 from serving.monitoring.staleness import Staleness, check_staleness
 from serving.publish import current_publication, list_publications
 
-__all__ = ["DriftInputs", "MonitorReport", "run_monitor", "write_report", "read_report", "JSON_NAME", "HTML_NAME"]
+__all__ = [
+    "DriftInputs", "MonitorReport", "run_monitor", "write_report", "read_report", "home_report_dir", "JSON_NAME", "HTML_NAME", "NO_REFERENCE",
+]
 
 JSON_NAME = "monitor.json"
 HTML_NAME = "monitor.html"
+#: Folder of a risingrisk home holding the latest monitoring report (what ``GET /v1/monitoring`` answers).
+REPORT_DIR = "monitoring"
+#: Why drift was not measured when no reference sample is given.
+NO_REFERENCE = "no reference sample of the champion's training data was given"
 _SEVERITY_ORDER = {"critical": 0, "warning": 1}
 
 
@@ -71,6 +77,7 @@ class MonitorReport:
     backtest: list[BacktestRow]
     staleness: Staleness | None
     seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def critical(self) -> list[Alert]:
@@ -85,6 +92,7 @@ class MonitorReport:
             "data_dir": self.data_dir,
             "created_at": self.created_at.isoformat(),
             "counts": {s: sum(a.severity == s for a in self.alerts) for s in _SEVERITY_ORDER},
+            "notes": self.notes,
             "feeds": {
                 "settings": [_series(s) for s in self.feeds.settings],
                 "codes": _series(self.feeds.codes) if self.feeds.codes is not None else None,
@@ -138,6 +146,7 @@ def run_monitor(
     config: MonitorConfig | None = None,
     publications: Home | Path | None = None,
     drift: DriftInputs | None = None,
+    no_drift_reason: str = NO_REFERENCE,
     feature_config: FeatureConfig | None = None,
     backtest: bool = True,
     today: date | None = None,
@@ -159,6 +168,8 @@ def run_monitor(
         the current one (and supplies the current population for drift). ``None`` skips both.
     drift
         Reference (champion training) sample and, optionally, the current frame and scores.
+    no_drift_reason
+        Why ``drift`` is ``None``; the report notes "drift not measured: <reason>" (information, not an alert).
     feature_config
         The champion's feature config, for backtest labels; ``FeatureConfig()`` by default.
     backtest
@@ -189,6 +200,7 @@ def run_monitor(
     report_progress(progress, "Measuring drift", 2, steps)
     current_pub = current_publication(publications) if publications is not None else None
     drift_result = None
+    notes = [] if drift is not None else [f"drift not measured: {no_drift_reason}"]
     if drift is not None:
         current, scores, names = drift.current, drift.current_scores, drift.features
         if current is None and current_pub is not None:
@@ -235,8 +247,13 @@ def run_monitor(
     return MonitorReport(
         as_of=as_of, data_dir=str(data_dir), created_at=datetime.now(timezone.utc), config=config, alerts=alerts,
         feeds=feeds, new_codes=new_codes, lags=lags, drift=drift_result, backtest=rows, staleness=staleness,
-        seconds=seconds,
+        seconds=seconds, notes=notes,
     )
+
+
+def home_report_dir(home: Home) -> Path:
+    """The folder of ``home`` holding the latest monitoring report, ``<home>/monitoring``."""
+    return home.root / REPORT_DIR
 
 
 def write_report(report: MonitorReport, out: Path | str) -> dict[str, Path]:

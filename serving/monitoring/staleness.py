@@ -10,7 +10,7 @@ from serving.monitoring.alerts import Alert
 from serving.monitoring.config import MonitorConfig
 from serving.publish import Publication
 
-__all__ = ["Staleness", "check_staleness", "publication_date"]
+__all__ = ["Staleness", "check_staleness", "publication_date", "staleness_of"]
 
 
 @dataclass(frozen=True)
@@ -30,13 +30,18 @@ def publication_date(publication: Publication) -> date:
     return to_date(meta.get("as_of") or meta["created_at"])
 
 
+def staleness_of(publication_id: str, as_of: date, today: date, refresh_days: int) -> Staleness:
+    """Age on ``today`` of lists whose data are as of ``as_of``; stale when older than ``refresh_days``."""
+    age = (today - as_of).days
+    return Staleness(publication_id, as_of, age, refresh_days, age > refresh_days)
+
+
 def check_staleness(publication: Publication | None, today: date, config: MonitorConfig) -> tuple[Staleness | None, list[Alert]]:
     """Age of ``publication`` on ``today``; a ``stale`` warning when older than ``config.refresh_days``."""
     if publication is None:
         return None, []
-    as_of = publication_date(publication)
-    age = (today - as_of).days
-    result = Staleness(publication.id, as_of, age, config.refresh_days, age > config.refresh_days)
+    result = staleness_of(publication.id, publication_date(publication), today, config.refresh_days)
+    as_of, age = result.as_of, result.age_days
     alerts = []
     if result.stale:
         alerts.append(Alert(
