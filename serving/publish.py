@@ -20,6 +20,7 @@ from serving.errors import PublicationError, PublicationNotFoundError
 __all__ = [
     "CURRENT",
     "FILES",
+    "OPTIONAL_FILES",
     "Publication",
     "publications_root",
     "publish",
@@ -37,7 +38,11 @@ FILES: dict[str, str] = {
     "lists": "lists.parquet",
     "features": "features.parquet",
     "timeline": "timeline.parquet",
+    "holdout": "holdout.parquet",
+    "candidates": "candidates.parquet",
 }
+#: Files a publication may lack (written since the holdout option; older publications have none).
+OPTIONAL_FILES = ("holdout", "candidates")
 METADATA = "metadata.json"
 _TMP_PREFIX = ".tmp-"
 
@@ -65,6 +70,16 @@ class Publication:
     def timeline(self) -> pd.DataFrame:
         """Monthly contact counts by setting over the 24 months before ``as_of``."""
         return pd.read_parquet(self.path / FILES["timeline"])
+
+    def holdout(self) -> pd.DataFrame | None:
+        """Every would-be-listed person with ``arm`` (``listed`` or ``holdout``) and would-be ``rank``; ``None`` if not recorded."""
+        path = self.path / FILES["holdout"]
+        return pd.read_parquet(path) if path.exists() else None
+
+    def candidates(self) -> pd.DataFrame | None:
+        """The ranked candidates up to twice each capacity, for the capacity-cut comparison; ``None`` if not recorded."""
+        path = self.path / FILES["candidates"]
+        return pd.read_parquet(path) if path.exists() else None
 
 
 def publications_root(where: Home | Path | str | None = None) -> Path:
@@ -154,6 +169,8 @@ def publish(
     timeline: pd.DataFrame,
     metadata: Mapping[str, Any],
     clock: Callable[[], datetime] = utc_now,
+    holdout: pd.DataFrame | None = None,
+    candidates: pd.DataFrame | None = None,
 ) -> Publication:
     """Write a publication and make it current, all at once.
 
@@ -169,6 +186,9 @@ def publish(
     population, lists, features, timeline
         Frames written as ``population.parquet``, ``lists.parquet``, ``features.parquet`` and
         ``timeline.parquet``.
+    holdout, candidates
+        The holdout and capacity-cut records (``serving.holdout``), written as ``holdout.parquet``
+        and ``candidates.parquet`` when given.
     metadata
         Run metadata; ``publication_id``, ``created_at`` and ``previous_publication_id`` are added.
     clock
@@ -183,8 +203,11 @@ def publish(
     tmp.mkdir()
     pointer_tmp = root / f"{_TMP_PREFIX}{CURRENT}-{uuid.uuid4().hex}"
     try:
-        for name, frame in (("population", population), ("lists", lists), ("features", features), ("timeline", timeline)):
-            _write_parquet(tmp / FILES[name], frame)
+        frames = {"population": population, "lists": lists, "features": features, "timeline": timeline,
+                  "holdout": holdout, "candidates": candidates}
+        for name, frame in frames.items():
+            if frame is not None:
+                _write_parquet(tmp / FILES[name], frame)
         attempt = 1
         while True:
             publication_id = stem if attempt == 1 else f"{stem}-{attempt}"

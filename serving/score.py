@@ -23,6 +23,7 @@ from models.risk_model import RiskModel
 from serving.capacity import CapacityConfig, list_sizes, neighbourhood_stats
 from serving.caseload_policy import apply_caseload_to_lists, caseload_counts
 from serving.errors import ScoringError
+from serving.holdout import CANDIDATE_COLUMNS, HOLDOUT_COLUMNS, HOLDOUT_REASON, candidate_record, held_out, holdout_record
 from serving.list_policy import choose_listed
 from training.list_policy import ListsConfig
 
@@ -89,6 +90,8 @@ class ScoredPopulation:
 
     ``caseload`` counts what the teams' actions did to the lists (see
     :class:`serving.caseload_policy.CaseloadListing`); all zero without actions.
+    ``holdout`` is every would-be-listed person with their arm and ``candidates`` the ranked people
+    around each capacity cut (:mod:`serving.holdout`; written as ``holdout.parquet`` and ``candidates.parquet``).
     """
 
     population: pd.DataFrame
@@ -102,6 +105,14 @@ class ScoredPopulation:
     base_score: float | None
     seconds: dict[str, float] = field(default_factory=dict)
     caseload: dict[str, int] = field(default_factory=dict)
+    holdout: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(HOLDOUT_COLUMNS)))
+    candidates: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(CANDIDATE_COLUMNS)))
+
+    @property
+    def holdout_counts(self) -> dict[str, int]:
+        """People the list policy would have listed, and how many of them are listed and held out."""
+        arms = self.holdout["arm"].value_counts()
+        return {"would_be_listed": len(self.holdout), "listed": int(arms.get("listed", 0)), "holdout": int(arms.get("holdout", 0))}
 
     @property
     def list_sizes(self) -> dict[str, int]:
@@ -150,6 +161,9 @@ def score_population(
     actions
         The teams' caseload actions (:func:`features.caseload.read_actions`); only those recorded by the
         scoring date count. Enrolled and recently declined people are held back before the list policy fills places.
+        With ``config.lists.holdout_fraction`` > 0, a random, recorded share of the people the policy
+        chose is then kept off the lists (``excluded_reason`` "randomised holdout"); their places are
+        not refilled, so the comparison stays within one would-be-listed set (:mod:`serving.holdout`).
     earlier
         List policy ``rising``: each person's score ``config.lists.rising_months`` earlier, indexed by person_id (missing = none).
 
@@ -231,13 +245,20 @@ def score_population(
         open_places, capacity, config=config.lists, strata=strata,
         earlier=table["person_id"].astype("str").map(earlier) if earlier is not None else None,
     )
-    lists = open_places.loc[open_places.index.isin(chosen)]
+    # the randomised holdout keeps a recorded share of the would-be-listed off the lists, places not refilled
+    would_be = open_places.loc[open_places.index.isin(chosen)]
+    would_be = would_be.assign(rank=(would_be.groupby("neighbourhood").cumcount() + 1).astype("int64"))
+    kept_off = held_out(would_be["person_id"], listing_as_of, fraction=config.lists.holdout_fraction, seed=config.lists.holdout_seed)
+    holdout = holdout_record(would_be, kept_off, listing_as_of)
+    candidates_record = candidate_record(open_places, capacity, would_be.index, would_be.index[kept_off], listing_as_of)
+    lists = would_be.loc[~kept_off]
     lists = lists.assign(rank=(lists.groupby("neighbourhood").cumcount() + 1).astype("int64"))
     counts = caseload_counts(lists, listing.held_back, lists["neighbourhood"].map({str(k): int(v) for k, v in capacity.items()}))
     population["list_rank"] = pd.array([pd.NA] * len(population), dtype="Int64")
     population.loc[lists.index, "list_rank"] = lists["rank"].to_numpy()
     held = row_of.loc[listing.held_back["person_id"].to_numpy()].to_numpy()
     population.loc[held, "excluded_reason"] = listing.held_back["held_back_reason"].to_numpy()
+    population.loc[would_be.index[kept_off], "excluded_reason"] = HOLDOUT_REASON
     known = statuses(actions)
     population["status"] = population["person_id"].map({p: k.status for p, k in known.items()}).astype("str")
     population["previously_declined"] = population["person_id"].isin([p for p, k in known.items() if k.previously_declined])
@@ -281,6 +302,8 @@ def score_population(
         base_score=base,
         seconds=seconds,
         caseload=counts,
+        holdout=holdout,
+        candidates=candidates_record,
     )
 
 

@@ -244,11 +244,13 @@ def score_and_publish(
         "base_score": result.base_score,
         "top_reasons": config.top_reasons,
         "list_policy": policy_description(config.lists),
+        "holdout": {"fraction": config.lists.holdout_fraction, "seed": config.lists.holdout_seed, **result.holdout_counts,
+                    "candidates_recorded": len(result.candidates)},
         **monitoring_meta,
     }
     publication = publish(
         root, population=result.population, lists=lists, features=result.features,
-        timeline=timeline, metadata=metadata, clock=clock or utc_now,
+        timeline=timeline, metadata=metadata, clock=clock or utc_now, holdout=result.holdout, candidates=result.candidates,
     )
     if monitoring is not None:
         write_report(monitoring, publication.path / PUBLICATION_REPORT_DIR)

@@ -41,6 +41,13 @@ class ListsConfig(TypedConfig):
     )
     stratify_by: str = Field("age_band", description="'stratified': the feature-table column whose bands share the list places.")
     report_by: tuple[str, ...] = Field(("age_band", "imd_quintile"), description="Columns whose bands the policy report shows the true positive rate for.")
+    holdout_fraction: float = Field(
+        0.0,
+        description="Share of the would-be-listed people kept off the lists at random, recorded for the impact evaluation's "
+        "randomised comparison; places are not refilled. The PHM team's policy decision (held-out people are not contacted), "
+        "not a technical setting. 0 = no holdout.",
+    )
+    holdout_seed: int = Field(0, description="Seed of the holdout draw (with the scoring date and person_id); change it to draw a new holdout.")
 
     @model_validator(mode="after")
     def _in_range(self) -> Self:
@@ -48,6 +55,10 @@ class ListsConfig(TypedConfig):
             raise ValueError(f"lists.rising_months must be >= 1; got {self.rising_months}. Use e.g. 6.")
         if self.min_risk is not None and not 0 <= self.min_risk < 1:
             raise ValueError(f"lists.min_risk must be in [0, 1) or omitted; got {self.min_risk}. Remove it to use the mean risk.")
+        if not 0 <= self.holdout_fraction < 1:
+            raise ValueError(
+                f"lists.holdout_fraction must be in [0, 1); got {self.holdout_fraction}. Use e.g. 0.1 to hold out one in ten, or 0 for none."
+            )
         return self
 
 

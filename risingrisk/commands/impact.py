@@ -13,13 +13,26 @@ from features.database import database_url
 from features.errors import ConfigError
 from features.home import home as resolve_home
 from risingrisk.console import DATE, DIR, FILE, FittedTable, HomeOption, new_console, stage_progress
+from serving.impact_records import ImpactRecords, impact_records
 from training.config import load_config
 from training.impact import MEASURES, ImpactConfig, ImpactError, evaluate_impact, log_impact_run, write_impact
 from training.impact.enrolment import enrolled_actions
 from training.impact.report import MEASURE_NAMES
 from training.impact.run import NAIVE_EXPLANATION, ImpactResult
 
-__all__ = ["impact_command", "impact_table"]
+__all__ = ["impact_command", "impact_table", "records_line"]
+
+
+def records_line(records: ImpactRecords) -> str:
+    """One sentence on the publications' records: how many holdout and list-rank rows the evaluation read."""
+    holdout = "no randomised holdout" if records.holdout is None else (
+        f"{int((records.holdout['arm'] == 'holdout').sum()):,} held out and {int((records.holdout['arm'] == 'listed').sum()):,} listed "
+        f"at random from {records.with_holdout} publication(s)"
+    )
+    ranks = "no list-rank record" if records.ranks is None else (
+        f"{len(records.ranks):,} ranked candidates around the capacity cut from {records.with_ranks} publication(s)"
+    )
+    return f"Publications read: {records.publications} — {holdout}; {ranks}."
 
 
 def impact_table(result: ImpactResult) -> FittedTable:
@@ -52,6 +65,11 @@ def impact_command(
         Path | None,
         typer.Option("--config", metavar=FILE, help="Experiment TOML: its \\[impact] and \\[features] tables (default: the packaged default experiment)."),
     ] = None,
+    list_records: Annotated[
+        bool,
+        typer.Option("--list-records/--no-list-records",
+                     help="Read the holdout and list-rank records of the home's publications (off when they were scored from another extract)."),
+    ] = True,
     track: Annotated[bool, typer.Option("--track/--no-track", help="Record an MLflow run.")] = True,
     home: HomeOption = None,
 ) -> None:
@@ -65,9 +83,11 @@ def impact_command(
             experiment.impact.to_dict() | {key: value for key, value in given.items() if value is not None}, where="[impact]"
         )
         actions = enrolled_actions(read_actions(database_url(where), date.today()))
+        records = impact_records(where) if list_records else None
         with stage_progress("impact", console, where=where) as progress:
             result = evaluate_impact(
-                data, config=impact_config, feature_config=experiment.features, actions=actions, progress=progress
+                data, config=impact_config, feature_config=experiment.features, actions=actions, progress=progress,
+                holdout=records.holdout if records else None, ranks=records.ranks if records else None,
             )
     except (ImpactError, ConfigError, ValueError) as error:
         console.print(f"[red]error:[/] {error}")
@@ -77,6 +97,8 @@ def impact_command(
     console.print(f"Balance: largest standardised mean difference after matching {result.max_smd_after:.3f} "
                   f"(limit {impact_config.smd_limit}).")
     console.print(f"[yellow]Why the naive figure differs:[/] {NAIVE_EXPLANATION}")
+    if records is not None:
+        console.print(records_line(records))
     if track:
         run_id = log_impact_run(result, files, where)
         console.print(f"MLflow run {run_id}.")
