@@ -1,0 +1,165 @@
+"""The randomised holdout: a reproducible, recorded share of would-be-listed people kept off the lists, never refilled."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.errors import ConfigError
+from models.risk_model import RiskModel
+from serving.capacity import CapacityConfig
+from serving.holdout import HOLDOUT_COLUMNS, HOLDOUT_REASON, holdout_draw
+from serving.impact_records import impact_records
+from serving.publish import publish
+from serving.score import ScoreConfig, score_population
+from training.list_policy import ListsConfig
+
+AS_OF = date(2026, 11, 1)
+CAPACITY = {"Ash": 40, "Birch": 20}
+
+
+def _predictors(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    return pd.DataFrame({"ed_0_3m": rng.poisson(0.6, n).astype(float), "age": rng.integers(0, 95, n).astype(float)})
+
+
+@pytest.fixture(scope="module")
+def model() -> RiskModel:
+    rng = np.random.default_rng(0)
+    X, Xv, Xc = (_predictors(n, rng) for n in (1500, 500, 500))
+    label = lambda f: (rng.random(len(f)) < 1 / (1 + np.exp(3.0 - 0.9 * f["ed_0_3m"] - 0.01 * f["age"]))).astype(int)  # noqa: E731
+    fitted = RiskModel(n_estimators=30, num_leaves=7, min_child_samples=20, early_stopping_rounds=10, n_jobs=1)
+    return fitted.fit(X, label(X), X_valid=Xv, y_valid=label(Xv)).calibrate(Xc, label(Xc), method="platt")
+
+
+def _table(as_of: date = AS_OF) -> pd.DataFrame:
+    rng = np.random.default_rng(4)
+    n = 600
+    keys = pd.DataFrame({
+        "person_id": [f"P{i:04d}" for i in range(n)], "as_of": pd.Timestamp(as_of),
+        "neighbourhood": np.where(np.arange(n) < 400, "Ash", "Birch"),
+        "excluded_reason": pd.Series(pd.NA, index=range(n), dtype="str"), "in_cohort": True, "imd_decile": rng.integers(1, 11, n).astype(float),
+    })
+    return pd.concat([keys, _predictors(n, rng)], axis=1)
+
+
+def _score(model: RiskModel, fraction: float, *, capacity: dict[str, int] = CAPACITY, as_of: date = AS_OF, seed: int = 0):
+    config = ScoreConfig(capacity=CapacityConfig(overrides=capacity), lists=ListsConfig(holdout_fraction=fraction, holdout_seed=seed))
+    return score_population(_table(as_of), model, config=config)
+
+
+def _independent_draw(person: str, as_of: date, seed: int) -> float:
+    return int(hashlib.sha256(f"{person}|{as_of.isoformat()}|{seed}".encode()).hexdigest()[:16], 16) / 2**64
+
+
+def test_the_draw_is_the_sha256_of_person_as_of_and_seed_read_as_a_fraction() -> None:
+    people = pd.Series(["P0001", "P0002", "X"])
+    assert holdout_draw(people, AS_OF, 7).tolist() == [_independent_draw(p, AS_OF, 7) for p in people]
+    assert holdout_draw(people, AS_OF, 7).tolist() != holdout_draw(people, AS_OF, 8).tolist()
+
+
+def test_a_quarter_holdout_keeps_exactly_the_people_drawn_below_it_off_the_lists(model: RiskModel) -> None:
+    none, quarter = _score(model, 0.0), _score(model, 0.25)
+    would_be = none.lists[["neighbourhood", "rank", "person_id"]]
+    expected = {p for p in would_be["person_id"] if _independent_draw(p, AS_OF, 0) < 0.25}
+    record = quarter.holdout
+    assert list(record.columns) == list(HOLDOUT_COLUMNS)
+    assert record[["neighbourhood", "rank", "person_id"]].to_dict("list") == would_be.to_dict("list")
+    assert set(record.loc[record["arm"] == "holdout", "person_id"]) == expected
+    assert len(expected) == 13 and quarter.holdout_counts == {"would_be_listed": 60, "listed": 47, "holdout": 13}
+    assert (record["listed_at"] == pd.Timestamp(AS_OF)).all()
+
+
+def test_held_out_places_are_not_refilled_and_the_list_is_renumbered(model: RiskModel) -> None:
+    none, quarter = _score(model, 0.0), _score(model, 0.25)
+    held = set(quarter.holdout.loc[quarter.holdout["arm"] == "holdout", "person_id"])
+    assert quarter.lists["person_id"].tolist() == [p for p in none.lists["person_id"] if p not in held]
+    for nbhd, listed in quarter.lists.groupby("neighbourhood"):
+        held_here = int(((quarter.holdout["arm"] == "holdout") & (quarter.holdout["neighbourhood"] == nbhd)).sum())
+        assert len(listed) == CAPACITY[nbhd] - held_here
+        assert listed["rank"].tolist() == list(range(1, len(listed) + 1))
+    pop = quarter.population.set_index("person_id")
+    assert (pop.loc[sorted(held), "excluded_reason"] == HOLDOUT_REASON).all()
+    assert pop.loc[sorted(held), "list_rank"].isna().all() and pop.loc[sorted(held), "score"].notna().all()
+    assert quarter.caseload["refilled"] == 0
+
+
+def test_a_rerun_gives_the_same_arms_and_a_held_out_person_stays_held_out_whoever_else_is_listed(model: RiskModel) -> None:
+    first, again = _score(model, 0.25), _score(model, 0.25)
+    pd.testing.assert_frame_equal(first.holdout, again.holdout)
+    wider = _score(model, 0.25, capacity={"Ash": 80, "Birch": 40})
+    arms = wider.holdout.set_index("person_id")["arm"]
+    assert (arms.loc[first.holdout["person_id"]].to_numpy() == first.holdout["arm"].to_numpy()).all()
+    later = _score(model, 0.25, as_of=date(2026, 12, 1))
+    assert later.holdout["arm"].tolist() != first.holdout["arm"].tolist()
+
+
+def test_without_a_holdout_every_would_be_listed_person_is_listed(model: RiskModel) -> None:
+    result = _score(model, 0.0)
+    assert result.holdout_counts == {"would_be_listed": 60, "listed": 60, "holdout": 0}
+    assert HOLDOUT_REASON not in set(result.population["excluded_reason"].dropna())
+
+
+def test_candidates_run_to_twice_the_capacity_and_the_risk_policy_lists_exactly_those_inside_the_cut(model: RiskModel) -> None:
+    result = _score(model, 0.25)
+    cands = result.candidates
+    assert cands.groupby("neighbourhood").size().to_dict() == {"Ash": 80, "Birch": 40}
+    assert (cands["would_be_listed"] == (cands["rank"] <= cands["capacity"])).all()
+    held = set(result.holdout.loc[result.holdout["arm"] == "holdout", "person_id"])
+    assert set(cands.loc[cands["held_out"], "person_id"]) == held
+    listed = cands.loc[cands["would_be_listed"] & ~cands["held_out"], "person_id"]
+    assert sorted(listed) == sorted(result.lists["person_id"])
+
+
+@pytest.mark.parametrize("fraction", [1.0, -0.1])
+def test_a_holdout_fraction_outside_zero_to_one_is_refused_with_the_fix(fraction: float) -> None:
+    with pytest.raises(ConfigError, match=r"holdout_fraction must be in \[0, 1\)"):
+        ListsConfig(holdout_fraction=fraction)
+
+
+def _clock(hour: int):
+    return lambda: datetime(2026, 11, 2, hour, 0, tzinfo=timezone.utc)
+
+
+def _records(root: Path, as_of: str, hour: int, *, arms: dict[str, str], ranked: list[str], policy: str = "risk",
+             fraction: float = 0.5) -> None:
+    listed_at = pd.Timestamp(as_of)
+    holdout = pd.DataFrame({"person_id": list(arms), "neighbourhood": "Ash", "listed_at": listed_at, "arm": list(arms.values()),
+                            "rank": range(1, len(arms) + 1)})
+    candidates = pd.DataFrame({
+        "person_id": ranked, "neighbourhood": "Ash", "listed_at": listed_at, "rank": range(1, len(ranked) + 1), "capacity": 2,
+        "would_be_listed": [i < 2 for i in range(len(ranked))], "held_out": [arms.get(p) == "holdout" for p in ranked],
+    })
+    empty = pd.DataFrame({"person_id": pd.Series([], dtype="str")})
+    publish(root, population=empty, lists=empty, features=empty, timeline=empty, holdout=holdout, candidates=candidates,
+            metadata={"as_of": as_of, "list_policy": {"policy": policy}, "holdout": {"fraction": fraction}}, clock=_clock(hour))
+
+
+def test_impact_records_keep_each_persons_first_record_and_drop_the_held_out_from_the_ranks(tmp_path: Path) -> None:
+    empty = pd.DataFrame({"person_id": pd.Series([], dtype="str")})
+    publish(tmp_path, population=empty, lists=empty, features=empty, timeline=empty, metadata={"as_of": "2026-09-01"}, clock=_clock(8))
+    _records(tmp_path, "2026-10-01", 9, arms={"A": "holdout", "B": "listed"}, ranked=["A", "B", "C", "D"])
+    _records(tmp_path, "2026-11-01", 10, arms={"A": "listed", "E": "holdout"}, ranked=["A", "E", "F", "C"])
+    _records(tmp_path, "2026-12-01", 11, arms={"G": "holdout", "H": "listed"}, ranked=["G", "H", "I", "J"], policy="rising")
+    records = impact_records(tmp_path)
+    assert records.holdout.assign(listed_at=records.holdout["listed_at"].dt.date.astype(str)).to_dict("list") == {
+        "person_id": ["A", "B", "E", "G", "H"],
+        "listed_at": ["2026-10-01", "2026-10-01", "2026-11-01", "2026-12-01", "2026-12-01"],
+        "arm": ["holdout", "listed", "holdout", "holdout", "listed"],
+    }
+    assert records.ranks[["person_id", "rank", "capacity"]].to_dict("list") == {
+        "person_id": ["B", "C", "D", "A", "F"], "rank": [2, 3, 4, 1, 3], "capacity": [2, 2, 2, 2, 2],
+    }
+    assert (records.publications, records.with_holdout, records.with_ranks, records.without_records) == (4, 3, 2, 1)
+    assert (records.repeated_holdout, records.repeated_ranks) == (1, 1)
+
+
+def test_publications_without_a_holdout_give_no_randomised_record(tmp_path: Path) -> None:
+    _records(tmp_path, "2026-10-01", 9, arms={"A": "listed", "B": "listed"}, ranked=["A", "B", "C"], fraction=0.0)
+    records = impact_records(tmp_path)
+    assert records.holdout is None and records.ranks["person_id"].tolist() == ["A", "B", "C"]
+    assert impact_records(tmp_path / "absent").ranks is None
