@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import typer
+from typer.testing import CliRunner
 
 from features.errors import ConfigError
+from features.home import Home
 from models.risk_model import RiskModel
+from risingrisk.commands.impact import impact_command
 from serving.capacity import CapacityConfig
 from serving.holdout import HOLDOUT_COLUMNS, HOLDOUT_REASON, holdout_draw
 from serving.impact_records import impact_records
 from serving.publish import publish
 from serving.score import ScoreConfig, score_population
+from training.impact import MEASURES
 from training.list_policy import ListsConfig
+
+from impact_support import burst_population
 
 AS_OF = date(2026, 11, 1)
 CAPACITY = {"Ash": 40, "Birch": 20}
@@ -163,3 +171,32 @@ def test_publications_without_a_holdout_give_no_randomised_record(tmp_path: Path
     records = impact_records(tmp_path)
     assert records.holdout is None and records.ranks["person_id"].tolist() == ["A", "B", "C"]
     assert impact_records(tmp_path / "absent").ranks is None
+
+
+@pytest.mark.slow
+def test_risingrisk_impact_reads_the_homes_publications_and_reports_the_randomised_and_cut_comparisons(tmp_path, monkeypatch):
+    population = burst_population(tmp_path / "data", people=8_000, seed=1, rate_ratio=0.75)
+    home = Home(tmp_path / "home").ensure()
+    arms = population.holdout.assign(neighbourhood="N1", rank=range(1, len(population.holdout) + 1))
+    held = set(arms.loc[arms["arm"] == "holdout", "person_id"])
+    candidates = population.ranks.assign(
+        neighbourhood="N1", would_be_listed=population.ranks["rank"] <= population.ranks["capacity"],
+        held_out=population.ranks["person_id"].isin(held),
+    )
+    empty = pd.DataFrame({"person_id": pd.Series([], dtype="str")})
+    publish(home, population=empty, lists=empty, features=empty, timeline=empty, holdout=arms, candidates=candidates,
+            metadata={"as_of": "2023-07-01", "list_policy": {"policy": "risk"}, "holdout": {"fraction": 0.5}}, clock=_clock(9))
+    monkeypatch.setenv("RISINGRISK_HOME", str(home.root))
+    app = typer.Typer()
+    app.command()(impact_command)
+    app.command("noop")(lambda: None)
+    result = CliRunner().invoke(app, ["impact-command", "--data", str(population.data), "--out", str(tmp_path / "out"),
+                                      "--from", "2022-01-01", "--to", "2023-12-01", "--no-track"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert f"{len(held):,} held out and {300 - len(held):,} listed at random from 1 publication(s)" in result.output
+    doc = json.loads((tmp_path / "out" / "impact.json").read_text())
+    assert set(doc["randomised"]) == set(MEASURES) and set(doc["discontinuity"]) == set(MEASURES)
+    assert doc["randomised"]["ed"]["n_holdout"] == len(held) and doc["randomised"]["ed"]["n_listed"] == 300 - len(held)
+    assert doc["randomised"]["ed"]["ci_low"] <= 0.75 <= doc["randomised"]["ed"]["ci_high"]
+    inside = int(candidates["rank"].between(151, 300).mul(~candidates["held_out"]).sum())  # bandwidth: half the capacity
+    assert doc["discontinuity"]["ed"]["n_listed"] == inside and doc["discontinuity"]["ed"]["n_not_listed"] == 150
