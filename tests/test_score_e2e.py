@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import date
 from pathlib import Path
 
 import mlflow
@@ -21,8 +22,11 @@ from features.home import Home
 from models.explain import explain_rows
 from models.risk_model import RiskModel
 from risingrisk.cli import app
+from serving.holdout import HOLDOUT_REASON, holdout_draw
 from serving.publish import current_publication, list_publications
+from serving.score import ScoreConfig
 from serving.scoring_run import score_and_publish
+from training.list_policy import ListsConfig
 from training.registry import MODEL_NAME, load_model, log_and_register
 from training.tracking import configure_tracking
 
@@ -166,3 +170,24 @@ def test_a_scoring_run_reports_each_step_then_the_end_through_the_progress_callb
         ("Published", 4, 4),
     ]
     assert current_publication(tmp_path).id == run.publication.id
+
+
+def test_a_scoring_run_with_a_holdout_publishes_the_arms_the_candidates_and_their_counts(
+    sim_dir: Path, champion_home: Home, tmp_path: Path
+) -> None:
+    loaded = load_model("champion", home=champion_home)
+    config = ScoreConfig(lists=ListsConfig(holdout_fraction=0.2, holdout_seed=3))
+    pub = score_and_publish(sim_dir, loaded.model, feature_config=loaded.feature_config, where=tmp_path, config=config).publication
+    arms, candidates, lists, population = pub.holdout(), pub.candidates(), pub.lists(), pub.population()
+    as_of = date.fromisoformat(pub.metadata["as_of"])
+    assert (arms["listed_at"] == pd.Timestamp(as_of)).all()
+    assert arms["arm"].eq("holdout").tolist() == (holdout_draw(arms["person_id"], as_of, 3) < 0.2).tolist()
+    held = arms.loc[arms["arm"] == "holdout", "person_id"]
+    assert sorted(arms.loc[arms["arm"] == "listed", "person_id"]) == sorted(lists["person_id"])
+    assert set(population.loc[population["person_id"].isin(held), "excluded_reason"]) == {HOLDOUT_REASON}
+    assert pub.metadata["holdout"] == {
+        "fraction": 0.2, "seed": 3, "would_be_listed": len(arms), "listed": len(lists), "holdout": len(held),
+        "candidates_recorded": len(candidates),
+    }
+    assert sum(pub.metadata["capacity"].values()) == len(arms) == len(lists) + len(held)
+    assert candidates.groupby("neighbourhood").size().to_dict() == {n: 2 * c for n, c in pub.metadata["capacity"].items()}
