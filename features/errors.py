@@ -1,7 +1,7 @@
 """Exceptions raised when input data break the data contract."""
 
 __all__ = ["ContractError", "MissingTableError", "MissingColumnError", "ConfigError", "FeatureConfigError",
-           "UnreadableTableError", "ValidationOutputError"]
+           "UnreadableTableError", "ValidationOutputError", "EngineUnavailableError"]
 
 
 class ContractError(ValueError):
@@ -30,3 +30,7 @@ class ConfigError(ValueError):
 
 class FeatureConfigError(ConfigError):
     """A feature configuration value is invalid; the message names the fix."""
+
+
+class EngineUnavailableError(RuntimeError):
+    """A feature engine cannot start because something it needs (a package, a Java runtime) is not installed."""
