@@ -203,7 +203,8 @@ def test_spark_matches_duckdb_on_a_hand_built_csv_population_of_edge_cases(spark
     result = spark_features(hand_built, spark=spark, as_of=HAND_DATES, labels=labels, config=config)
     assert_same_table(result, duck)
     at = result.set_index(["person_id", result["as_of"].dt.date])
-    assert at.loc[("A1", date(2024, 1, 1)), "ed_0_3m"] == 1.0  # 23:30 on 31 Dec counts; the late-recorded one does not
+    # 23:30 on 31 Dec and the window's first day (1 Oct) count; 1 Jan (the as_of day) and the late-recorded one do not
+    assert at.loc[("A1", date(2024, 1, 1)), "ed_0_3m"] == 2.0
     assert at.loc[("A1", date(2024, 1, 1)), "ltc_diabetes"] == 1.0  # padded code matched
     assert at.loc[("A2", date(2023, 12, 31)), "excluded_reason"] == "end_of_life"
     assert ("A4", date(2024, 1, 1)) not in at.index  # registers later

@@ -75,9 +75,14 @@ def _raw(spark: SparkSession, source: Path | SparkTables, name: str) -> tuple[Da
 
 
 def _typed(column: Column, present: dict[str, str]) -> str:
+    """The column cast to its contract type, as DuckDB casts it: whole numbers may be written ``2.0`` and round half away from zero."""
+    kind = SPARK_TYPES[column.kind]
     if column.name not in present:
-        return f"CAST(NULL AS {SPARK_TYPES[column.kind]}) AS {column.name}"
-    return f"CAST(`{present[column.name]}` AS {SPARK_TYPES[column.kind]}) AS {column.name}"
+        return f"CAST(NULL AS {kind}) AS {column.name}"
+    value = f"`{present[column.name]}`"
+    if column.kind == "int":
+        value = f"ROUND(CAST({value} AS DOUBLE))"
+    return f"CAST({value} AS {kind}) AS {column.name}"
 
 
 def _register_sources(spark: SparkSession, source: Path | SparkTables) -> None:
