@@ -21,6 +21,7 @@ from features.engines.spark_session import SparkSettings, java_version, require_
 from features.engines.spark_sql import to_spark_sql
 from features.errors import ConfigError, ContractError, EngineUnavailableError
 from features.simulation import simulate
+from spark_support import TEST_SETTINGS, start_or_skip
 
 SIM_START, SIM_END = date(2021, 1, 1), date(2025, 1, 1)
 #: Index dates across the simulated window: early (short history), mid, a month end, and one whose
@@ -30,19 +31,12 @@ DATES = [date(2022, 7, 1), date(2023, 3, 31), date(2023, 10, 15), date(2024, 6, 
 #: every other column must match exactly.
 FLOAT_SUMS = ["cost_12m"]
 KEYS = ["person_id", "as_of"]
-#: Few resources, so the suite stays fast on a shared machine.
-TEST_SETTINGS = SparkSettings(master="local[2]", shuffle_partitions=4, driver_memory="1g", app_name="risingrisk-tests")
 
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
     """One small local Spark session for the whole test session; skipped only when pyspark or Java is absent."""
-    try:
-        session = spark_session(TEST_SETTINGS)
-    except EngineUnavailableError as error:
-        pytest.skip(f"Spark engine unavailable here: {error}")
-    yield session
-    session.stop()
+    yield start_or_skip()
 
 
 @pytest.fixture(scope="session")

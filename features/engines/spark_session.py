@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -42,7 +43,7 @@ class SparkSettings(TypedConfig):
     driver_memory: str | None = Field(None, pattern=r"^\d+[kmgt]?$", description="spark.driver.memory, e.g. 4g; None = Spark's default (1g). In local mode the executors live in the driver.")
     shuffle_partitions: int | None = Field(None, ge=1, description="spark.sql.shuffle.partitions; None = Spark's default (200, adaptive execution coalesces them).")
     ui: bool = Field(False, description="Start the Spark web UI (port 4040).")
-    conf: dict[str, str] = Field(default_factory=dict, description="Further Spark settings, key -> value; the fixed ones (UTC session time zone, ANSI casts) cannot be overridden.")
+    conf: dict[str, str] = Field(default_factory=dict, description="Further Spark settings, key -> value; the fixed ones (UTC session time zone, ANSI casts) cannot be overridden. In local mode the Python workers run this interpreter unless PYSPARK_PYTHON names another.")
 
     @field_validator("conf")
     @classmethod
@@ -123,6 +124,8 @@ def spark_session(settings: SparkSettings | None = None) -> SparkSession:
     version = java_version()
     if version < MIN_JAVA:
         raise EngineUnavailableError(f"the Java runtime must be version {MIN_JAVA} or later for pyspark 4; got {version}. {_INSTALL_JAVA}")
+    if settings.master.startswith("local"):
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # local workers need this interpreter's packages
     builder = sql.SparkSession.builder.master(settings.master)
     for key, value in settings.spark_conf().items():
         builder = builder.config(key, value)
