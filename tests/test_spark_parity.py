@@ -170,8 +170,14 @@ def test_spark_matches_duckdb_with_other_windows_age_limits_and_optional_predict
 @pytest.mark.slow
 def test_spark_default_as_of_is_the_extract_date_like_duckdb(spark, small_sim):
     duck = duckdb_features(small_sim)
-    result = spark_features(small_sim, spark=spark)
+    calls: list[tuple[str, int, int]] = []
+    result = spark_features(small_sim, spark=spark, progress=lambda task, done, total: calls.append((task, done, total)))
     assert_same_table(result, duck)
+    declared = [(done, total) for task, done, total in calls if task == "Declaring the features on Spark"]
+    total = declared[0][1]
+    assert declared[0] == (0, total) and declared[-1] == (total, total) and total > 1
+    assert [d for d, _ in declared] == sorted(d for d, _ in declared)
+    assert calls[-2:] == [("Building and collecting the feature table", 0, 1), ("Building and collecting the feature table", 1, 1)]
     assert result["as_of"].dt.date.unique().tolist() == [date(2024, 12, 31)]
 
 

@@ -43,7 +43,8 @@ __all__ = ["SparkTables", "SPARK_TYPES", "feature_dataframe", "build_features"]
 
 #: The Spark type each contract column kind is read as (CSV text is cast, never inferred).
 SPARK_TYPES: dict[str, str] = {"string": "STRING", "date": "DATE", "timestamp": "TIMESTAMP_NTZ", "int": "INT", "float": "DOUBLE"}
-_TASK = "Building features on Spark"
+_TASK = "Declaring the features on Spark"
+_COLLECT = "Building and collecting the feature table"
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,7 @@ def feature_dataframe(
     report(progress, _TASK, 0, total)
     _register_sources(spark, source)
     codelist = load_codelists(config.codelists_dir).rename(columns={"group": "grp"})[["code", "code_system", "grp", "category"]]
-    _view(spark, "codelist", codelist.astype(str), "code STRING, code_system STRING, grp STRING, category STRING")
+    _view(spark, "codelist", codelist, "code STRING, code_system STRING, grp STRING, category STRING")
     idx = _index_frame(index) if index is not None else None
     needs_extract = config.data_end is None or (idx is None and as_of is None)
     extract = _extract_date(spark, _events_name(source)) if needs_extract else None
@@ -279,6 +280,7 @@ def build_features(
     """
     config = config or FeatureConfig()
     table = feature_dataframe(spark, source, as_of=as_of, index=index, labels=labels, config=config, progress=progress)
+    report(progress, _COLLECT, 0, 1)
     try:
         arrow = table.toArrow()
     except Exception as error:
@@ -289,5 +291,5 @@ def build_features(
             ) from error
         raise
     frame = _to_pandas(arrow, config, labels)
-    report(progress, _TASK, 1, 1)
+    report(progress, _COLLECT, 1, 1)
     return frame
