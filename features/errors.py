@@ -1,7 +1,7 @@
 """Exceptions raised when input data break the data contract."""
 
 __all__ = ["ContractError", "MissingTableError", "MissingColumnError", "ConfigError", "FeatureConfigError",
-           "UnreadableTableError", "ValidationOutputError"]
+           "UnreadableTableError", "ValidationOutputError", "EngineUnavailableError"]
 
 
 class ContractError(ValueError):
@@ -54,3 +54,7 @@ class IdempotencyConflictError(TransitionConflictError):
 
 __all__ += ["DatabaseUrlError", "DatabaseNotMigratedError", "ActionValidationError", "TransitionConflictError",
             "IdempotencyConflictError"]
+
+
+class EngineUnavailableError(RuntimeError):
+    """A feature engine cannot start because something it needs (a package, a Java runtime) is not installed."""
