@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from features.caseload import caseload, history, status_of
+from features.config import FeatureConfig
 from serving.caseload_models import ActionRequest
 from serving.caseload_routes import export_response, record_for_person
 from serving.csrf import CSRF_FIELD, LOGIN_COOKIE, SESSION_KEY, check_csrf, check_login_csrf, csrf_token, login_csrf, signing_key
@@ -18,6 +19,7 @@ from serving.list_view import band_labels, list_query
 from serving.live import LiveState, current_live, require_principal
 from serving.pages import PersonContext
 from serving.redaction import redact_paths
+from serving.state import ServingState
 from serving.sessions import SESSION_COOKIE, Session, create_session, end_session, purge_sessions
 
 __all__ = ["ACTION_ENDPOINT", "EXPORT_ENDPOINT", "SIGNING_KEY_FILE", "page_csrf", "router", "safe_next"]
@@ -48,6 +50,13 @@ def safe_next(value: str | None) -> str | None:
     if parts.scheme or parts.netloc or parts.path in (LOGIN_PATH, "/pages/logout"):
         return None
     return value
+
+
+def _outcome_window(state: ServingState) -> tuple[int, int]:
+    """Months ahead the model predicts: its feature config's outcome window (the default config's for a model without one)."""
+    config = getattr(state.model, "feature_config", None)
+    window = (config if isinstance(config, FeatureConfig) else FeatureConfig()).outcome_window
+    return int(window[0]), int(window[1])
 
 
 def _secure(request: Request, live: LiveState) -> bool:
@@ -132,7 +141,9 @@ def list_page(neighbourhood: str, request: Request, live: LiveState = Depends(cu
         for p in data["people"]
     ]
     query = list_query(dict(request.query_params), band_labels(live.pages.config.band_multiples))
-    page = live.pages.neighbourhood_list({**data, "people": people}, average=state.average_score(), query=query, csrf=page_csrf(request))
+    page = live.pages.neighbourhood_list(
+        {**data, "people": people}, average=state.average_score(), outcome_window=_outcome_window(state), query=query, csrf=page_csrf(request)
+    )
     return HTMLResponse(page)
 
 
@@ -169,7 +180,7 @@ def _person_page(request: Request, live: LiveState, person_id: str, *, form_erro
         values=values, specs=state.specs, average=average, average_label=label,
         actions=[{"recorded_at": r.recorded_at.isoformat(), "action": r.action, "reason": r.reason, "note": r.note, "token_id": r.token_id}
                  for r in records],
-        status=latest.status if latest else None, reasons=state.config.caseload.reasons,
+        status=latest.status if latest else None, reasons=state.config.caseload.reasons, outcome_window=_outcome_window(state),
     )
     page = live.pages.person(data, context, csrf=page_csrf(request), form_error=form_error, recorded=recorded)
     return HTMLResponse(page, status_code=status)

@@ -45,7 +45,9 @@ class PageConfig(TypedConfig):
         0.5, ge=0, description="Smallest contribution (percentage points) a reason needs to be shown; the rest are under 'all factors'."
     )
     summary_reasons: int = Field(3, ge=1, description="Reasons named in a person's one-sentence summary.")
-    horizon: str = Field("over the next 6–18 months", description="How the summary names the outcome window of the model.")
+    horizon: str | None = Field(
+        None, description="How the pages name the outcome window ('over the next 6–18 months'); default: from the model's outcome_window."
+    )
     age_band_years: int = Field(10, ge=1, description="Width of the age bands whose average risk a person is compared with.")
     band_multiples: list[float] = Field(
         default_factory=lambda: [2.0, 5.0, 10.0],
@@ -130,7 +132,7 @@ def human_time(value: str | None) -> str:
 
 @dataclass(frozen=True)
 class PersonContext:
-    """What the person page needs beyond the explanation: feature values, declarations, the comparison average, actions."""
+    """What the person page needs beyond the explanation: feature values, declarations, the comparison average, actions, the outcome window."""
 
     values: Mapping[str, float | None]
     specs: Mapping[str, FeatureSpec]
@@ -139,6 +141,7 @@ class PersonContext:
     actions: Sequence[Mapping[str, Any]]
     status: str | None
     reasons: Mapping[str, str]
+    outcome_window: tuple[int, int]
 
 
 class Pages:
@@ -171,8 +174,13 @@ class Pages:
         """The model card's text, shown as written (Markdown or HTML source, never interpreted)."""
         return self.env.get_template("model_card.html").render(title="Model card", text=text, csrf=csrf)
 
+    def horizon(self, outcome_window: tuple[int, int]) -> str:
+        """The outcome window in words: the configured text, else "over the next 6–18 months" from ``outcome_window``."""
+        return self.config.horizon or f"over the next {outcome_window[0]}–{outcome_window[1]} months"
+
     def neighbourhood_list(
-        self, data: dict[str, Any], *, average: float, query: ListQuery | None = None, stale: Any = None, csrf: str | None = None
+        self, data: dict[str, Any], *, average: float, outcome_window: tuple[int, int], query: ListQuery | None = None,
+        stale: Any = None, csrf: str | None = None,
     ) -> str:
         """The list page: ``data['people']`` (with current ``status``) banded against the publication's ``average`` risk, then filtered and sorted."""
         query = query or ListQuery()
@@ -191,7 +199,7 @@ class Pages:
             practices=sorted({p["practice"] for p in people if p.get("practice")}),
             has_nhs_number=any(p.get("nhs_number") for p in people),
             average=average,
-            horizon=self.config.horizon,
+            horizon=self.horizon(outcome_window),
             stale=stale,
             csrf=csrf,
         )
@@ -207,7 +215,7 @@ class Pages:
         listed = [f for f in everything if round(abs(f.contribution) * 100, 1) > 0]
         sentence = None
         if data["score"] is not None:
-            sentence = summary(data["score"], context.average, context.average_label, self.config.horizon,
+            sentence = summary(data["score"], context.average, context.average_label, self.horizon(context.outcome_window),
                                [f for f in shown if f.direction == "raises" and f.family != "demographic"][: self.config.summary_reasons])
         bars, zero, height = reason_bars([r for r in data["reasons"] if abs(r["contribution"]) >= floor], self.config)
         peak = max((c for _, counts in timeline for c in counts.values()), default=0)
