@@ -71,7 +71,8 @@ def product_openapi(generated: dict[str, Any]) -> dict[str, Any]:
             if not protected or path in _PUBLIC:
                 continue
             operation["security"] = [{"bearerAuth": []}]
-            responses = operation.setdefault("responses", {})
+            # FastAPI routes may declare int status keys; JSON (and OpenAPI) keys are strings
+            responses = operation["responses"] = {str(k): v for k, v in operation.get("responses", {}).items()}
             for status, meaning in ERROR_RESPONSES.items():
                 if status == "415" and method == "get":
                     continue

@@ -1,4 +1,4 @@
-"""Checks the body of ``POST /v1/score`` before BentoML does: a bad body gets the service's own 422, not BentoML's 400 and an ERROR log."""
+"""Checks the body of ``POST /v1/score`` before BentoML does: a bad body gets the service's own 400/422, not BentoML's text and an ERROR log."""
 
 from __future__ import annotations
 
@@ -23,16 +23,19 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def score_body_problems(body: bytes) -> list[dict[str, Any]]:
-    """Where and why ``body`` is not a :class:`~serving.api_models.ScoreRequest` (``loc`` and ``msg`` only, never the input); [] if it is."""
+    """Where and why ``body`` is not a :class:`~serving.api_models.ScoreRequest` (``loc``, ``msg``, ``type``; never the input); [] if it is."""
     try:
         ScoreRequest.model_validate_json(body or b"")
     except ValidationError as error:
-        return [{"loc": [str(part) for part in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in error.errors(include_input=False, include_url=False)]
+        return [
+            {"loc": [str(part) for part in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in error.errors(include_input=False, include_url=False)
+        ]
     return []
 
 
 class ScoreBodyMiddleware:
-    """ASGI middleware answering a malformed ``POST /v1/score`` body with 422 in the service's error shape (logged at INFO, no values).
+    """ASGI middleware answering a malformed ``POST /v1/score`` body in the service's error shape: 400 if not JSON, else 422 (INFO log, no values).
 
     It sits inside the security gate, which has already authenticated the request and read the
     body within its limit; a valid body is handed on unchanged.
@@ -57,7 +60,10 @@ class ScoreBodyMiddleware:
         problems = score_body_problems(body)
         if problems:
             logger.info("POST /v1/score refused: %d problem(s) in the body (values not logged)", len(problems))
-            response = error_response(422, "the body must be {\"rows\": [{\"row_id\": ..., \"features\": {...}}]}; see detail", problems)
+            if problems[0]["type"] == "json_invalid":
+                response = error_response(400, "the body must be valid JSON; see detail for where it breaks", problems)
+            else:
+                response = error_response(422, "the body must be {\"rows\": [{\"row_id\": ..., \"features\": {...}}]}; see detail", problems)
             await response(scope, receive, send)
             return
         delivered = False

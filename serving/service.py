@@ -135,11 +135,11 @@ class RisingRisk:
 
 
 def _add_middleware(service: bentoml.Service[Any]) -> None:
-    # the last added runs first: gate, then metrics, then the score body check (innermost, after authentication)
-    service.add_asgi_middleware(ScoreBodyMiddleware)
+    # the first added is the outermost: metrics, then the gate, then the score body check (after authentication)
     service.add_asgi_middleware(RouteMetricsMiddleware)
     # in front of every route: host, token or session, rate limit, origin, content type, body limit (reads config at request time)
     service.add_asgi_middleware(SecurityGateMiddleware)
+    service.add_asgi_middleware(ScoreBodyMiddleware)
 
 
 def configured_service(config: ServiceConfig, *, home: Home, load_model: ModelLoader = load_champion) -> bentoml.Service[Any]:
