@@ -282,3 +282,12 @@ def test_the_list_filters_by_status_without_javascript_and_offers_the_csv(site: 
         page.click("#download-csv")
     assert download.value.suggested_filename.startswith("list-Alpha-Vale-")
     page.context.close()
+
+
+def test_the_axe_check_finds_a_violation_planted_in_a_page(site: dict[str, Any], browser: Any) -> None:
+    context = browser.new_context(bypass_csp=True)
+    page = context.new_page()
+    page.goto(site["base"] + "/pages/login")
+    page.evaluate("document.querySelector('main').insertAdjacentHTML('beforeend', '<img src=\"/static/nhsuk/images/nhsuk-icon-cross.svg\">')")
+    assert [v["id"] for v in _serious_violations(page)] == ["image-alt"]
+    context.close()
