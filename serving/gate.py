@@ -93,7 +93,7 @@ def _cookie(raw: str | None, name: str) -> str | None:
 class SecurityGateMiddleware:
     """Refuse a request from its headers before any body byte is read, then read the body within its limit.
 
-    In order: trusted ``Host`` (400); one ``Authorization`` header at most (400); a valid bearer
+    In order: a printable path (400); trusted ``Host`` (400); one ``Authorization`` header at most (400); a valid bearer
     token, or a page session cookie on ``/pages`` (401, or a redirect to sign-in); the token's rate
     limit (429 with ``Retry-After``, audited); same-origin state-changing page requests (403); JSON
     bodies on ``/v1`` and form bodies on ``/pages`` (415); then the body, counted as it arrives
@@ -143,6 +143,9 @@ class SecurityGateMiddleware:
             authorizations += key == "authorization"
             headers.setdefault(key, value.decode("latin-1"))
         host = headers.get("host", "")
+        if not path.isprintable():
+            # the router cannot match such a path (BentoML would answer a bare text 404): refuse it in the API's shape
+            return self._refusal(live, page, 400, "the path must not contain control characters; percent-encode only printable text")
         if "*" not in config.trusted_hosts and host_name(host) not in {h.lower() for h in config.trusted_hosts}:
             return error_response(400, "the Host header must name this service (see security.trusted_hosts); address it by its published name")
         if authorizations > 1:

@@ -29,6 +29,8 @@ ERROR_RESPONSES: dict[str, str] = {
     "429": "Too many requests from this token; wait the Retry-After seconds.",
     "503": "The service has no publication or model loaded (see /readyz).",
 }
+#: Errors particular to one route that BentoML's generated description does not know.
+_ROUTE_ERRORS: dict[str, dict[str, str]] = {"/v1/score": {"403": "Only PHM tokens may score rows."}}
 _PUBLIC = ("/livez", "/readyz", "/healthz")
 _METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -73,7 +75,7 @@ def product_openapi(generated: dict[str, Any]) -> dict[str, Any]:
             operation["security"] = [{"bearerAuth": []}]
             # FastAPI routes may declare int status keys; JSON (and OpenAPI) keys are strings
             responses = operation["responses"] = {str(k): v for k, v in operation.get("responses", {}).items()}
-            for status, meaning in ERROR_RESPONSES.items():
+            for status, meaning in {**ERROR_RESPONSES, **_ROUTE_ERRORS.get(path, {})}.items():
                 if status == "415" and method == "get":
                     continue
                 responses.setdefault(status, {"description": meaning})

@@ -65,8 +65,8 @@ def _openapi() -> Response:
     return JSONResponse(product_openapi(service.openapi_spec.asdict()))
 
 
-@app.exception_handler(HTTPException)
-async def _http_error(request: Request, exc: HTTPException) -> Response:
+@app.exception_handler(StarletteHTTPException)  # FastAPI's own (e.g. a body it cannot parse) included
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     if request.url.path.startswith("/pages/"):
         if exc.status_code == 401:
             return RedirectResponse(login_redirect(request.scope), status_code=303)
