@@ -399,3 +399,9 @@ def test_score_errors_use_the_products_error_shape_without_input_values_and_are_
 
 def _engine(site: Site) -> Engine:
     return create_engine(database_url(site.home))
+
+
+def test_a_path_with_control_characters_gets_the_apis_400_not_a_bare_text_404(site: Site) -> None:
+    response = site.client.get("/v1/people/P1%0A/actions", headers={"Authorization": f"Bearer {site.tokens['alpha']}"})
+    assert response.status_code == 400
+    assert response.json() == {"error": "the path must not contain control characters; percent-encode only printable text"}
