@@ -200,6 +200,9 @@ def test_the_list_and_person_pages_fit_1280_px_without_horizontal_scrolling(site
         assert page.evaluate("getComputedStyle(document.querySelector('header')).backgroundColor") == "rgb(0, 94, 184)"
     timeline = page.locator("#timeline").bounding_box()
     assert timeline["x"] + timeline["width"] <= WIDTH
+    page.emulate_media(media="print")  # the print stylesheet leaves out navigation and forms
+    assert not page.locator("#sign-out").is_visible() and not page.locator("#action-form").is_visible()
+    assert page.locator("#timeline").is_visible() and page.locator("#summary").is_visible()
     page.context.close()
 
 
