@@ -6,7 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SORTS", "ListQuery", "band_of", "band_labels", "in_100", "list_query", "select_people"]
+from features.caseload import PersonStatus
+
+__all__ = ["SORTS", "ListQuery", "band_of", "band_labels", "in_100", "list_query", "select_people", "with_statuses"]
 
 #: Sort keys the list page accepts (query parameter ``sort``) -> what they sort by.
 SORTS: dict[str, str] = {"rank": "Rank (highest risk first)", "age": "Age", "practice": "Practice", "status": "Status"}
@@ -78,3 +80,15 @@ def select_people(people: Sequence[Mapping[str, Any]], query: ListQuery) -> list
     missing = [p for p in chosen if not (query.sort == "rank" or p.get(query.sort) is not None)]
     present.sort(key=lambda p: _key(p, query.sort), reverse=query.descending)
     return present + sorted(missing, key=lambda p: p["rank"])
+
+
+def with_statuses(people: Sequence[Mapping[str, Any]], current: Mapping[str, PersonStatus]) -> list[dict[str, Any]]:
+    """List entries with the caseload's current status (the latest action now) instead of the status at publication."""
+    out = []
+    for p in people:
+        now = current.get(p["person_id"])
+        if now is None:
+            out.append(dict(p))
+        else:
+            out.append({**p, "status": now.status, "previously_declined": bool(p.get("previously_declined")) or now.previously_declined})
+    return out

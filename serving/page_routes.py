@@ -15,7 +15,7 @@ from serving.caseload_models import ActionRequest
 from serving.caseload_routes import export_response, record_for_person
 from serving.csrf import CSRF_FIELD, LOGIN_COOKIE, SESSION_KEY, check_csrf, check_login_csrf, csrf_token, login_csrf, signing_key
 from serving.gate import LOGIN_PATH, session_policy
-from serving.list_view import band_labels, list_query
+from serving.list_view import band_labels, list_query, with_statuses
 from serving.live import LiveState, current_live, require_principal
 from serving.pages import PersonContext
 from serving.redaction import redact_paths
@@ -134,12 +134,7 @@ def list_page(neighbourhood: str, request: Request, live: LiveState = Depends(cu
     state = live.current()
     principal = require_principal(state, request, cookie=True)
     data = state.neighbourhood_list(principal, neighbourhood, "GET /pages/neighbourhoods/{neighbourhood}")
-    current = {p.person_id: p for p in caseload(state.audit.engine, [neighbourhood])}
-    people = [
-        {**p, "status": current[p["person_id"]].status, "previously_declined": p.get("previously_declined") or current[p["person_id"]].previously_declined}
-        if p["person_id"] in current else p
-        for p in data["people"]
-    ]
+    people = with_statuses(data["people"], {p.person_id: p for p in caseload(state.audit.engine, [neighbourhood])})
     query = list_query(dict(request.query_params), band_labels(live.pages.config.band_multiples))
     page = live.pages.neighbourhood_list(
         {**data, "people": people}, average=state.average_score(), outcome_window=_outcome_window(state), query=query, csrf=page_csrf(request)

@@ -8,7 +8,7 @@ import importlib.metadata
 import io
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, create_engine
 from starlette.testclient import TestClient
 
-from features.caseload import history
+from features.caseload import PersonStatus, history
 from features.database import database_url
 from features.definitions import PREDICTORS
 from features.home import Home
@@ -24,7 +24,7 @@ from service_support import fit_model, service_app, write_publication
 from serving.audit import AuditLog
 from serving.auth import TokenStore
 from serving.gate import PAGE_CSP
-from serving.list_view import ListQuery, band_labels, band_of, in_100, list_query, select_people
+from serving.list_view import ListQuery, band_labels, band_of, in_100, list_query, select_people, with_statuses
 from serving.middleware import route_template
 from serving.page_routes import ACTION_ENDPOINT, safe_next
 from serving.person_view import Factor, factors, group_factors, heat_level, human_date, summary
@@ -208,6 +208,16 @@ def signed_in(site: Site) -> Iterator[Site]:
 
 def _csrf(html: str) -> str:
     return html.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+def test_the_current_caseload_status_replaces_the_status_at_publication_and_keeps_a_past_decline() -> None:
+    moment = datetime(2026, 11, 3, tzinfo=timezone.utc)
+    current = {"P2": PersonStatus("P2", "N", "contacted", moment, None, 7, None)}
+    people = [{"person_id": "P1", "status": "reviewed", "previously_declined": True}, {"person_id": "P2", "status": None, "previously_declined": True}]
+    assert with_statuses(people, current) == [
+        {"person_id": "P1", "status": "reviewed", "previously_declined": True},
+        {"person_id": "P2", "status": "contacted", "previously_declined": True},
+    ]
 
 
 def test_sign_in_returns_to_the_page_asked_for_and_never_to_another_site(site: Site) -> None:
