@@ -15,7 +15,7 @@ from features.caseload import ACTIONS, NEEDS_REASON, NOTE_MAX_LENGTH
 from features.definitions import FeatureSpec
 from features.typed_config import TypedConfig
 from serving.list_view import SORTS, ListQuery, band_labels, band_of, in_100, select_people
-from serving.person_view import factors, group_factors, heat_level, human_date, summary
+from serving.person_view import SUMMARY_FAMILIES, factors, group_factors, heat_level, human_date, summary
 
 __all__ = ["PageConfig", "Bar", "PersonContext", "SETTING_LABELS", "reason_bars", "Pages", "human_time"]
 
@@ -216,7 +216,7 @@ class Pages:
         sentence = None
         if data["score"] is not None:
             sentence = summary(data["score"], context.average, context.average_label, self.horizon(context.outcome_window),
-                               [f for f in shown if f.direction == "raises" and f.family != "demographic"][: self.config.summary_reasons])
+                               [f for f in shown if f.direction == "raises" and f.family in SUMMARY_FAMILIES][: self.config.summary_reasons])
         bars, zero, height = reason_bars([r for r in data["reasons"] if abs(r["contribution"]) >= floor], self.config)
         peak = max((c for _, counts in timeline for c in counts.values()), default=0)
         heat = {s: [heat_level(counts[s], peak) for _, counts in timeline] for s in data["settings"]}

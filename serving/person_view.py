@@ -9,7 +9,7 @@ from typing import Any
 
 from features.definitions import SETTING_NOUNS, FeatureSpec
 
-__all__ = ["FAMILIES", "Factor", "FactorGroup", "age_band", "family_of", "factors", "group_factors", "heat_level", "human_date", "summary"]
+__all__ = ["FAMILIES", "SUMMARY_FAMILIES", "Factor", "FactorGroup", "age_band", "family_of", "factors", "group_factors", "heat_level", "human_date", "summary"]
 
 #: Families of reasons in the order the page shows them (needs and conditions first) -> heading.
 FAMILIES: dict[str, str] = {
@@ -23,7 +23,7 @@ FAMILIES: dict[str, str] = {
 }
 _HEAT_LEVELS = 5
 #: Families the summary names as what mainly raises the risk (age or area read oddly as "mainly ...").
-_SUMMARY_FAMILIES = frozenset({"social_need", "condition", "utilisation", "cost"})
+SUMMARY_FAMILIES = frozenset({"social_need", "condition", "utilisation", "cost"})
 
 
 def human_date(value: date | str | None) -> str:
@@ -184,7 +184,7 @@ def summary(score: float, average: float | None, average_label: str, horizon: st
     if average:
         ratio = score / average
         sentence += f", {ratio:.0f}× the average {average_label}" if ratio >= 2 else f", {ratio:.1f}× the average {average_label}"
-    raising = [f.short for f in main if f.direction == "raises" and f.family in _SUMMARY_FAMILIES]
+    raising = [f.short for f in main if f.direction == "raises" and f.family in SUMMARY_FAMILIES]
     if raising:
         sentence += f"; mainly {_words(raising)}"
     return sentence
