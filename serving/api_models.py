@@ -54,6 +54,16 @@ class ListEntry(BaseModel):
     risk_band: str = Field(description="Risk band of the score.")
     is_new: bool = Field(description="True if the person was not on this neighbourhood's previous list.")
     reasons: list[Reason] = Field(description="Top reasons, largest contribution first.")
+    status: str | None = Field(
+        default=None, description="Caseload status when the list was published (latest action: reviewed, contacted, unreachable); null if none."
+    )
+    previously_declined: bool = Field(
+        default=False, description="True if the person declined or was judged not appropriate before and has returned to the list."
+    )
+    nhs_number: str | None = Field(default=None, description="NHS number when the extract holds one (only within the token's scope).")
+    age: int | None = Field(default=None, description="Age in years at the scoring date; null if not in the extract.")
+    sex: str | None = Field(default=None, description="Sex as recorded in the extract; null if not recorded.")
+    practice: str | None = Field(default=None, description="GP practice the person is registered with; null if not in the extract.")
 
 
 class NeighbourhoodList(BaseModel):

@@ -68,7 +68,13 @@ def model_info(request: Request, live: LiveState = Depends(current_live)) -> Mod
     return state.model_info()
 
 
-@router.get("/v1/model/card", responses=AUTH_RESPONSES, summary="The model card", response_class=Response)
+@router.get(
+    "/v1/model/card",
+    responses={**AUTH_RESPONSES, 404: {"model": ErrorResponse, "description": "The loaded model has no model card."},
+               200: {"content": {"text/markdown": {}, "text/html": {}}, "description": "The model card (Markdown or HTML)."}},
+    summary="The model card",
+    response_class=Response,
+)
 def model_card(request: Request, live: LiveState = Depends(current_live)) -> Response:
     """The model card of the loaded model (Markdown), with server file paths withheld."""
     state = live.current()

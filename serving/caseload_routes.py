@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
-from features.caseload import ACTIONS, ActionRecord, caseload, history, record_action, status_of
+from features.caseload import ACTIONS, ActionRecord, RecordedAction, caseload, history, record_action, status_of
 from features.errors import ActionValidationError, TransitionConflictError
 from serving.api_models import ErrorResponse
 from serving.auth import Principal
@@ -19,7 +19,9 @@ from serving.live import LiveState, current_live, require_principal
 from serving.state import ServingState
 from serving.store import PersonRecord
 
-__all__ = ["RECORD_ENDPOINT", "HISTORY_ENDPOINT", "CASELOAD_ENDPOINT", "EXPORT_ENDPOINT", "router"]
+__all__ = [
+    "RECORD_ENDPOINT", "HISTORY_ENDPOINT", "CASELOAD_ENDPOINT", "EXPORT_ENDPOINT", "export_response", "record_for_person", "router",
+]
 
 RECORD_ENDPOINT = "POST /v1/people/{person_id}/actions"
 HISTORY_ENDPOINT = "GET /v1/people/{person_id}/actions"
@@ -61,6 +63,64 @@ def _out(record: ActionRecord) -> ActionOut:
     )
 
 
+def record_for_person(
+    state: ServingState, principal: Principal, person_id: str, body: ActionRequest, *, idempotency_key: str | None, endpoint: str
+) -> RecordedAction:
+    """Record ``body`` for a person in the token's scope through ``features.caseload.record_action``, audited under ``endpoint``.
+
+    404 outside scope, 422 for an unknown action or a missing reason, 409 for a transition that makes
+    no sense; every outcome is audited with who, when and what (never the note). The API and the
+    person page's form both record through here.
+
+    Parameters
+    ----------
+    state, principal
+        The serving state and the token holder.
+    person_id, body
+        Whom the action is for and what it is.
+    idempotency_key, endpoint
+        The retry key (None: none) and the endpoint name the audit log records.
+    """
+    person = _person_in_scope(state, principal, person_id, endpoint)
+    store = state.require_store()
+    # listed in the current publication: a new listing when it was published after the person's latest action
+    listed_at = datetime.fromisoformat(str(store.metadata["created_at"])) if person.list_rank is not None else None
+    known = body.action if body.action in ACTIONS else "unknown"
+
+    def audit(status: int, detail: dict[str, str | int | None], people: list[str]) -> None:
+        state.audit.record(token_id=principal.token_id, endpoint=endpoint, neighbourhood=person.neighbourhood, status=status,
+                           publication_id=store.publication_id, person_ids=people, detail=detail)
+
+    try:
+        recorded = record_action(
+            state.audit.engine, person_id=person.person_id, neighbourhood=str(person.neighbourhood), action=body.action,
+            token_id=principal.token_id, reason=body.reason, note=body.note, idempotency_key=idempotency_key,
+            listed_at=listed_at, config=state.config.caseload, now=datetime.now(timezone.utc),
+        )
+    except ActionValidationError as error:
+        audit(422, {"action": known}, [])
+        raise HTTPException(422, str(error)) from None
+    except TransitionConflictError as error:
+        audit(409, {"action": known}, [])
+        raise HTTPException(409, str(error)) from None
+    record = recorded.record
+    audit(201, {"action": record.action, "action_id": record.id, "reason": record.reason, "replayed": int(recorded.replayed)},
+          [record.person_id])
+    return recorded
+
+
+def export_response(state: ServingState, principal: Principal, neighbourhood: str, endpoint: str) -> Response:
+    """The neighbourhood's list as a CSV attachment with current statuses (403 / 404 as the list; audited under ``endpoint``)."""
+    data = state.neighbourhood_list(principal, neighbourhood, endpoint)
+    current = {p.person_id: p.status for p in caseload(state.audit.engine, [neighbourhood])}
+    filename = export_filename(neighbourhood, str(data["publication_id"]))
+    return Response(
+        list_csv(data["people"], current),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
 @router.post(
     "/v1/people/{person_id}/actions",
     status_code=201,
@@ -80,31 +140,8 @@ def record_person_action(
     """Store one action (reviewed, contacted, enrolled, declined, not_appropriate, unreachable, closed); audited without the note."""
     state = live.current()
     principal = require_principal(state, request)
-    person = _person_in_scope(state, principal, person_id, RECORD_ENDPOINT)
-    store = state.require_store()
-    # listed in the current publication: a new listing when it was published after the person's latest action
-    listed_at = datetime.fromisoformat(str(store.metadata["created_at"])) if person.list_rank is not None else None
-    known = body.action if body.action in ACTIONS else "unknown"
-
-    def audit(status: int, detail: dict[str, str | int | None], people: list[str]) -> None:
-        state.audit.record(token_id=principal.token_id, endpoint=RECORD_ENDPOINT, neighbourhood=person.neighbourhood, status=status,
-                           publication_id=store.publication_id, person_ids=people, detail=detail)
-
-    try:
-        recorded = record_action(
-            state.audit.engine, person_id=person.person_id, neighbourhood=str(person.neighbourhood), action=body.action,
-            token_id=principal.token_id, reason=body.reason, note=body.note, idempotency_key=idempotency_key,
-            listed_at=listed_at, config=state.config.caseload, now=datetime.now(timezone.utc),
-        )
-    except ActionValidationError as error:
-        audit(422, {"action": known}, [])
-        raise HTTPException(422, str(error)) from None
-    except TransitionConflictError as error:
-        audit(409, {"action": known}, [])
-        raise HTTPException(409, str(error)) from None
+    recorded = record_for_person(state, principal, person_id, body, idempotency_key=idempotency_key, endpoint=RECORD_ENDPOINT)
     record = recorded.record
-    audit(201, {"action": record.action, "action_id": record.id, "reason": record.reason, "replayed": int(recorded.replayed)},
-          [record.person_id])
     headers = {"Location": f"/v1/people/{record.person_id}/actions", "Idempotent-Replayed": "true" if recorded.replayed else "false"}
     return JSONResponse(_out(record).model_dump(), status_code=201, headers=headers)
 
@@ -171,11 +208,4 @@ def neighbourhood_list_csv(neighbourhood: str, request: Request, live: LiveState
     """Rank, person id, NHS number, age, sex, practice, score, current status and top reasons; cells safe for spreadsheets (audited)."""
     state = live.current()
     principal = require_principal(state, request)
-    data = state.neighbourhood_list(principal, neighbourhood, EXPORT_ENDPOINT)
-    current = {p.person_id: p.status for p in caseload(state.audit.engine, [neighbourhood])}
-    filename = export_filename(neighbourhood, str(data["publication_id"]))
-    return Response(
-        list_csv(data["people"], current),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
-    )
+    return export_response(state, principal, neighbourhood, EXPORT_ENDPOINT)

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -25,7 +25,7 @@ from serving.responses import error_response
 from serving.security_config import SecurityConfig
 from serving.sessions import SESSION_COOKIE, Session, SessionPolicy, end_token_sessions, find_session
 
-__all__ = ["LOGIN_PATH", "SecurityGateMiddleware", "host_name", "session_policy"]
+__all__ = ["LOGIN_PATH", "PAGE_CSP", "SecurityGateMiddleware", "host_name", "login_redirect", "session_policy"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +42,11 @@ _COMMON_HEADERS = [
     (b"x-frame-options", b"DENY"),
 ]
 _PRIVATE_HEADERS = [(b"cache-control", b"no-store")]
-_PAGE_HEADERS = [
-    (b"content-security-policy",
-     b"default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
-]
+#: Pages load only the service's own stylesheets and images: no script at all, no inline style, nothing from elsewhere.
+PAGE_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+_PAGE_HEADERS = [(b"content-security-policy", PAGE_CSP.encode())]
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -62,6 +63,15 @@ def host_name(host: str) -> str:
     if host.startswith("["):
         return host[1:].split("]", 1)[0]
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def login_redirect(scope: dict[str, Any]) -> str:
+    """The sign-in form's URL, naming the requested page as ``next`` for a GET (sign-in returns there)."""
+    if scope.get("method", "GET") != "GET" or scope["path"] in ("/pages", "/pages/"):
+        return LOGIN_PATH
+    path = (scope.get("raw_path") or quote(scope["path"]).encode()).decode("latin-1")
+    query = scope.get("query_string", b"").decode("latin-1")
+    return f"{LOGIN_PATH}?next={quote(path + (f'?{query}' if query else ''), safe='')}"
 
 
 def _protected(path: str) -> bool:
@@ -83,7 +93,7 @@ def _cookie(raw: str | None, name: str) -> str | None:
 class SecurityGateMiddleware:
     """Refuse a request from its headers before any body byte is read, then read the body within its limit.
 
-    In order: trusted ``Host`` (400); one ``Authorization`` header at most (400); a valid bearer
+    In order: a printable path (400); trusted ``Host`` (400); one ``Authorization`` header at most (400); a valid bearer
     token, or a page session cookie on ``/pages`` (401, or a redirect to sign-in); the token's rate
     limit (429 with ``Retry-After``, audited); same-origin state-changing page requests (403); JSON
     bodies on ``/v1`` and form bodies on ``/pages`` (415); then the body, counted as it arrives
@@ -133,6 +143,9 @@ class SecurityGateMiddleware:
             authorizations += key == "authorization"
             headers.setdefault(key, value.decode("latin-1"))
         host = headers.get("host", "")
+        if not path.isprintable():
+            # the router cannot match such a path (BentoML would answer a bare text 404): refuse it in the API's shape
+            return self._refusal(live, page, 400, "the path must not contain control characters; percent-encode only printable text")
         if "*" not in config.trusted_hosts and host_name(host) not in {h.lower() for h in config.trusted_hosts}:
             return error_response(400, "the Host header must name this service (see security.trusted_hosts); address it by its published name")
         if authorizations > 1:
@@ -153,7 +166,7 @@ class SecurityGateMiddleware:
         public = not _protected(path) or (page and path == LOGIN_PATH)
         if principal is None and not public:
             if page:
-                return RedirectResponse(LOGIN_PATH, status_code=303)
+                return RedirectResponse(login_redirect(scope), status_code=303)
             return error_response(401, "a valid bearer token is required: send Authorization: Bearer <token>")
         if principal is not None:
             wait = self._bucket(config, principal.is_phm).take(principal.token_id)

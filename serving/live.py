@@ -44,7 +44,7 @@ class LiveState:
     def __init__(self, config: ServiceConfig, home: Home, load_model: ModelLoader) -> None:
         self.config = config
         self.load_model = load_model
-        self.pages = Pages(config.pages, refresh_days=config.monitor.refresh_days)
+        self.pages = Pages(config.pages)
         self.audit = AuditLog(database_url(home))
         self.state = ServingState.load(home, config, load_model, self.audit)
         self._warm(self.state)

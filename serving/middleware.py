@@ -23,16 +23,22 @@ _LATENCY = bentoml.metrics.Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
 )
 #: Route templates for metric labels; anything else is counted as "other" (bounded label values).
+#: First match wins: longer templates before the ones they extend (``…/list.csv`` before ``…/list``).
 _TEMPLATES = [
     (re.compile(r"/v1/people/[^/]+/explanation"), "/v1/people/{person_id}/explanation"),
+    (re.compile(r"/v1/people/[^/]+/actions"), "/v1/people/{person_id}/actions"),
+    (re.compile(r"/v1/neighbourhoods/[^/]+/caseload"), "/v1/neighbourhoods/{neighbourhood}/caseload"),
+    (re.compile(r"/v1/neighbourhoods/[^/]+/list\.csv"), "/v1/neighbourhoods/{neighbourhood}/list.csv"),
     (re.compile(r"/v1/neighbourhoods/[^/]+/list"), "/v1/neighbourhoods/{neighbourhood}/list"),
+    (re.compile(r"/pages/people/[^/]+/actions"), "/pages/people/{person_id}/actions"),
     (re.compile(r"/pages/people/[^/]+"), "/pages/people/{person_id}"),
+    (re.compile(r"/pages/neighbourhoods/[^/]+/list\.csv"), "/pages/neighbourhoods/{neighbourhood}/list.csv"),
     (re.compile(r"/pages/neighbourhoods/[^/]+"), "/pages/neighbourhoods/{neighbourhood}"),
 ]
 #: Paths without parameters: their own label.
 FIXED_ROUTES = frozenset(
     {"/", "/v1/score", "/v1/model", "/v1/model/card", "/livez", "/readyz", "/healthz", "/metrics", "/docs.json", "/schema.json",
-     "/pages/", "/pages/login", "/pages/logout"}
+     "/pages/", "/pages/login", "/pages/logout", "/pages/model-card"}
 )
 
 

@@ -37,9 +37,9 @@ class SecurityConfig(TypedConfig):
         2, ge=0, description="Publications before the current one whose lists still count as 'listed' for need-to-know."
     )
     rate_per_second: float = Field(
-        10.0, ge=0, description="Requests per second a neighbourhood token may sustain (token bucket per worker); 0 = no limit."
+        20.0, ge=0, description="Requests per second a neighbourhood token may sustain (token bucket per worker); 0 = no limit."
     )
-    rate_burst: int = Field(60, ge=1, description="Requests a token may make at once before the sustained rate applies (429 beyond).")
+    rate_burst: int = Field(40, ge=1, description="Requests a token may make at once before the sustained rate applies (429 beyond).")
     phm_rate_per_second: float = Field(
         0.0, ge=0, description="Sustained requests per second of a PHM token (burst rate_burst); 0 = no limit (batch scoring, monitoring)."
     )

@@ -8,7 +8,8 @@ from typing import Any
 import bentoml
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from features.errors import DatabaseNotMigratedError
@@ -18,10 +19,12 @@ from serving.api_models import ScoreRequest, ScoreResponse, ScoreRow
 from serving.bentoml_patches import cancel_request_timers
 from serving.config import ServiceConfig, service_config
 from serving.live import LiveState, current_live
-from serving.gate import SecurityGateMiddleware
+from serving.gate import SecurityGateMiddleware, login_redirect
 from serving.middleware import RouteMetricsMiddleware
+from serving.openapi import DESCRIPTION, TITLE, package_version, product_openapi
 from serving.redaction import install_redaction
 from serving.responses import error_response
+from serving.score_body import ScoreBodyMiddleware
 from serving.state import ModelLoader, load_champion
 
 __all__ = ["PERSON_PATHS", "RisingRisk", "app", "configured_service"]
@@ -39,23 +42,35 @@ _SERVICE_OPTIONS: dict[str, Any] = {
     "metrics": {"enabled": False},
 }
 
-app = FastAPI(
-    title="risingrisk",
-    description="Neighbourhood lists of people at rising risk of high intensity use, with reasons. "
-    "Every request needs `Authorization: Bearer <token>` (risingrisk tokens create).",
-)
+# no FastAPI /docs, /redoc or /openapi.json: they load scripts from a CDN; /docs.json is the product's own description
+app = FastAPI(title=TITLE, description=DESCRIPTION, version=package_version(), docs_url=None, redoc_url=None, openapi_url=None)
 # before api_routes: its catch-all /v1/{path} answers every /v1 path not matched earlier
 app.include_router(caseload_routes.router)
 app.include_router(monitoring_routes.router)
 app.include_router(api_routes.router)
 app.include_router(page_routes.router)
+# the pages' stylesheets (NHS.UK frontend and our own), shipped in the package: nothing is fetched from elsewhere
+app.mount("/static", StaticFiles(packages=[("serving", "static")]), name="static")
 
 
-@app.exception_handler(HTTPException)
-async def _http_error(request: Request, exc: HTTPException) -> Response:
+@app.get("/", include_in_schema=False)
+def _home() -> Response:
+    """The service's own front door (BentoML's page here loads Google Tag Manager): the clinician pages."""
+    return RedirectResponse("/pages/", status_code=303)
+
+
+@app.get("/docs.json", include_in_schema=False)
+def _openapi() -> Response:
+    """The product's OpenAPI description (BentoML's generated one, rewritten by serving.openapi)."""
+    service = bentoml.get_current_service().bento_service
+    return JSONResponse(product_openapi(service.openapi_spec.asdict()))
+
+
+@app.exception_handler(StarletteHTTPException)  # FastAPI's own (e.g. a body it cannot parse) included
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     if request.url.path.startswith("/pages/"):
         if exc.status_code == 401:
-            return RedirectResponse("/pages/login", status_code=303)
+            return RedirectResponse(login_redirect(request.scope), status_code=303)
         return HTMLResponse(current_live().pages.error(status=exc.status_code, message=str(exc.detail)), status_code=exc.status_code)
     return error_response(exc.status_code, str(exc.detail))
 
@@ -121,10 +136,12 @@ class RisingRisk:
 
 
 def _add_middleware(service: bentoml.Service[Any]) -> None:
+    # the first added is the outermost: metrics, then the gate, then the score body check (after authentication)
     service.add_asgi_middleware(RouteMetricsMiddleware)
     # in front of every route: host, token or session, rate limit, origin, content type, body limit (reads config at request time)
     service.add_asgi_middleware(SecurityGateMiddleware)
     service.add_asgi_middleware(monitoring_routes.StaleListsNote)
+    service.add_asgi_middleware(ScoreBodyMiddleware)
 
 
 def configured_service(config: ServiceConfig, *, home: Home, load_model: ModelLoader = load_champion) -> bentoml.Service[Any]:

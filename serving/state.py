@@ -63,6 +63,7 @@ class ServingState:
     problems: list[str] = field(default_factory=list)
     list_bodies: dict[str, bytes] = field(default_factory=dict)
     explained: dict[int, tuple[float | None, list[dict[str, Any]]]] = field(default_factory=dict)
+    age_averages: dict[int, dict[int, float]] = field(default_factory=dict)
 
     @classmethod
     def load(
@@ -224,6 +225,37 @@ class ServingState:
             return None, []
         explained = explain_rows(self.model.model, features, as_of=store.as_of, groups=self.groups, specs=self.specs)[0]
         return explained.base_score, [r.to_dict() for r in explained.reasons]
+
+    def person_values(self, person_id: str) -> dict[str, float | None]:
+        """The model feature values of a person of the publication ({} if not scored); no audit (the caller's view is audited)."""
+        store = self.require_store()
+        row = store.find(person_id)
+        features = store.features_of(row) if row is not None else None
+        if features is None:
+            return {}
+        return {name: (None if np.isnan(v) else float(v)) for name, v in zip(store.feature_names, features.iloc[0].to_numpy(dtype="float64"))}
+
+    def average_score(self) -> float:
+        """Mean score of everyone the publication scored (0.0 if no one was)."""
+        scores = self.require_store().score
+        scored = scores[~np.isnan(scores)]
+        return float(scored.mean()) if scored.size else 0.0
+
+    def average_for_age(self, age: float | None, width: int) -> tuple[float, str]:
+        """Mean score of the scored people in ``age``'s ``width``-year band, and how to name it; the overall mean without an age."""
+        store = self.require_store()
+        if age is None or "age" not in store.feature_names:
+            return self.average_score(), "of everyone scored"
+        if width not in self.age_averages:
+            ages = store.feature_matrix[:, store.feature_names.index("age")]
+            rows = store.feature_row >= 0
+            frame = pd.DataFrame({"band": ages[store.feature_row[rows]] // width * width, "score": store.score[rows]}).dropna()
+            self.age_averages[width] = {int(b): float(m) for b, m in frame.groupby("band")["score"].mean().items()}
+        band = int(age // width * width)
+        average = self.age_averages[width].get(band)
+        if average is None:
+            return self.average_score(), "of everyone scored"
+        return average, f"for their age ({band}–{band + width - 1})"
 
     def warm_listed(self) -> int:
         """Explain everyone on a list ahead of time, in batches (the people clinicians open); returns how many."""

@@ -22,6 +22,10 @@ PACKAGE_DATA = (
     "features/database/migrations/versions/*.py",
     "features/importers/*.toml",
     "serving/templates/*.html",
+    "serving/static/risingrisk.css",
+    "serving/static/nhsuk/nhsuk-frontend.min.css",
+    "serving/static/nhsuk/LICENCE.txt",
+    "serving/static/nhsuk/images/*.svg",
 )
 
 

@@ -276,7 +276,7 @@ def test_after_logout_the_same_cookie_no_longer_opens_a_page(signed_out: Site) -
     assert (out.status_code, out.headers["location"]) == (303, "/pages/login")
     site.client.cookies.clear()
     replay = site.client.get(f"/pages/people/{person}", cookies={"rr_session": session_id}, follow_redirects=False)
-    assert (replay.status_code, replay.headers["location"]) == (303, "/pages/login")
+    assert (replay.status_code, replay.headers["location"]) == (303, f"/pages/login?next=%2Fpages%2Fpeople%2F{person}")
 
 
 def test_logout_is_a_post_with_the_sessions_csrf_token(signed_out: Site) -> None:
