@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from features.dates import DAYS_PER_MONTH
@@ -50,8 +51,13 @@ class ReferenceTerms:
         return self._per_person(self.events(setting, start, end).groupby("person_id").size())
 
     def cost(self, start: int, end: int) -> pd.Series:
-        """Total cost of known events in the window, per person."""
-        return self._per_person(self.events(None, start, end).groupby("person_id")["cost_gbp"].sum())
+        """Total cost of known events in the window, per person: each cost rounded to the penny (half away from zero), pence added exactly."""
+        rows = self.events(None, start, end)
+        scaled = rows["cost_gbp"].to_numpy(dtype="float64") * 100
+        whole = np.trunc(scaled)
+        pence = whole + np.where(np.abs(scaled - whole) >= 0.5, np.sign(scaled), 0.0)
+        totals = pd.Series(pence, index=rows.index).astype("Int64").groupby(rows["person_id"]).sum()
+        return self._per_person(totals.astype("float64") / 100)
 
     def settings_used(self, start: int, end: int) -> pd.Series:
         """Number of distinct settings with a known event in the window, per person."""

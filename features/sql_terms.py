@@ -78,11 +78,19 @@ class SqlTerms:
         return f"({' + '.join(terms)})" if terms else "0"
 
     def cost(self, start: int, end: int) -> str:
-        """Total ``cost_gbp`` of known events in ``[T - end, T - start)`` months (0 when none)."""
+        """Total ``cost_gbp`` of known events in ``[T - end, T - start)`` months (0 when none), summed in whole pence.
+
+        Each cost is rounded to the penny (half away from zero) and the pence are added as integers,
+        so the total does not depend on the order an engine adds the rows in (DuckDB and Spark give
+        the same bits); the total is then converted to pounds.
+        """
         buckets = self._buckets(start, end)
         name = f"cost_{start}_{end}m"
         if buckets:
-            self.event_aggregates[name] = f"SUM(CASE WHEN bucket BETWEEN {min(buckets)} AND {max(buckets)} THEN cost_gbp END)"
+            pence = "CAST(ROUND(cost_gbp * 100) AS BIGINT)"
+            self.event_aggregates[name] = (
+                f"CAST(SUM(CASE WHEN bucket BETWEEN {min(buckets)} AND {max(buckets)} THEN {pence} END) AS DOUBLE) / 100"
+            )
         return f"COALESCE(ea.{name}, 0)"
 
     def days_since_last(self, setting: str, start: int, end: int) -> str:

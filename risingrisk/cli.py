@@ -13,6 +13,7 @@ from risingrisk.commands.evaluate import evaluate_command
 from risingrisk.commands.features import features_command
 from risingrisk.commands.impact import impact_command
 from risingrisk.commands.importers import import_app
+from risingrisk.commands.learning_curve import learning_curve_command
 from risingrisk.commands.monitor import monitor_command
 from risingrisk.commands.promote import promote_command
 from risingrisk.commands.score import score_command
@@ -121,6 +122,7 @@ app.command("features")(features_command)
 app.command("train")(train_command)
 app.command("promote")(promote_command)
 app.command("evaluate")(evaluate_command)
+app.command("learning-curve")(learning_curve_command)
 app.command("score")(score_command)
 app.command("serve")(serve_command)
 app.command("monitor")(monitor_command)

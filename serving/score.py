@@ -128,6 +128,17 @@ def _actions_at(actions: pd.DataFrame | None, as_of: date) -> pd.DataFrame:
     return actions.loc[pd.to_datetime(actions["recorded_at"], utc=True) <= pd.Timestamp(as_of_moment(as_of))]
 
 
+def _given_log_odds(given: pd.Series, person_ids: pd.Series) -> np.ndarray:
+    """The precomputed log-odds of ``person_ids``, in their order; every one must be present."""
+    values = given.reindex(person_ids.astype("str").to_numpy())
+    if values.isna().any():
+        raise ScoringError(
+            f"log_odds must hold every eligible person; got none for {int(values.isna().sum())} of {len(values)}. "
+            "Score the same feature table the population comes from."
+        )
+    return values.to_numpy(dtype="float64")
+
+
 def _percentile(score: pd.Series) -> pd.Series:
     return score.rank(method="max", pct=True) * 100.0
 
@@ -141,6 +152,7 @@ def score_population(
     feature_config: FeatureConfig | None = None,
     actions: pd.DataFrame | None = None,
     earlier: pd.Series | None = None,
+    log_odds: pd.Series | None = None,
 ) -> ScoredPopulation:
     """Score every eligible person in a feature table and rank each neighbourhood's list.
 
@@ -166,6 +178,10 @@ def score_population(
         not refilled, so the comparison stays within one would-be-listed set (:mod:`serving.holdout`).
     earlier
         List policy ``rising``: each person's score ``config.lists.rising_months`` earlier, indexed by person_id (missing = none).
+    log_odds
+        The booster's log-odds of every eligible person, indexed by person_id, already computed
+        where the features are (Spark: :func:`serving.spark_scoring.score_dataframe`); ``None`` =
+        predicted here with ``model``. Either way the score is ``model.probability(log_odds)``.
 
     Returns
     -------
@@ -177,7 +193,8 @@ def score_population(
     Raises
     ------
     ScoringError
-        If a key column or a model feature is missing, or a person appears twice.
+        If a key column or a model feature is missing, a person appears twice, or ``log_odds``
+        lacks an eligible person.
     """
     config = config or ScoreConfig()
     missing = [c for c in (*_KEYS, *model.feature_names_) if c not in table.columns]
@@ -199,10 +216,10 @@ def score_population(
     score = pd.Series(np.nan, index=table.index, dtype="float64")
     # Isotonic calibration maps many log-odds to one probability: ties on the displayed score are
     # ranked by the booster's own log-odds, which keeps the model's ordering within a step.
-    log_odds = pd.Series(np.nan, index=table.index, dtype="float64")
+    given, log_odds = log_odds, pd.Series(np.nan, index=table.index, dtype="float64")
     started = time.perf_counter()
     if len(scored):
-        log_odds.loc[scored.index] = model.predict_log_odds(scored)
+        log_odds.loc[scored.index] = model.predict_log_odds(scored) if given is None else _given_log_odds(given, scored["person_id"])
         score.loc[scored.index] = model.probability(log_odds.loc[scored.index].to_numpy())
     seconds = {"predict": time.perf_counter() - started}
     has_nbhd = table["neighbourhood"].notna().to_numpy()

@@ -13,15 +13,16 @@ import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
-from features.build import build_features
 from features.caseload import read_actions
 from features.config import FeatureConfig
 from features.database import database_url, display_url
 from features.dates import extract_date
+from features.engines import FeatureEngine
 from features.home import Home, home as default_home
 from features.progress import ProgressCallback, report
 from models.explain import EXPLANATION_SPACE
 from models.risk_model import RiskModel
+from serving.engine_scoring import scoring_inputs
 from serving.errors import PublicationRefusedError
 from serving.monitoring.config import MonitorConfig
 from serving.monitoring.gate import GateDecision, decide
@@ -120,6 +121,7 @@ def score_and_publish(
     progress: ProgressCallback | None = None,
     database: str | URL | Engine | None = None,
     monitor: MonitorGate | None = None,
+    engine: FeatureEngine | None = None,
 ) -> ScoringRun:
     """Build features as of a date with the training feature code, score, explain and publish.
 
@@ -153,6 +155,9 @@ def score_and_publish(
         Monitor the extract and the scored population before publishing (``serving.monitoring``):
         the report goes to ``<home>/monitoring``, MLflow and the publication's ``monitoring/``
         folder, and the gate's decision into its metadata. ``None``: no monitoring.
+    engine
+        Feature engine (``features.engines``); default embedded DuckDB. On Spark the features are
+        built and the cohort scored there (:mod:`serving.engine_scoring`); the list steps run here.
 
     Raises
     ------
@@ -177,7 +182,8 @@ def score_and_publish(
     step("Building features")
     extracted = extract_date(data_dir)
     when = as_of or extracted
-    table = build_features(data_dir, as_of=[when], config=feature_config)
+    inputs = scoring_inputs(engine, data_dir, model, as_of=when, feature_config=feature_config)
+    table = inputs.table
     lap("features")
     step("Scoring and explaining")
     root = publications_root(where)
@@ -194,7 +200,7 @@ def score_and_publish(
     )
     result = score_population(
         table, model, config=config, previous_lists=previous.lists() if previous is not None else None,
-        feature_config=feature_config, actions=actions, earlier=earlier,
+        feature_config=feature_config, actions=actions, earlier=earlier, log_odds=inputs.log_odds,
     )
     lists = result.lists.merge(list_details(data_dir, when, result.lists["person_id"]), on="person_id", how="left", validate="one_to_one")
     lap("score_and_explain")

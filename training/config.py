@@ -10,6 +10,7 @@ from typing import Any, Self
 from pydantic import Field, model_validator
 
 from features.config import FeatureConfig
+from features.engines.spark_session import SparkSettings
 from features.errors import ConfigError as BaseConfigError
 from features.typed_config import TypedConfig, read_toml
 from models.config import DEFAULT_CAPACITY_PER_1000, LightGBMConfig
@@ -289,6 +290,11 @@ class ExperimentConfig(_Table):
         description="Training rows whose outcome window meets a person's enrolment on the caseload (training.feedback).",
     )
     lists: ListsConfig = Field(default_factory=ListsConfig, description="List policy (training.list_policy.ListsConfig): reported for every policy, applied by scoring.")
+    spark: SparkSettings = Field(
+        default_factory=SparkSettings,
+        description="How the Spark engine starts (features.engines.spark_session.SparkSettings), used with --engine spark; "
+        "--spark-master overrides its master.",
+    )
 
     @model_validator(mode="before")
     @classmethod

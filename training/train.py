@@ -12,10 +12,10 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from features.build import build_features
 from features.database import database_url
 from features.dates import extract_date
 from features.definitions import predictor_specs
+from features.engines import DuckDBEngine, FeatureEngine
 from features.home import Home, home as default_home
 from features.progress import ProgressCallback, report
 from training.card_facts import card_facts
@@ -97,7 +97,10 @@ def _champion(home: Home, name: str) -> LoadedModel | None:
         return None
 
 
-def train(data_dir: Path, config: ExperimentConfig, *, home: Home | None = None, progress: ProgressCallback | None = None) -> TrainResult:
+def train(
+    data_dir: Path, config: ExperimentConfig, *, home: Home | None = None, progress: ProgressCallback | None = None,
+    engine: FeatureEngine | None = None,
+) -> TrainResult:
     """Run the whole training pipeline as one MLflow run and register the model with alias ``challenger``.
 
     Parameters
@@ -111,6 +114,9 @@ def train(data_dir: Path, config: ExperimentConfig, *, home: Home | None = None,
         risingrisk home (MLflow store and artifacts); default ``$RISINGRISK_HOME`` or ``./.risingrisk``.
     progress
         Called with each stage of :data:`STAGES` as it starts and ends (``features.progress``).
+    engine
+        Builds the training feature table (``features.engines``); default embedded DuckDB. Spark
+        builds the same table (same declarations, same two clocks) on a cluster or every local core.
 
     Raises
     ------
@@ -134,7 +140,9 @@ def train(data_dir: Path, config: ExperimentConfig, *, home: Home | None = None,
                 lookback_months=feature_config.lookback_months,
             )
         with stage("features"):
-            frame = build_features(data_dir, as_of=[*dates.train, *dates.valid], labels=True, config=feature_config)
+            frame = (engine or DuckDBEngine()).build_features(
+                data_dir, as_of=[*dates.train, *dates.valid], labels=True, config=feature_config
+            )
             feedback = apply_feedback_rule(
                 frame,
                 enrolment_dates(data_dir, database=database_url(home), as_of=extract, config=config.feedback),

@@ -39,7 +39,7 @@ from features.sql import statements
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["SparkTables", "SPARK_TYPES", "feature_dataframe", "build_features"]
+__all__ = ["SparkTables", "SPARK_TYPES", "feature_dataframe", "collect_features", "build_features"]
 
 #: The Spark type each contract column kind is read as (CSV text is cast, never inferred).
 SPARK_TYPES: dict[str, str] = {"string": "STRING", "date": "DATE", "timestamp": "TIMESTAMP_NTZ", "int": "INT", "float": "DOUBLE"}
@@ -280,6 +280,36 @@ def build_features(
     """
     config = config or FeatureConfig()
     table = feature_dataframe(spark, source, as_of=as_of, index=index, labels=labels, config=config, progress=progress)
+    return collect_features(table, source, labels=labels, config=config, progress=progress)
+
+
+def collect_features(
+    table: DataFrame,
+    source: Path | str | SparkTables,
+    *,
+    labels: bool = False,
+    config: FeatureConfig | None = None,
+    progress: ProgressCallback | None = None,
+) -> pd.DataFrame:
+    """Compute and collect a :func:`feature_dataframe` result as the pandas frame DuckDB's builder gives.
+
+    Parameters
+    ----------
+    table
+        The lazy feature table (possibly persisted by the caller).
+    source
+        Where it was read from, named in errors.
+    labels, config
+        As given to :func:`feature_dataframe`.
+    progress
+        Called when collection starts and ends.
+
+    Raises
+    ------
+    ContractError
+        If a value does not cast to its contract type.
+    """
+    config = config or FeatureConfig()
     report(progress, _COLLECT, 0, 1)
     try:
         arrow = table.toArrow()

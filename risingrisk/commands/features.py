@@ -9,10 +9,11 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from features.build import build_features
 from features.config import FeatureConfig
 from features.dates import to_date
+from features.engines.spark_session import SparkSettings
 from features.typed_config import read_toml
+from risingrisk.commands.engine_options import EngineOption, SparkMasterOption, start_engine
 from risingrisk.console import DATE, DIR, FILE, FittedTable, new_console, stage_progress
 
 __all__ = ["features_command", "summary_table"]
@@ -46,24 +47,29 @@ def features_command(
     ] = None,
     labels: Annotated[bool, typer.Option("--labels", help="Add outcome labels (needs follow-up after each date).")] = False,
     config: Annotated[
-        Path | None, typer.Option("--config", metavar=FILE, help="Experiment TOML whose \\[features] table sets the FeatureConfig.")
+        Path | None,
+        typer.Option("--config", metavar=FILE, help="Experiment TOML whose \\[features] table sets the FeatureConfig (and \\[spark] starts Spark)."),
     ] = None,
     data_end: Annotated[
         str | None, typer.Option("--data-end", metavar=DATE, help="Last day the data cover (default: the latest event date).")
     ] = None,
+    engine: EngineOption = "duckdb",
+    spark_master: SparkMasterOption = None,
 ) -> None:
     """Build predictors, cohort flags and (optionally) labels as of one or more dates."""
-    settings = dict(read_toml(config).get("features", {})) if config else {}
+    tables = read_toml(config) if config else {}
+    settings = dict(tables.get("features", {}))
     if data_end:
         settings["data_end"] = data_end
     feature_config = FeatureConfig.load(settings, where="[features]")
     dates = [to_date(d) for d in as_of] if as_of else None
     console = new_console()
     started = datetime.now()
+    chosen = start_engine(console, engine, spark_master, SparkSettings.load(tables.get("spark", {}), where="[spark]"))
     with stage_progress("features", console) as progress:
-        frame = build_features(data, as_of=dates, labels=labels, config=feature_config, progress=progress)
+        frame = chosen.build_features(data, as_of=dates, labels=labels, config=feature_config, progress=progress)
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out, index=False)
     console.print(summary_table(frame, labels=labels))
     seconds = (datetime.now() - started).total_seconds()
-    console.print(f"Wrote {len(frame):,} rows x {frame.shape[1]} columns to {out} in {seconds:.1f} s.")
+    console.print(f"Wrote {len(frame):,} rows x {frame.shape[1]} columns to {out} in {seconds:.1f} s ({chosen.name}).")

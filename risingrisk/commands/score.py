@@ -14,6 +14,7 @@ from features.caseload import CaseloadConfig
 from features.dates import to_date
 from features.home import home as resolve_home
 from features.typed_config import read_toml
+from risingrisk.commands.engine_options import EngineOption, SparkMasterOption, start_engine
 from risingrisk.console import DATE, DIR, FILE, FittedTable, HomeOption, new_console, stage_progress
 from serving.capacity import CapacityConfig
 from serving.errors import PublicationRefusedError
@@ -23,6 +24,7 @@ from serving.monitoring.errors import MonitorInputError
 from serving.monitoring.gate import parse_acceptance
 from serving.score import ScoreConfig
 from serving.scoring_run import MonitorGate, score_and_publish
+from training.config import load_config
 from training.errors import ModelNotFoundError
 from training.registry import load_model
 
@@ -74,6 +76,12 @@ def score_command(
         Path | None, typer.Option(metavar=FILE, help="TOML file whose \\[monitor] table overrides the monitoring thresholds (MonitorConfig).")
     ] = None,
     home: HomeOption = None,
+    engine: EngineOption = "duckdb",
+    spark_master: SparkMasterOption = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option("--config", metavar=FILE, help="Experiment TOML whose \\[spark] table starts Spark with --engine spark; default: the packaged experiment."),
+    ] = None,
 ) -> None:
     """Score the population with a registered model, check the extract, and publish capacity-sized neighbourhood lists.
 
@@ -99,6 +107,7 @@ def score_command(
         capacity = CapacityConfig.from_dict(settings)
         caseload = CaseloadConfig.load(tables.get("caseload", {}), where="[caseload]")
     config = ScoreConfig(capacity=capacity, caseload=caseload)
+    chosen = start_engine(console, engine, spark_master, load_config(config_file).spark)
     try:
         with stage_progress("score", console, where=where) as progress:
             progress("Loading model", 0, 0)
@@ -116,7 +125,7 @@ def score_command(
                     "model_run_id": loaded.run_id, "outcome": loaded.outcome,
                 },
                 as_of=to_date(as_of) if as_of else None, where=out if out is not None else where, config=replace(config, lists=loaded.lists), progress=progress,
-                monitor=gate,
+                monitor=gate, engine=chosen,
             )
     except ModelNotFoundError as error:
         console.print(f"[red]{error}[/red]")
@@ -135,6 +144,7 @@ def score_command(
     rows: list[tuple[str, str]] = [
         ("model", f"{loaded.name} v{loaded.version} ({loaded.alias})"),
         ("as of / extract date", f"{run.as_of} / {run.extract_date}"),
+        ("feature engine", chosen.name),
         ("people in", f"{result.rows_in:,}"),
         ("scored (eligible)", f"{result.rows_scored:,}"),
         ("excluded", f"{result.rows_excluded:,}"),

@@ -9,6 +9,7 @@ import typer
 
 from features.errors import ContractError, FeatureConfigError
 from features.home import home as resolve_home
+from risingrisk.commands.engine_options import EngineOption, SparkMasterOption, start_engine
 from risingrisk.console import DIR, FILE, FittedTable, HomeOption, new_console, stage_progress
 from training.config import load_config
 from training.errors import TrainingError
@@ -47,13 +48,17 @@ def train_command(
         Path | None, typer.Option(metavar=FILE, help="Experiment config (TOML); default: the packaged default experiment (experiments/default.toml).")
     ] = None,
     home: HomeOption = None,
+    engine: EngineOption = "duckdb",
+    spark_master: SparkMasterOption = None,
 ) -> None:
     """Train, calibrate and validate the model out-of-time against the baselines; register it as the challenger."""
     console = new_console()
     where = resolve_home(home)
+    experiment = load_config(config)
+    chosen = start_engine(console, engine, spark_master, experiment.spark)
     try:
         with stage_progress("train", console, where=where) as progress:
-            result = train(data, load_config(config), home=where, progress=progress)
+            result = train(data, experiment, home=where, progress=progress, engine=chosen)
     except (TrainingError, ContractError, FeatureConfigError) as exc:
         console.print(f"[red]train failed:[/] {exc}")
         raise typer.Exit(code=1) from None
