@@ -23,6 +23,7 @@ from features.contract import TABLES, Column, table_path
 from features.errors import ContractError, MissingColumnError
 
 __all__ = [
+    "CONTRACT_DEFAULTS",
     "SQL_TYPES",
     "sql_string",
     "file_sql",
@@ -37,8 +38,8 @@ __all__ = [
 #: DuckDB type of each contract column kind.
 SQL_TYPES: dict[str, str] = {"string": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMP", "int": "INTEGER", "float": "DOUBLE"}
 
-#: Columns whose empty value defaults to another column (the contract's defaults).
-_DEFAULTS: dict[tuple[str, str], str] = {
+#: Columns whose empty value defaults to another column (the contract's defaults), as SQL every engine runs.
+CONTRACT_DEFAULTS: dict[tuple[str, str], str] = {
     ("events", "recorded_at"): "CAST(event_date AS TIMESTAMP)",
     ("codes", "recorded_at"): "CAST(CAST(start_date AS DATE) AS TIMESTAMP)",
 }
@@ -64,7 +65,7 @@ def _present(con: duckdb.DuckDBPyConnection, path: Path) -> set[str]:
 def _column_sql(table: str, column: Column, present: set[str]) -> str:
     kind = SQL_TYPES[column.kind]
     value = f'CAST("{column.name}" AS {kind})' if column.name in present else f"CAST(NULL AS {kind})"
-    default = _DEFAULTS.get((table, column.name))
+    default = CONTRACT_DEFAULTS.get((table, column.name))
     if default is not None:
         value = f"COALESCE({value}, {default})"
     return f'{value} AS "{column.name}"'

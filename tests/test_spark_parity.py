@@ -289,7 +289,7 @@ def test_a_java_older_than_17_is_refused_with_the_fix(monkeypatch, tmp_path):
 
 
 def test_spark_settings_refuse_to_override_the_utc_time_zone():
-    with pytest.raises(ConfigError, match=r"\[spark\] conf value error, conf must not set \['spark\.sql\.session\.timezone'\]"):
+    with pytest.raises(ConfigError, match=r"\[spark\] conf must not set \['spark\.sql\.session\.timeZone'\]; the engine fixes them"):
         SparkSettings.load({"conf": {"spark.sql.session.timeZone": "Europe/London"}}, where="[spark]")
     conf = SparkSettings(master="local[2]", shuffle_partitions=4, driver_memory="1g").spark_conf()
     assert conf["spark.sql.session.timeZone"] == "UTC" and conf["spark.sql.shuffle.partitions"] == "4"

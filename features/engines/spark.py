@@ -34,6 +34,7 @@ from features.definitions import predictor_specs
 from features.engines.spark_sql import to_spark_sql
 from features.errors import ContractError, FeatureConfigError, MissingColumnError
 from features.progress import ProgressCallback, report
+from features.sources import CONTRACT_DEFAULTS
 from features.sql import statements
 
 if TYPE_CHECKING:
@@ -75,15 +76,19 @@ def _raw(spark: SparkSession, source: Path | SparkTables, name: str) -> tuple[Da
     return reader.option("encoding", "UTF-8").csv(str(path)), str(path)
 
 
-def _typed(column: Column, present: dict[str, str]) -> str:
-    """The column cast to its contract type, as DuckDB casts it: whole numbers may be written ``2.0`` and round half away from zero."""
+def _typed(table: str, column: Column, present: dict[str, str]) -> str:
+    """The column cast to its contract type, as DuckDB casts it: whole numbers may be written ``2.0`` and round half away
+    from zero; an empty column with a contract default (``recorded_at``) takes it, as in :mod:`features.sources`."""
     kind = SPARK_TYPES[column.kind]
     if column.name not in present:
-        return f"CAST(NULL AS {kind}) AS {column.name}"
-    value = f"`{present[column.name]}`"
-    if column.kind == "int":
-        value = f"ROUND(CAST({value} AS DOUBLE))"
-    return f"CAST({value} AS {kind}) AS {column.name}"
+        value = f"CAST(NULL AS {kind})"
+    else:
+        raw = f"`{present[column.name]}`"
+        value = f"CAST({f'ROUND(CAST({raw} AS DOUBLE))' if column.kind == 'int' else raw} AS {kind})"
+    default = CONTRACT_DEFAULTS.get((table, column.name))
+    if default is not None:
+        value = f"COALESCE({value}, {default})"
+    return f"{value} AS {column.name}"
 
 
 def _register_sources(spark: SparkSession, source: Path | SparkTables) -> None:
@@ -97,7 +102,7 @@ def _register_sources(spark: SparkSession, source: Path | SparkTables) -> None:
                 f"table {where} must have columns {missing}; they are absent. Add them (see the data contract)."
             )
         raw.createOrReplaceTempView(f"raw_{name}")
-        select = ", ".join(_typed(c, present) for c in columns)
+        select = ", ".join(_typed(name, c, present) for c in columns)
         spark.sql(f"CREATE OR REPLACE TEMP VIEW src_{name} AS SELECT {select} FROM raw_{name}")
     duplicates = spark.sql("SELECT COUNT(*) - COUNT(DISTINCT person_id) FROM src_persons").collect()[0][0]
     if duplicates:

@@ -30,7 +30,7 @@ def serve_command(
         require_up_to_date(database_url(where))
         service_config(where)  # a malformed service.toml stops here, with the key and the fix, not inside a worker
     except (DatabaseNotMigratedError, ConfigError) as error:
-        console.print(f"[red]{error}[/red]")
+        console.print(f"[red]{error}[/red]", soft_wrap=True)  # one line: the command to run must copy whole
         raise typer.Exit(2) from None
     launch = serve_launch(where, host=host, port=port, workers=workers)
     console.print(FittedTable("risingrisk serve", ["item", "value"], [list(fact) for fact in launch.facts]))

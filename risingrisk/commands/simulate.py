@@ -96,7 +96,7 @@ def simulate_command(
     ] = None,
     dirty: Annotated[
         bool,
-        typer.Option("--dirty", help="Plant known bad rows of every validation rule and write CSV; manifest in OUT/_truth/dirty_manifest.json."),
+        typer.Option("--dirty", help="Plant known bad rows of every validation rule and write CSV; manifest in the _truth folder (dirty_manifest.json)."),
     ] = False,
     outage: Annotated[
         list[str] | None,

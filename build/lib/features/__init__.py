@@ -1,0 +1,1 @@
+"""Data contract, validation, synthetic population, code lists and point-in-time features."""

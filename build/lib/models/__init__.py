@@ -1,0 +1,1 @@
+"""Estimators: the LightGBM risk model, the incumbent baselines and model explanation."""

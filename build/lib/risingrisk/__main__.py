@@ -1,0 +1,5 @@
+"""Run the command line as ``python -m risingrisk``."""
+
+from risingrisk.cli import app
+
+app()

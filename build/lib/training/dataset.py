@@ -1,0 +1,86 @@
+"""The training rows after the split: predictors, labels, the row indices of each slice, and the list capacity as a share of rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from training.config import ExperimentConfig
+from training.split import ROLES, IndexDates, assign_roles
+
+__all__ = ["TrainingData", "prepare", "slice_summary"]
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The feature table split into slices, with what fitting and evaluation need.
+
+    ``rows[role]`` holds the positional row indices of each slice in :data:`training.split.ROLES`;
+    ``capacity_fraction`` is the capacity as a share of the labelled validation rows (people
+    without a label still occupy list places, so the share is scaled by all validation-date rows).
+    """
+
+    frame: pd.DataFrame
+    roles: pd.Series
+    rows: dict[str, np.ndarray]
+    X: pd.DataFrame
+    y: np.ndarray
+    persons: np.ndarray
+    at_valid_dates: np.ndarray
+    slices: pd.DataFrame
+    capacity_fraction: float
+    fractions: dict[str, float]
+
+    @property
+    def training_rows(self) -> np.ndarray:
+        """Rows at training dates (fit and early stopping): what the baselines learn from."""
+        return np.concatenate([self.rows["fit"], self.rows["early_stop"]])
+
+
+def slice_summary(frame: pd.DataFrame, roles: pd.Series, label: str) -> pd.DataFrame:
+    """Rows, people, outcomes and prevalence per slice, in :data:`~training.split.ROLES` order."""
+    used = roles.notna()
+    table = (
+        pd.DataFrame({"slice": roles[used].astype(str), "person_id": frame.loc[used, "person_id"], "y": frame.loc[used, label].astype(int)})
+        .groupby("slice", sort=False)
+        .agg(rows=("y", "size"), people=("person_id", "nunique"), outcomes=("y", "sum"), prevalence=("y", "mean"))
+    )
+    return table.reindex(list(ROLES)).reset_index()
+
+
+def prepare(frame: pd.DataFrame, dates: IndexDates, *, predictors: list[str], config: ExperimentConfig) -> TrainingData:
+    """Split the feature table into person-grouped slices and collect the arrays the stages use.
+
+    Parameters
+    ----------
+    frame
+        Feature table with labels at the training and validation dates.
+    dates
+        The out-of-time index dates (every training date precedes every validation date, so no
+        validation outcome informs fitting).
+    predictors
+        Predictor columns, in model order.
+    config
+        The experiment (label column, slice fractions, capacity and extra list sizes).
+    """
+    label = config.label_column
+    roles = assign_roles(frame, dates, label=label, config=config.split)
+    rows = {role: np.flatnonzero((roles == role).fillna(False).to_numpy()) for role in ROLES}
+    at_valid_dates = pd.to_datetime(frame["as_of"]).dt.date.isin(dates.valid).to_numpy()
+    labelled_valid = len(rows["calibrate"]) + len(rows["evaluate"])
+    evaluation = config.evaluation
+    capacity_fraction = evaluation.capacity_per_1000 / 1000.0 * int(at_valid_dates.sum()) / labelled_valid
+    return TrainingData(
+        frame=frame,
+        roles=roles,
+        rows=rows,
+        X=frame[predictors],
+        y=frame[label].astype("float64").to_numpy(),
+        persons=frame["person_id"].to_numpy(dtype=object),
+        at_valid_dates=at_valid_dates,
+        slices=slice_summary(frame, roles, label),
+        capacity_fraction=capacity_fraction,
+        fractions={"capacity": capacity_fraction, **{f"top{100 * f:g}pct": f for f in evaluation.top_fractions}},
+    )

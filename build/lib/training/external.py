@@ -1,0 +1,182 @@
+"""External validation: score another extract with a registered model (no retraining) and report discrimination, calibration, PPV at capacity and net benefit.
+
+After OHDSI PatientLevelPrediction's ``externalValidate`` and Vickers and Elkin's decision curve:
+the model is applied as registered (features, calibration map) to labelled rows of another data
+directory; nothing is refitted. Where calibration-in-the-large is off, the log-odds shift that
+would fix it (recalibration-in-the-large) is suggested, not applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.build import build_features
+from features.home import Home
+from features.progress import ProgressCallback, report
+from training.errors import TrainingError
+from training.metrics import MetricCI, evaluate_scores
+from training.registry import CHAMPION, LoadedModel, load_model, model_name
+
+__all__ = ["THRESHOLD_MULTIPLES", "ExternalValidation", "net_benefit", "external_validation", "validate_loaded"]
+
+#: Net benefit is reported at these multiples of the capacity threshold (the score of the last person listed).
+THRESHOLD_MULTIPLES: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+_STEPS = ("loading the model", "building features", "scoring", "metrics")
+
+
+@dataclass(frozen=True)
+class ExternalValidation:
+    """What the model does on another extract.
+
+    ``metrics`` hold ``auroc``, ``auprc``, ``brier``, ``calibration_intercept`` (log-odds shift that
+    would make the mean predicted risk match the observed rate), ``calibration_slope``, ``ece`` and
+    the list metrics at capacity, each with a person-grouped bootstrap interval. ``recalibrate`` is
+    true when the intercept's interval excludes 0. ``net_benefit`` has one row per threshold:
+    ``threshold``, ``listed_share``, ``model``, ``treat_all`` (treat none is 0 by definition).
+    """
+
+    model_name: str
+    model_version: str
+    data_dir: str
+    as_of: tuple[date, ...]
+    rows: int
+    people: int
+    outcomes: int
+    mean_predicted: float
+    observed_rate: float
+    capacity_fraction: float
+    capacity_threshold: float
+    metrics: dict[str, MetricCI]
+    recalibrate: bool
+    net_benefit: pd.DataFrame
+
+    @property
+    def suggestion(self) -> str:
+        """One sentence: recalibrate in the large (by how much) or not."""
+        shift = self.metrics["calibration_intercept"]
+        if not self.recalibrate:
+            return f"Calibration-in-the-large is consistent with 0 (intercept {shift.text()}); no recalibration needed."
+        direction = "under" if shift.value > 0 else "over"
+        return (
+            f"The model {direction}-predicts here on average (mean predicted {self.mean_predicted:.4f}, observed {self.observed_rate:.4f}; "
+            f"intercept {shift.text()}): recalibrate in the large by adding {shift.value:+.3f} to the log-odds before the calibration map "
+            "(ranking and lists are unchanged)."
+        )
+
+
+def net_benefit(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray) -> pd.DataFrame:
+    """Decision-curve net benefit of listing everyone with ``p >= t``: ``TP/n - FP/n * t / (1 - t)``, and of listing everyone."""
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    n, prevalence = y.size, y.mean()
+    rows = []
+    for t in thresholds:
+        listed = p >= t
+        odds = t / (1.0 - t)
+        tp, fp = float(y[listed].sum()), float((1.0 - y[listed]).sum())
+        rows.append({
+            "threshold": float(t),
+            "listed_share": float(listed.mean()),
+            "model": tp / n - fp / n * odds,
+            "treat_all": prevalence - (1.0 - prevalence) * odds,
+        })
+    return pd.DataFrame(rows)
+
+
+def validate_loaded(
+    loaded: LoadedModel,
+    data_dir: Path,
+    as_of: list[date],
+    *,
+    n_bootstrap: int = 200,
+    ci_level: float = 0.95,
+    ece_bins: int = 10,
+    seed: int = 7,
+    progress: ProgressCallback | None = None,
+) -> ExternalValidation:
+    """Score the labelled cohort rows of ``data_dir`` at ``as_of`` with ``loaded`` and measure it (see :func:`external_validation`)."""
+    report(progress, _STEPS[1], 1, len(_STEPS))
+    table = build_features(data_dir, as_of=as_of, labels=True, config=loaded.feature_config)
+    label = f"label_{loaded.outcome}"
+    in_cohort = table["in_cohort"].fillna(False).astype(bool)
+    labelled = table[in_cohort & table[label].notna()]
+    y = labelled[label].astype(int).to_numpy()
+    if y.size == 0 or y.sum() in (0, y.size):
+        raise TrainingError(
+            f"the external rows must hold both outcomes; got {int(y.sum())} outcomes in {y.size} labelled rows at {[str(d) for d in as_of]}. "
+            "Choose --as-of dates whose whole outcome window lies inside the data."
+        )
+    report(progress, _STEPS[2], 2, len(_STEPS))
+    p = loaded.model.predict_proba(labelled[loaded.feature_names])[:, 1]
+    report(progress, _STEPS[3], 3, len(_STEPS))
+    capacity_fraction = loaded.capacity_per_1000 / 1000.0 * len(table) / len(labelled)
+    metrics = evaluate_scores(
+        y, p, groups=labelled["person_id"].to_numpy(dtype=object), fractions={"capacity": capacity_fraction}, probabilistic=True,
+        n_bootstrap=n_bootstrap, ci_level=ci_level, ece_bins=ece_bins, seed=seed,
+    )
+    k = max(1, round(capacity_fraction * y.size))
+    capacity_threshold = float(np.sort(p)[::-1][k - 1])
+    thresholds = np.unique(np.clip(capacity_threshold * np.asarray(THRESHOLD_MULTIPLES), 1e-6, 1 - 1e-6))
+    intercept = metrics["calibration_intercept"]
+    report(progress, "done", len(_STEPS), len(_STEPS))
+    return ExternalValidation(
+        model_name=loaded.name,
+        model_version=loaded.version,
+        data_dir=str(data_dir),
+        as_of=tuple(as_of),
+        rows=int(y.size),
+        people=int(labelled["person_id"].nunique()),
+        outcomes=int(y.sum()),
+        mean_predicted=float(p.mean()),
+        observed_rate=float(y.mean()),
+        capacity_fraction=capacity_fraction,
+        capacity_threshold=capacity_threshold,
+        metrics=metrics,
+        recalibrate=not (intercept.low <= 0.0 <= intercept.high),
+        net_benefit=net_benefit(y, p, thresholds),
+    )
+
+
+def external_validation(
+    data_dir: Path,
+    as_of: list[date],
+    *,
+    home: Home | None = None,
+    outcome: str = "high_intensity_use",
+    alias: str = CHAMPION,
+    n_bootstrap: int = 200,
+    seed: int = 7,
+    progress: ProgressCallback | None = None,
+) -> ExternalValidation:
+    """Validate the registered model (default: the champion) on another data directory, without retraining.
+
+    Parameters
+    ----------
+    data_dir
+        Another contract data directory, with enough follow-up after ``as_of`` for labels.
+    as_of
+        Index dates; each row is a person in the cohort at a date whose outcome window is fully observed.
+    home
+        risingrisk home holding the MLflow registry.
+    outcome, alias
+        Which registered model.
+    n_bootstrap, seed
+        Person-grouped bootstrap resamples for the intervals, and their seed.
+    progress
+        Told each step as it starts.
+
+    Raises
+    ------
+    ModelNotFoundError
+        If the alias does not exist.
+    TrainingError
+        If the rows lack either outcome.
+    """
+    report(progress, _STEPS[0], 0, len(_STEPS))
+    loaded = load_model(alias, home=home, name=model_name(outcome))
+    return validate_loaded(loaded, Path(data_dir), list(as_of), n_bootstrap=n_bootstrap, seed=seed, progress=progress)

@@ -1,0 +1,153 @@
+"""Person timelines and monthly event and person-time matrices around a start date (vectorised)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.definitions import DAYS_PER_MONTH
+from features.reference import read_table
+from training.impact.config import COUNT_MEASURES
+
+__all__ = ["Timeline", "Matrices", "load_timeline", "monthly_matrices", "count_between", "day_number"]
+
+_EPOCH = np.datetime64("1970-01-01", "D")
+
+
+def day_number(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 as floats (times of day kept as fractions); missing values become NaN."""
+    stamps = pd.to_datetime(pd.Series(values)).astype("datetime64[ns]")
+    out = (stamps - pd.Timestamp("1970-01-01")).dt.total_seconds().to_numpy(dtype=float) / 86400.0
+    return out
+
+
+@dataclass(frozen=True)
+class _Events:
+    person: np.ndarray  # int person index, sorted
+    day: np.ndarray  # event day (float)
+    recorded: np.ndarray  # recorded day (float)
+    value: np.ndarray  # 1.0 per event, or the cost
+    offsets: np.ndarray  # CSR offsets per person (length n_persons + 1)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Everyone's time at risk (entry, exit days) and the outcome events, indexed by person number."""
+
+    ids: np.ndarray
+    index: pd.Series  # person_id -> person number
+    entry: np.ndarray
+    exit: np.ndarray
+    events: dict[str, _Events]
+    data_end: float  # exclusive: the day after the last day the data cover
+
+
+@dataclass(frozen=True)
+class Matrices:
+    """Per row and month bin: events of each measure and days at risk; bin ``k`` is ``[start + k, start + k + 1)`` months."""
+
+    events: dict[str, np.ndarray]
+    days: np.ndarray
+    first_bin: int
+
+
+def _csr(person: np.ndarray, day: np.ndarray, recorded: np.ndarray, value: np.ndarray, n: int) -> _Events:
+    order = np.lexsort((day, person))
+    person = person[order]
+    offsets = np.searchsorted(person, np.arange(n + 1))
+    return _Events(person, day[order], recorded[order], value[order], offsets)
+
+
+def load_timeline(data_dir: Path | str, *, data_end: date, cost_settings: tuple[str, ...]) -> Timeline:
+    """Read persons and events into arrays: time at risk from registration to death, deregistration or data end.
+
+    Parameters
+    ----------
+    data_dir
+        A contract data directory.
+    data_end
+        Last day the data cover.
+    cost_settings
+        Settings whose event costs form the ``cost_gbp`` measure.
+    """
+    persons = read_table(Path(data_dir), "persons")
+    ids = persons["person_id"].astype(str).to_numpy()
+    index = pd.Series(np.arange(ids.size), index=ids)
+    end = float((np.datetime64(data_end, "D") - _EPOCH).astype(int) + 1)
+    entry = day_number(persons["registered_from"])
+    exits = np.column_stack(
+        [day_number(persons["registered_to"]), day_number(persons["death_date"]), np.full(ids.size, end)]
+    )
+    exit_ = np.nanmin(exits, axis=1)
+    events = read_table(Path(data_dir), "events")
+    events = events[events["person_id"].astype(str).isin(index.index)]
+    person = index.loc[events["person_id"].astype(str)].to_numpy()
+    day = day_number(events["event_date"])
+    recorded = day_number(events["recorded_at"]) if "recorded_at" in events.columns else day.copy()
+    recorded = np.where(np.isnan(recorded), day, recorded)
+    setting = events["setting"].astype(str).to_numpy()
+    cost = pd.to_numeric(events["cost_gbp"], errors="coerce").fillna(0.0).to_numpy() if "cost_gbp" in events else np.zeros(day.size)
+    out: dict[str, _Events] = {}
+    for measure in COUNT_MEASURES:
+        keep = setting == measure
+        out[measure] = _csr(person[keep], day[keep], recorded[keep], np.ones(int(keep.sum())), ids.size)
+    keep = np.isin(setting, cost_settings)
+    out["cost_gbp"] = _csr(person[keep], day[keep], recorded[keep], cost[keep], ids.size)
+    return Timeline(ids=ids, index=index, entry=entry, exit=exit_, events=out, data_end=end)
+
+
+def _gather(ev: _Events, rows_person: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row number and event position of every event belonging to each row's person."""
+    lo, hi = ev.offsets[rows_person], ev.offsets[rows_person + 1]
+    counts = hi - lo
+    row = np.repeat(np.arange(rows_person.size), counts)
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return row, np.repeat(lo, counts) + within
+
+
+def monthly_matrices(
+    timeline: Timeline, rows_person: np.ndarray, start: np.ndarray, stop: np.ndarray, first_bin: int, last_bin: int
+) -> Matrices:
+    """Events and days at risk per row in month bins ``first_bin .. last_bin`` around each row's start day.
+
+    Parameters
+    ----------
+    timeline
+        From :func:`load_timeline`.
+    rows_person
+        Person number of each row (a person may have several rows, e.g. a control in several trials).
+    start
+        Day zero of each row (the enrolment day, or the matched enrolled person's day for a control).
+    stop
+        Day each row's follow-up stops at the latest (a control's later enrolment; ``inf`` for none);
+        death, deregistration and the data end stop it too. Events are counted by event date.
+    first_bin, last_bin
+        Month bins relative to ``start`` (negative = before); bins are 30.4375 days.
+    """
+    bins = np.arange(first_bin, last_bin + 1)
+    lo = start[:, None] + bins[None, :] * DAYS_PER_MONTH
+    hi = lo + DAYS_PER_MONTH
+    entry = timeline.entry[rows_person][:, None]
+    exit_ = np.minimum(timeline.exit[rows_person], stop)[:, None]
+    days = np.clip(np.minimum(hi, exit_) - np.maximum(lo, entry), 0.0, None)
+    events = {}
+    for measure, ev in timeline.events.items():
+        matrix = np.zeros((rows_person.size, bins.size))
+        row, pos = _gather(ev, rows_person)
+        day = ev.day[pos]
+        k = np.floor((day - start[row]) / DAYS_PER_MONTH).astype(np.int64) - first_bin
+        ok = (k >= 0) & (k < bins.size) & (day >= timeline.entry[rows_person[row]]) & (day < np.minimum(timeline.exit[rows_person[row]], stop[row]))
+        np.add.at(matrix, (row[ok], k[ok]), ev.value[pos[ok]])
+        events[measure] = matrix
+    return Matrices(events=events, days=days, first_bin=first_bin)
+
+
+def count_between(timeline: Timeline, lo: float, hi: float, known_by: float, measure: str = "ed") -> np.ndarray:
+    """Everyone's events in ``[lo, hi)`` recorded by ``known_by`` (the two clocks), one count per person number."""
+    ev = timeline.events[measure]
+    ok = (ev.day >= lo) & (ev.day < hi) & (ev.recorded <= known_by)
+    return np.bincount(ev.person[ok], minlength=timeline.ids.size).astype(float)

@@ -1,0 +1,381 @@
+"""Run the impact evaluation end to end: enrolments, trials, matching, weights, estimates and the optional randomised and RD views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.build import build_features
+from features.config import FeatureConfig
+from features.dates import add_months, extract_date
+from features.definitions import DAYS_PER_MONTH, predictor_specs
+from features.progress import ProgressCallback, report
+from training.impact.config import MEASURES, ImpactConfig
+from training.impact.design import BalanceRow, balance_table, censoring_weights, entropy_weights, match_trials
+from training.impact.enrolment import Enrolments, extract_enrolments
+from training.impact.errors import ImpactError
+from training.impact.estimate import Estimate, EventStudyPoint, arm_estimates, discontinuity, event_study, naive_ratio
+from training.impact.followup import Timeline, day_number, load_timeline, monthly_matrices
+
+__all__ = ["ImpactResult", "evaluate_impact", "METHOD"]
+
+METHOD = (
+    "Sequential target-trial emulation: one trial per enrolment month. People enrolled in the month are compared "
+    "with people not enrolled by the month's end who had the same recent A&E use bands at the enrolment day and the "
+    "nearest propensity score on the model's point-in-time features (matched with replacement within a caliper), "
+    "then reweighted so every feature mean matches (entropy balancing). Controls enrolled later are censored at "
+    "enrolment and their remaining time is reweighted by the inverse probability of staying unenrolled. Outcomes are "
+    "person-time rates over the follow-up; 95% CIs from a person-level bootstrap."
+)
+_STEPS = 6
+#: Feature rows whose person cannot be in a trial at its month start.
+_NOT_AT_RISK = ("not_registered", "deceased")
+
+
+@dataclass(frozen=True)
+class ImpactResult:
+    """Everything the evaluation found; :meth:`to_json` gives the ``impact.json`` document.
+
+    ``pairs`` holds the stacked trial rows: ``person_id, trial`` (month), ``treated``, ``start`` (day
+    zero), ``stop`` (a control's later enrolment, else missing) and ``weight``.
+    """
+
+    measures: dict[str, Estimate]
+    naive: dict[str, float]
+    n_enrolled: int
+    n_controls: int
+    n_control_rows: int
+    balance: list[BalanceRow]
+    balance_weighting: str
+    event_study: list[EventStudyPoint]
+    enrolments: Enrolments
+    enrol_from: date
+    enrol_to: date
+    follow_up_months: int
+    enrolled_in_window: int
+    enrolled_before_window: int
+    not_at_risk: int
+    unmatched: int
+    config: ImpactConfig
+    pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    randomised: dict[str, Estimate] | None = None
+    randomised_n: dict[str, int] = field(default_factory=dict)
+    discontinuity: dict[str, dict[str, float]] | None = None
+
+    @property
+    def max_smd_after(self) -> float:
+        """Largest absolute standardised mean difference after matching and weighting."""
+        return max(abs(row.smd_after) for row in self.balance)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``impact.json`` document (shape fixed by the issue; extra keys added alongside)."""
+        measures = {}
+        for name in MEASURES:
+            est = self.measures[name]
+            measures[name] = {
+                "rate_ratio": est.rate_ratio,
+                "ci_low": est.ci_low,
+                "ci_high": est.ci_high,
+                "naive_pre_post_ratio": self.naive[name],
+                "n_enrolled": self.n_enrolled,
+                "n_controls": self.n_controls,
+                "rate_enrolled_per_person_year": est.rate_enrolled,
+                "rate_controls_per_person_year": est.rate_controls,
+                "difference_per_100_person_years": est.difference_per_100_person_years,
+                "difference_ci_low": est.diff_ci_low,
+                "difference_ci_high": est.diff_ci_high,
+            }
+        doc: dict[str, Any] = {
+            "measures": measures,
+            "method": METHOD if self.balance_weighting == "entropy" else METHOD.replace(
+                ", then reweighted so every feature mean matches (entropy balancing)", ""
+            ),
+            "balance": {
+                "max_abs_smd_after": self.max_smd_after,
+                "limit": self.config.smd_limit,
+                "weighting": self.balance_weighting,
+                "covariates": [row.__dict__ for row in self.balance],
+            },
+            "window": {"enrol_from": self.enrol_from.isoformat(), "enrol_to": self.enrol_to.isoformat(),
+                       "follow_up_months": self.follow_up_months},
+            "enrolment": {
+                "code_rows": self.enrolments.code_rows,
+                "action_rows": self.enrolments.action_rows,
+                "duplicates_merged": self.enrolments.duplicates_merged,
+                "unknown_people": self.enrolments.unknown_people,
+                "people": len(self.enrolments.dates),
+                "in_window": self.enrolled_in_window,
+                "before_window": self.enrolled_before_window,
+                "not_registered_at_month_start": self.not_at_risk,
+                "no_control_within_caliper": self.unmatched,
+                "matched": self.n_enrolled,
+            },
+            "event_study": [p.__dict__ for p in self.event_study],
+            "naive_explanation": NAIVE_EXPLANATION,
+            "config": self.config.to_dict(),
+        }
+        if self.randomised is not None:
+            doc["randomised"] = {name: est.__dict__ | self.randomised_n for name, est in self.randomised.items()}
+        if self.discontinuity is not None:
+            doc["discontinuity"] = self.discontinuity
+        return doc
+
+
+NAIVE_EXPLANATION = (
+    "People are enrolled just after a burst of use, and bursts fade on their own (regression to the mean), so their "
+    "use falls after enrolment whether or not the programme works; the matched controls had the same burst and show "
+    "how much of the fall would have happened anyway."
+)
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _window(config: ImpactConfig, timeline: Timeline, data_end: date) -> tuple[date, date]:
+    first_event = min((float(ev.day.min()) for ev in timeline.events.values() if ev.day.size), default=None)
+    if first_event is None:
+        raise ImpactError("events must hold at least one A&E, admission, ambulance or NHS 111 event; got none. Check the extract.")
+    start = date(1970, 1, 1) + timedelta(days=int(first_event))
+    default_from = _month_start(add_months(start, config.history_months))
+    if default_from < add_months(start, config.history_months):
+        default_from = add_months(default_from, 1)
+    default_to = _month_start(add_months(data_end + timedelta(days=1), -config.follow_up_months - 1))
+    enrol_from = config.enrol_from or default_from
+    enrol_to = config.enrol_to or default_to
+    if enrol_to < enrol_from:
+        raise ImpactError(
+            f"the enrolment window must hold at least one month; got {enrol_from} to {enrol_to} with data ending "
+            f"{data_end} and {config.follow_up_months} months of follow-up. Pass --from/--to or shorten --follow-up-months."
+        )
+    return enrol_from, enrol_to
+
+
+def _months(enrol_from: date, enrol_to: date) -> list[date]:
+    months, day = [], enrol_from
+    while day <= enrol_to:
+        months.append(day)
+        day = add_months(day, 1)
+    return months
+
+
+def _trial_index(timeline: Timeline, enrol_day: pd.Series, months: list[date], config: ImpactConfig) -> pd.DataFrame:
+    """Rows to build features for: each month's enrolled people and candidate controls, with ``pool_weight``.
+
+    Candidates are everyone registered at the month start and not enrolled by its end who used A&E in
+    the exact-match windows before the month's end (all of them), plus a seeded sample of the rest
+    (``quiet_controls_per_enrolled`` per enrolled person), each standing for ``pool_weight`` people.
+    """
+    rng = np.random.default_rng(config.seed)
+    enrolled_at = enrol_day.reindex(timeline.ids).to_numpy(dtype=float)
+    ed = timeline.events["ed"]
+    frames = []
+    for month in months:
+        t = float((np.datetime64(month, "D") - np.datetime64("1970-01-01", "D")).astype(int))
+        e = float((np.datetime64(add_months(month, 1), "D") - np.datetime64("1970-01-01", "D")).astype(int))
+        at_risk = (timeline.entry <= t) & (timeline.exit > t)
+        treated = at_risk & (enrolled_at >= t) & (enrolled_at < e)
+        eligible = at_risk & ~(enrolled_at < e)
+        used = np.zeros(timeline.ids.size, dtype=bool)
+        used[ed.person[(ed.day >= t - max(config.exact_months) * DAYS_PER_MONTH) & (ed.day < e)]] = True
+        recent = np.flatnonzero(eligible & used)
+        quiet = np.flatnonzero(eligible & ~used)
+        size = min(quiet.size, config.quiet_controls_per_enrolled * int(treated.sum()))
+        sample = np.sort(rng.choice(quiet, size, replace=False)) if size else quiet[:0]
+        who = np.concatenate([np.flatnonzero(treated), recent, sample])
+        weight = np.concatenate([np.ones(int(treated.sum()) + recent.size), np.full(sample.size, quiet.size / max(size, 1))])
+        frames.append(pd.DataFrame({"person_id": timeline.ids[who], "as_of": pd.Timestamp(month), "pool_weight": weight}))
+    index = pd.concat(frames, ignore_index=True)
+    index["as_of"] = index["as_of"].astype("datetime64[us]")
+    return index
+
+
+def _numeric_predictors(feature_config: FeatureConfig, features: pd.DataFrame) -> list[str]:
+    """The model's predictors that are numbers or flags (categories are left to the exact and propensity terms)."""
+    return [name for name in predictor_specs(feature_config) if pd.api.types.is_numeric_dtype(features[name])]
+
+
+def _rows_for(timeline: Timeline, frame: pd.DataFrame, what: str, columns: list[str]) -> np.ndarray:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ImpactError(f"{what} must have columns {columns}; missing {missing}. Pass them.")
+    person = timeline.index.reindex(frame["person_id"].astype(str)).to_numpy()
+    if np.isnan(person.astype(float)).any():
+        row = int(np.flatnonzero(np.isnan(person.astype(float)))[0])
+        raise ImpactError(f"{what} row {row} person_id must be in the persons table; it is not. Remove the row or fix the id.")
+    return person.astype(int)
+
+
+def _randomised(
+    timeline: Timeline, holdout: pd.DataFrame, config: ImpactConfig, bins: slice, last_bin: int
+) -> tuple[dict[str, Estimate], dict[str, int]]:
+    person = _rows_for(timeline, holdout, "holdout record", ["person_id", "listed_at", "arm"])
+    arm = holdout["arm"].astype(str).to_numpy()
+    bad = ~np.isin(arm, ["holdout", "listed"])
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ImpactError(f"holdout record row {row} arm must be 'holdout' or 'listed'; got {arm[row]!r}. Fix the arm.")
+    start = np.floor(day_number(holdout["listed_at"]))
+    matrices = monthly_matrices(timeline, person, start, np.full(person.size, np.inf), 0, last_bin)
+    listed = arm == "listed"
+    weights = np.ones((person.size, bins.stop - bins.start))
+    estimates = arm_estimates(matrices, bins, listed, weights, person, config.bootstrap, config.seed)
+    return estimates, {"n_listed": int(listed.sum()), "n_holdout": int((~listed).sum())}
+
+
+def _discontinuity(timeline: Timeline, ranks: pd.DataFrame, config: ImpactConfig, bins: slice, last_bin: int) -> dict[str, dict[str, float]]:
+    person = _rows_for(timeline, ranks, "list-rank record", ["person_id", "listed_at", "rank", "capacity"])
+    distance = pd.to_numeric(ranks["rank"]).to_numpy() - pd.to_numeric(ranks["capacity"]).to_numpy()
+    bandwidth = config.rd_bandwidth or max(1, int(np.median(pd.to_numeric(ranks["capacity"])) // 2))
+    start = np.floor(day_number(ranks["listed_at"]))
+    matrices = monthly_matrices(timeline, person, start, np.full(person.size, np.inf), 0, last_bin)
+    return discontinuity(matrices, bins, distance, person, bandwidth, config.bootstrap, config.seed)
+
+
+def evaluate_impact(
+    data_dir: Path | str,
+    *,
+    config: ImpactConfig | None = None,
+    feature_config: FeatureConfig | None = None,
+    actions: pd.DataFrame | None = None,
+    holdout: pd.DataFrame | None = None,
+    ranks: pd.DataFrame | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImpactResult:
+    """Estimate the caseload's effect on urgent care use in a way that survives regression to the mean.
+
+    Parameters
+    ----------
+    data_dir
+        A contract data directory; enrolment is ``config.code`` in its codes table.
+    config
+        Impact settings; ``ImpactConfig()`` when ``None``.
+    feature_config
+        The model's feature definitions (matching uses the same point-in-time features; leakage-safe:
+        features are as of the first day of each enrolment month, before anyone's day zero).
+    actions
+        Optional ``enrolled`` caseload actions (``person_id, action_date``), merged with the codes.
+    holdout
+        Optional holdout record (``person_id, listed_at, arm`` with arm ``holdout`` or ``listed``):
+        adds the randomised comparison.
+    ranks
+        Optional list-rank record (``person_id, listed_at, rank, capacity``): adds the
+        regression-discontinuity estimate at the capacity cut.
+    progress
+        Optional progress callback.
+
+    Raises
+    ------
+    ImpactError
+        If there is no enrolment month, nobody enrolled in the window, or no enrolled person has a control.
+    """
+    config = config or ImpactConfig()
+    feature_config = feature_config or FeatureConfig()
+    data_dir = Path(data_dir)
+    report(progress, "Reading enrolments", 0, _STEPS)
+    enrolments = extract_enrolments(data_dir, config=config, actions=actions)
+    data_end = feature_config.data_end or extract_date(data_dir)
+    timeline = load_timeline(data_dir, data_end=data_end, cost_settings=config.cost_settings)
+    enrol_from, enrol_to = _window(config, timeline, data_end)
+    months = _months(enrol_from, enrol_to)
+    enrol_day = pd.Series(np.floor(day_number(enrolments.dates["enrolled_on"])), index=enrolments.dates["person_id"].to_numpy())
+    lo = day_number(pd.Series([pd.Timestamp(enrol_from)]))[0]
+    hi = day_number(pd.Series([pd.Timestamp(add_months(enrol_to, 1))]))[0]
+    in_window = int(((enrol_day >= lo) & (enrol_day < hi)).sum())
+    if in_window == 0:
+        raise ImpactError(
+            f"at least one person must be enrolled (code {config.code}) between {enrol_from} and {enrol_to}; got none. "
+            "Check --code, --from and --to."
+        )
+    report(progress, "Building point-in-time features", 1, _STEPS)
+    index = _trial_index(timeline, enrol_day, months, config)
+    features = build_features(data_dir, index=index[["person_id", "as_of"]], config=feature_config)
+    features = features.merge(index, on=["person_id", "as_of"], how="left")
+    features = features[~features["excluded_reason"].isin(_NOT_AT_RISK)].reset_index(drop=True)
+    covariates = _numeric_predictors(feature_config, features)
+    starts = day_number(features["as_of"])
+    ends = day_number(features["as_of"] + pd.offsets.MonthBegin(1))
+    day = features["person_id"].map(enrol_day).to_numpy(dtype=float)
+    present = set(features.loc[(day >= starts) & (day < ends), "person_id"])
+    report(progress, "Matching enrolled people to controls", 2, _STEPS)
+    matched = match_trials(features, covariates, enrol_day, timeline, config)
+    rows = matched.rows
+    if rows.empty or not rows["treated"].any():
+        raise ImpactError(
+            f"at least one enrolled person must have a matched control; got none of {in_window}. "
+            "Widen caliper_sd or the ed_bands in [impact], or use a longer enrolment window."
+        )
+    treated = rows["treated"].to_numpy()
+    weight = rows["weight"].to_numpy(dtype=float)
+    weighting = "none"
+    if config.balance_weights == "entropy":
+        balanced = entropy_weights(matched.x[~treated], weight[~treated], matched.x[treated].mean(axis=0))
+        if balanced is not None:
+            weight = weight.copy()
+            weight[~treated] = balanced
+            weighting = "entropy"
+    report(progress, "Counting follow-up", 3, _STEPS)
+    before = max(config.history_months, 12)
+    last_bin = max(config.follow_up_months - 1, 12)
+    person = rows["person"].to_numpy(dtype=int)
+    matrices = monthly_matrices(timeline, person, rows["start"].to_numpy(float), rows["stop"].to_numpy(float), -before, last_bin)
+    post = slice(before, before + config.follow_up_months)
+    pre = slice(before - config.history_months, before)
+    full = np.ones(matrices.days.shape)
+    if config.censoring_weights:
+        ed = matrices.events["ed"]
+        k = np.arange(config.follow_up_months)
+        prev = ed[:, before - 1 + k]
+        recent = ed[:, before - 3 + k] + ed[:, before - 2 + k] + ed[:, before - 1 + k]
+        bin_lo = rows["start"].to_numpy(float)[:, None] + k[None, :] * DAYS_PER_MONTH
+        stop = rows["stop"].to_numpy(float)[:, None]
+        at_risk = (stop > bin_lo) & (matrices.days[:, post] > 0) & ~treated[:, None]
+        censored = at_risk & (stop < bin_lo + DAYS_PER_MONTH)
+        ipcw = censoring_weights(prev, recent, rows["logit"].to_numpy(float), at_risk, censored, config.weight_truncation)
+        full[:, post] = np.where(treated[:, None], 1.0, ipcw)
+    weights = weight[:, None] * full
+    report(progress, "Estimating rates and bootstrap intervals", 4, _STEPS)
+    measures = arm_estimates(matrices, post, treated, weights[:, post], person, config.bootstrap, config.seed)
+    naive = naive_ratio(matrices, pre, post, treated)
+    study = event_study(matrices, treated, weights, range(-12, 13))
+    balance = balance_table(matched, weight)
+    report(progress, "Randomised and discontinuity comparisons", 5, _STEPS)
+    fu = slice(0, config.follow_up_months)
+    randomised, randomised_n = (None, {}) if holdout is None else _randomised(timeline, holdout, config, fu, config.follow_up_months - 1)
+    rd = None if ranks is None else _discontinuity(timeline, ranks, config, fu, config.follow_up_months - 1)
+    report(progress, "Done", _STEPS, _STEPS)
+    pairs = pd.DataFrame({
+        "person_id": timeline.ids[person], "trial": pd.to_datetime(rows["trial"].to_numpy(), unit="D"),
+        "treated": treated, "start": pd.to_datetime(rows["start"].to_numpy(), unit="D"),
+        "stop": pd.to_datetime(np.where(np.isinf(rows["stop"].to_numpy(float)), np.nan, rows["stop"].to_numpy(float)), unit="D"),
+        "weight": weight,
+    })
+    enrolled_people = set(enrol_day.index[(enrol_day >= lo) & (enrol_day < hi)])
+    return ImpactResult(
+        measures=measures,
+        naive=naive,
+        n_enrolled=int(treated.sum()),
+        n_controls=int(np.unique(person[~treated]).size),
+        n_control_rows=int((~treated).sum()),
+        balance=balance,
+        balance_weighting=weighting,
+        event_study=study,
+        enrolments=enrolments,
+        enrol_from=enrol_from,
+        enrol_to=enrol_to,
+        follow_up_months=config.follow_up_months,
+        enrolled_in_window=in_window,
+        enrolled_before_window=int((enrol_day < lo).sum()),
+        not_at_risk=len(enrolled_people - set(present)),
+        unmatched=matched.unmatched,
+        config=config,
+        pairs=pairs,
+        randomised=randomised,
+        randomised_n=randomised_n,
+        discontinuity=rd,
+    )
