@@ -1,1 +1,0 @@
-"""Data contract, validation, synthetic population, code lists and point-in-time features."""

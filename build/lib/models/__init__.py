@@ -1,1 +1,0 @@
-"""Estimators: the LightGBM risk model, the incumbent baselines and model explanation."""

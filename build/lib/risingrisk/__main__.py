@@ -1,5 +1,0 @@
-"""Run the command line as ``python -m risingrisk``."""
-
-from risingrisk.cli import app
-
-app()

@@ -1,1 +1,0 @@
-"""Batch scoring, list publication, and the BentoML service with auth, audit and pages."""

@@ -1,1 +1,0 @@
-"""Out-of-time training, calibration, evaluation, equity audit, model card and MLflow registry."""
