@@ -42,7 +42,7 @@ from features.progress import ProgressCallback, report
 from features.sources import register_tables
 from features.sql import plan, statements
 
-__all__ = ["build_features", "KEYS", "label_names", "bounds_frame"]
+__all__ = ["build_features", "KEYS", "label_names", "bounds_frame", "index_frame", "feature_frame"]
 
 KEYS: tuple[str, ...] = ("person_id", "as_of")
 
@@ -82,7 +82,8 @@ def bounds_frame(dates: Sequence[date], config: FeatureConfig, data_end: date) -
     return frame
 
 
-def _index_frame(index: pd.DataFrame) -> pd.DataFrame:
+def index_frame(index: pd.DataFrame) -> pd.DataFrame:
+    """The caller's ``person_id, as_of`` index, typed and checked (no repeats); every engine reads it so."""
     missing = [c for c in KEYS if c not in index.columns]
     if missing:
         raise ContractError(f"index must have columns {list(KEYS)}; missing {missing}. Pass person_id and as_of.")
@@ -99,7 +100,8 @@ def _index_frame(index: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _to_pandas(table: pa.Table, config: FeatureConfig, labels: bool) -> pd.DataFrame:
+def feature_frame(table: pa.Table, config: FeatureConfig, labels: bool) -> pd.DataFrame:
+    """The feature table as pandas in the contract's column dtypes, with ``in_cohort``; every engine returns it so."""
     frame = table.to_pandas(self_destruct=True, split_blocks=True)
     frame["as_of"] = frame["as_of"].astype("datetime64[us]")
     for column in ("person_id", "neighbourhood", "practice", "sex", "ethnic_group", "age_band", "excluded_reason"):
@@ -169,7 +171,7 @@ def build_features(
         register_tables(con, data_dir)
         codelist = load_codelists(config.codelists_dir).rename(columns={"group": "grp"})
         con.register("codelist", codelist[["code", "code_system", "grp", "category"]])
-        idx = _index_frame(index) if index is not None else None
+        idx = index_frame(index) if index is not None else None
         dates = _dates(data_dir, as_of, idx)
         data_end = config.data_end or extract_date(data_dir)
         con.register("bounds", bounds_frame(dates, config, data_end))
@@ -197,7 +199,7 @@ def build_features(
         con.close()
     combined = pa.concat_tables(tables)
     tables.clear()  # let the self-destructing conversion free each column as it goes
-    frame = _to_pandas(combined, config, labels)
+    frame = feature_frame(combined, config, labels)
     report(progress, "Built features", len(chunks) + 1, len(chunks) + 1)
     return frame
 

@@ -25,12 +25,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.build import KEYS, bounds_frame, label_names
+from features.build import bounds_frame, feature_frame, index_frame
 from features.codelists import load_codelists
 from features.config import FeatureConfig
 from features.contract import TABLES, Column, table_path
 from features.dates import to_date
-from features.definitions import predictor_specs
 from features.engines.spark_sql import to_spark_sql
 from features.errors import ContractError, FeatureConfigError, MissingColumnError
 from features.progress import ProgressCallback, report
@@ -112,24 +111,6 @@ def _register_sources(spark: SparkSession, source: Path | SparkTables) -> None:
         )
 
 
-def _index_frame(index: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in KEYS if c not in index.columns]
-    if missing:
-        raise ContractError(f"index must have columns {list(KEYS)}; missing {missing}. Pass person_id and as_of.")
-    frame = pd.DataFrame(
-        {
-            "person_id": index["person_id"].astype(str),
-            "as_of": pd.to_datetime(index["as_of"]).dt.normalize().astype("datetime64[us]"),
-        }
-    )
-    if frame.duplicated().any():
-        raise ContractError(
-            f"index must hold each (person_id, as_of) once; got {int(frame.duplicated().sum())} repeats. Drop duplicates."
-        )
-    if frame.empty:
-        raise FeatureConfigError("index must hold at least one (person_id, as_of) row; got none. Pass a non-empty index.")
-    return frame
-
 
 def _extract_date(spark: SparkSession, where: str) -> date:
     latest = spark.sql("SELECT MAX(event_date) FROM src_events").collect()[0][0]
@@ -210,7 +191,9 @@ def feature_dataframe(
     _register_sources(spark, source)
     codelist = load_codelists(config.codelists_dir).rename(columns={"group": "grp"})[["code", "code_system", "grp", "category"]]
     _view(spark, "codelist", codelist, "code STRING, code_system STRING, grp STRING, category STRING")
-    idx = _index_frame(index) if index is not None else None
+    idx = index_frame(index) if index is not None else None
+    if idx is not None and idx.empty:
+        raise FeatureConfigError("index must hold at least one (person_id, as_of) row; got none. Pass a non-empty index.")
     needs_extract = config.data_end is None or (idx is None and as_of is None)
     extract = _extract_date(spark, _events_name(source)) if needs_extract else None
     if idx is not None:
@@ -236,19 +219,7 @@ def _is_cast_error(error: Exception) -> bool:
 def _to_pandas(table: pa.Table, config: FeatureConfig, labels: bool) -> pd.DataFrame:
     """The pandas frame with DuckDB's column order and dtypes, sorted by ``as_of, person_id``."""
     order = pc.sort_indices(table.select(["as_of", "person_id"]), [("as_of", "ascending"), ("person_id", "ascending")])
-    frame = table.take(order).to_pandas()
-    frame["as_of"] = frame["as_of"].astype("datetime64[us]")
-    for column in ("person_id", "neighbourhood", "practice", "sex", "ethnic_group", "age_band", "excluded_reason"):
-        frame[column] = frame[column].astype("str")
-    frame["imd_quintile"] = frame["imd_quintile"].astype("Int8")
-    frame.insert(frame.columns.get_loc("excluded_reason") + 1, "in_cohort", frame["excluded_reason"].isna())
-    for name, spec in predictor_specs(config).items():
-        frame[name] = frame[name].astype(spec.dtype)
-    if labels:
-        for name in label_names():
-            frame[name] = frame[name].astype("Int8")
-    return frame
-
+    return feature_frame(table.take(order), config, labels)
 
 def build_features(
     source: Path | str | SparkTables,
