@@ -29,6 +29,7 @@ def assert_matches_reference(built: pd.DataFrame, oracle: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(built, oracle, check_dtype=False, check_exact=False, rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_builder_matches_the_pandas_reference_on_the_simulated_population(sim_dir):
     end = extract_date(sim_dir)
     dates = [add_months(end, -18), date(2023, 6, 15), add_months(end, -2)]
@@ -112,6 +113,7 @@ future_codes = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events=base_events, codes=base_codes, extra_events=future_events, extra_codes=future_codes)
 def test_appending_rows_dated_or_recorded_after_the_as_of_date_changes_nothing_at_it(events, codes, extra_events, extra_codes):

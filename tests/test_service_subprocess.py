@@ -18,6 +18,9 @@ from features.home import Home
 from serving.auth import TokenStore
 from service_support import fit_model, register_champion, write_publication
 
+#: Each test starts `bentoml serve` as a process (seconds each): the full suite runs them, the quick tier does not.
+pytestmark = pytest.mark.slow
+
 STARTUP_SECONDS = 90
 
 
