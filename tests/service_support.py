@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -11,6 +15,7 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+import uvicorn
 
 from features.config import FeatureConfig
 from features.database import database_url, upgrade
@@ -170,3 +175,32 @@ def service_app(home: Home, model: TestModel | None = None, config: ServiceConfi
     if model is None:
         return configured_service(config, home=home).to_asgi()
     return configured_service(config, home=home, load_model=lambda alias, where: model).to_asgi()
+
+
+def free_port() -> int:
+    """A TCP port on the loopback address that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving_on_loopback(app: Any, *, startup_seconds: float = 60.0) -> Iterator[str]:
+    """Serve the ASGI ``app`` with uvicorn in a thread on a free loopback port; yield its base URL, stop it after.
+
+    The caller sets ``PROMETHEUS_MULTIPROC_DIR`` (BentoML's metrics need a folder of their own).
+    """
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_seconds
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"the service did not start on port {port} within {startup_seconds:.0f} s")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

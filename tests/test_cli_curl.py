@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import io
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from rich.console import Console
 
 from features.home import Home
 from risingrisk.demo import service_lines
 from serving.auth import TokenStore
-from service_support import NEIGHBOURHOODS, fit_model, service_app, write_publication
+from service_support import NEIGHBOURHOODS, fit_model, service_app, serving_on_loopback, write_publication
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture()
@@ -35,17 +26,8 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Ho
     prometheus = tmp_path / "prometheus"
     prometheus.mkdir()
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(prometheus))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(service_app(home, model), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline, "the service did not start within 60 s"
-        time.sleep(0.1)
-    yield home, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serving_on_loopback(service_app(home, model)) as base:
+        yield home, base
 
 
 def test_the_printed_curl_command_pasted_into_a_shell_gets_the_list_at_80_columns(served: tuple[Home, str]) -> None:

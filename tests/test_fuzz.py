@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -19,7 +15,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 
 from features.home import Home
-from service_support import fit_model, service_app, write_publication
+from service_support import fit_model, service_app, serving_on_loopback, write_publication
 from serving.auth import TokenStore
 
 pytestmark = pytest.mark.slow
@@ -28,11 +24,6 @@ pytestmark = pytest.mark.slow
 EXAMPLES = 25
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -43,21 +34,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     write_publication(home, model)
     store = TokenStore(home.tokens)
     tokens = {"phm": store.create(phm=True)[1], "alpha": store.create(neighbourhoods=["Alpha Vale"])[1]}
-    port = _free_port()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path_factory.mktemp("prometheus")))
-        server = uvicorn.Server(uvicorn.Config(service_app(home, model), host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.started, "uvicorn did not start"
-        try:
-            yield {"base": f"http://127.0.0.1:{port}", "tokens": tokens}
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+        with serving_on_loopback(service_app(home, model)) as base:
+            yield {"base": base, "tokens": tokens}
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"])
