@@ -164,6 +164,31 @@ def test_claim_cost_in_pounds_joins_its_encounter_and_other_currencies_are_repor
     assert report.inputs["ExplanationOfBenefit"].not_mapped == {"cost_from_preferred_resource": 1}
 
 
+def test_spilled_costs_keep_the_preferred_kind_per_encounter_quote_each_resource_and_leave_no_side_files(tmp_path: Path) -> None:
+    def claim(cid: str, eid: str, value: float) -> dict:
+        return {"resourceType": "Claim", "id": cid, "item": [{"encounter": [{"reference": f"Encounter/{eid}"}]}],
+                "total": {"value": value, "currency": "GBP"}}
+
+    def eob(xid: str, eid: str, value: float) -> dict:
+        return {"resourceType": "ExplanationOfBenefit", "id": xid, "item": [{"encounter": [{"reference": f"Encounter/{eid}"}]}],
+                "total": [{"category": {"coding": [{"code": "submitted"}]}, "amount": {"value": value, "currency": "GBP"}}]}
+
+    write_ndjson(tmp_path / "src" / "a.ndjson", [
+        patient("p1"), encounter("e1", "p1", "EMER"), encounter("e2", "p1", "AMB", start="2024-03-02T10:00:00Z"),
+        eob("x1", "e2", 50.0), eob("x2", "e1", 9.0), claim("c1", "e1", 100.0), eob("x3", "e1", 1.0), claim("c2", "e9", 7.0),
+        claim("c3", "e9", 3.0),
+    ])
+    report = import_fhir(tmp_path / "src", tmp_path / "out", chunk_rows=1)
+    assert _events(tmp_path / "out")["cost_gbp"].tolist() == [100.0, 50.0]
+    assert (report.inputs["Claim"].mapped, report.inputs["ExplanationOfBenefit"].mapped) == (1, 1)
+    assert report.inputs["Claim"].not_mapped == {"encounter_not_found": 2}
+    assert [(e.position, e.detail) for e in report.inputs["ExplanationOfBenefit"].examples["cost_from_preferred_resource"]] == [
+        ("line 5", "Claim gives this encounter's cost"), ("line 7", "Claim gives this encounter's cost"),
+    ]
+    assert [e.position for e in report.inputs["Claim"].examples["encounter_not_found"]] == ["line 8", "line 9"]
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["codes.parquet", "events.parquet", "import_report.json", "persons.parquet"]
+
+
 def test_report_accounts_for_every_resource_and_line_by_type(tmp_path: Path) -> None:
     write_bundle(tmp_path / "src" / "a.json", [patient("p1"), encounter("e1", "p1", "EMER"), {"resourceType": "Immunization", "id": "i1"}])
     (tmp_path / "src" / "b.ndjson").write_text('{"resourceType": "Patient", "id": "p2", "birthDate": "1950-01-01"}\nnot json\n\n{"id": 3}\n')

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
+from database_support import BACKENDS, fresh_database_url
+
+from features.errors import ConfigError
 from features.importers.errors import ImportSourceError, MappingError
 from features.importers.mapping import DEFAULT_OMOP_MAPPING, load_omop_mapping
 from features.importers.omop import import_omop
@@ -159,3 +166,96 @@ def test_import_omop_command_uses_a_custom_mapping_and_prints_the_report(cdm: Pa
     assert "persons 2, events 6, codes 2" in result.output
     bad = CliRunner().invoke(import_app, ["omop", str(cdm), "--out", str(tmp_path / "o2"), "--mapping", str(tmp_path / "none.toml")])
     assert bad.exit_code == 2 and "config file must exist" in bad.output
+
+
+def _load_into_database(folder: Path, url: str, schema: str | None) -> None:
+    """Copy every table of an OMOP folder into a database, date columns typed as SQL dates, like a real CDM."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        if schema:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        for path in sorted(folder.iterdir()):
+            frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+            for column in frame.columns:
+                if column.endswith("_date"):
+                    frame[column] = [None if pd.isna(v) else date.fromisoformat(v) for v in frame[column]]
+            frame.to_sql(path.stem.upper() if path.stem == "person" else path.stem, connection, schema=schema, index=False)
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def cdm_database(request: pytest.FixtureRequest, cdm: Path, tmp_path: Path) -> Iterator[str]:
+    """The tiny CDM in a new database (PostgreSQL: in its own schema ``cdm``, named by ``?schema=``)."""
+    for url in fresh_database_url(request.param, tmp_path):
+        schema = "cdm" if request.param == "postgresql" else None
+        _load_into_database(cdm, url, schema)
+        yield f"{url}?schema={schema}" if schema else url
+
+
+def _without_files(report) -> dict:
+    """The report's counts and examples, with the example locations' file names dropped (they name the source)."""
+    return {
+        name: replace(counts, examples={r: [replace(e, file="") for e in ex] for r, ex in counts.examples.items()})
+        for name, counts in report.inputs.items()
+    }
+
+
+def test_a_database_cdm_gives_exactly_the_folders_tables_and_report(cdm: Path, cdm_database: str, tmp_path: Path) -> None:
+    from_folder = import_omop(cdm, tmp_path / "folder")
+    from_database = import_omop(cdm_database, tmp_path / "database", chunk_rows=2)
+    for name in ("persons", "events", "codes"):
+        assert pq.read_table(tmp_path / "database" / f"{name}.parquet").equals(pq.read_table(tmp_path / "folder" / f"{name}.parquet")), name
+    assert _without_files(from_database) == _without_files(from_folder)
+    assert (from_database.rows_written, from_database.defaults_applied, from_database.warnings) == (
+        from_folder.rows_written, from_folder.defaults_applied, from_folder.warnings)
+    assert from_database.rows_written == {"persons": 2, "events": 5, "codes": 2}
+    example = from_database.inputs["visit_occurrence"].examples["no_setting_rule"][0]
+    assert example.file.endswith("table cdm.visit_occurrence" if "postgresql" in cdm_database else "table visit_occurrence")
+
+
+def test_a_database_password_never_reaches_the_report(cdm_database: str, tmp_path: Path) -> None:
+    report = import_omop(cdm_database, tmp_path / "out")
+    password = make_url(cdm_database).password
+    written = (tmp_path / "out" / "import_report.json").read_text()
+    if password:
+        assert f":{password}@" not in written and ":***@" in report.source
+    assert report.source.startswith(cdm_database.split("://")[0].replace("postgresql+psycopg", "postgresql"))
+
+
+def test_a_database_without_the_person_table_names_the_url_the_tables_found_and_the_schema_option(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cdm.sqlite'}"
+    _write(tmp_path / "cdm", "death", [{"person_id": 1, "death_date": "2024-12-01"}])
+    _load_into_database(tmp_path / "cdm", url, None)
+    with pytest.raises(ImportSourceError, match=rf"SRC database {url} must hold the OMOP person table; found death\. "
+                                                r"Name the CDM schema with --schema"):
+        import_omop(url, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # checked before anything is written
+
+
+def test_a_missing_sqlite_file_is_an_error_and_is_not_created(tmp_path: Path) -> None:
+    with pytest.raises(ImportSourceError, match="must be an existing SQLite file"):
+        import_omop(f"sqlite:///{tmp_path / 'absent.sqlite'}", tmp_path / "out")
+    assert not (tmp_path / "absent.sqlite").exists()
+
+
+def test_an_absent_database_driver_names_the_masked_url_and_the_install_command(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"must be installed for 'postgresql\+pg8000://rr:\*\*\*@db\.example/cdm'.*pip install"):
+        import_omop("postgresql+pg8000://rr:secret@db.example/cdm", tmp_path / "out")
+
+
+def test_an_unsupported_database_is_refused_naming_the_masked_url(tmp_path: Path) -> None:
+    with pytest.raises(ImportSourceError, match=r"must use sqlite or postgresql; got 'mysql' in 'mysql://rr:\*\*\*@db/cdm'"):
+        import_omop("mysql://rr:secret@db/cdm", tmp_path / "out")
+
+
+def test_schema_is_refused_for_a_folder(cdm: Path, tmp_path: Path) -> None:
+    with pytest.raises(ImportSourceError, match="--schema must only be given with a database URL"):
+        import_omop(cdm, tmp_path / "out", schema="cdm")
+
+
+def test_import_omop_command_reads_a_database_url_with_the_schema_option(cdm_database: str, tmp_path: Path) -> None:
+    url, _, schema = cdm_database.partition("?schema=")
+    options = ["--schema", schema] if schema else []
+    result = CliRunner().invoke(import_app, ["omop", url, "--out", str(tmp_path / "out"), *options], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "persons 2, events 5, codes 2" in result.output

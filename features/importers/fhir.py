@@ -13,18 +13,27 @@ Why plain JSON parsing and our own mapping rather than a FHIR library (measured 
 So the importer reads one NDJSON line (or one Bundle file) at a time with orjson, picks the few
 fields the contract needs, and writes row groups with pyarrow; a resource type or field it does
 not use is reported, never silently dropped.
+
+Costs: each accepted Claim/ExplanationOfBenefit total is spilled to a side Parquet file rather
+than kept in a per-encounter dict; at the end DuckDB (one thread, 64 MB ``memory_limit``) keeps the
+preferred kind per encounter, sums it and joins it onto the staged events a row group at a time.
+Peak RSS with ``benchmarks/bench_import.py`` (2 shared cores, 2026-12-01): 200 MB generated set
+(865,900 resources, 274,215 costed encounters) 0.341 GiB before, 0.351 GiB after (the dict and
+DuckDB's working memory are about equal there); 600 MB (822,287 encounters) 0.573 GiB before,
+0.428 GiB after — growth from 200 to 600 MB fell from 0.232 to 0.077 GiB.
 """
 
 from __future__ import annotations
 
 import gzip
+import shutil
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -32,7 +41,7 @@ import pyarrow.parquet as pq
 from features.importers.errors import ImportSourceError
 from features.importers.mapping import DEFAULT_FHIR_MAPPING, EncounterRule, FhirMapping, load_fhir_mapping
 from features.importers.output import prepare_out
-from features.importers.report import REPORT_FILE, ImportReport, Tally
+from features.importers.report import EXAMPLES_PER_REASON, REPORT_FILE, ImportReport, Tally
 from features.importers.writer import SCHEMAS, TableWriter, open_writers
 from features.nhs_number import nhs_numbers_valid
 from features.progress import ProgressCallback, report
@@ -46,6 +55,25 @@ _CODED = ("Condition", "Observation", "Procedure")
 _COSTED = ("Claim", "ExplanationOfBenefit")
 _STAGING = "_events_staging.parquet"
 _STAGING_SCHEMA = SCHEMAS["events"].append(pa.field("encounter_id", pa.string()))
+_COSTS = "_costs_staging.parquet"
+#: One row per accepted Claim/ExplanationOfBenefit total, in reading order (``seq``), spilled to disk.
+_COSTS_SCHEMA = pa.schema(
+    [
+        ("seq", pa.int64()),
+        ("encounter_id", pa.string()),
+        ("rank", pa.int32()),
+        ("kind", pa.string()),
+        ("amount", pa.float64()),
+        ("file", pa.string()),
+        ("position", pa.string()),
+    ]
+)
+#: DuckDB's working memory for the final cost join; beyond it DuckDB spills to the output folder.
+_JOIN_MEMORY = "64MB"
+#: Cost rows buffered before a row group is spilled (they are many and small).
+_COST_CHUNK_ROWS = 10_000
+_DUCKDB_TEMP = "_duckdb_spill"
+_COST_DATABASE = "_costs.duckdb"
 #: NDJSON lines between progress reports.
 _PROGRESS_EVERY = 20_000
 _TASK = "Importing FHIR"
@@ -154,16 +182,6 @@ def _first_code(value: Any) -> str | None:
     return None
 
 
-@dataclass(slots=True)
-class _Cost:
-    """The cost gathered for one encounter: from the preferred resource kind, summed over its resources."""
-
-    rank: int
-    amount: float
-    kind: str
-    resources: int
-
-
 class _FhirImport:
     """One import run: the mapping, the tally, the writers and the state kept across resources."""
 
@@ -174,7 +192,8 @@ class _FhirImport:
         self.staging = TableWriter(out / _STAGING, _STAGING_SCHEMA, chunk_rows)
         self.patients: set[str] = set()
         self.subjects: Counter[str] = Counter()
-        self.costs: dict[str, _Cost] = {}
+        self.costs = TableWriter(out / _COSTS, _COSTS_SCHEMA, min(chunk_rows, _COST_CHUNK_ROWS))
+        self.cost_rows = 0
         self.file = ""
         self.warnings: list[str] = []
 
@@ -452,51 +471,71 @@ class _FhirImport:
             self._skip(kind, "currency_not_accepted", position, f"currency={currency!r}")
             return
         rank = self.mapping.cost_resources.index(kind)  # type: ignore[arg-type]
-        held = self.costs.get(encounter)
-        if held is not None and held.rank < rank:
-            self._skip(kind, "cost_from_preferred_resource", position, f"{held.kind} gives this encounter's cost")
-            return
-        if held is not None and held.rank == rank:
-            held.amount += float(amount["value"])
-            held.resources += 1
-            return
-        if held is not None:
-            self.tally.not_mapped(
-                held.kind, "cost_from_preferred_resource", self.file, position, f"{kind} gives this encounter's cost", n=held.resources
-            )
-        self.costs[encounter] = _Cost(rank=rank, amount=float(amount["value"]), kind=kind, resources=1)
+        self.costs.add((self.cost_rows, encounter, rank, kind, float(amount["value"]), self.file, position))
+        self.cost_rows += 1
 
     # -- finishing --------------------------------------------------------------------------------
 
     def finish(self, out: Path) -> dict[str, int]:
-        """Close the tables, join costs onto events, settle pending cost resources; return rows written."""
+        """Close the tables, join the spilled costs onto the staged events with DuckDB, settle the cost resources; return rows written.
+
+        Per encounter only the most preferred resource kind (``cost_resources`` order) gives the
+        cost, summed over its resources; the others are ``cost_from_preferred_resource``. Costs
+        whose encounter was not imported are ``encounter_not_found``. Examples quote each cost
+        resource's own file and position.
+        """
         for writer in self.writers.values():
             writer.close()
         self.staging.close()
+        self.costs.close()
+        staged, costs = (str(out / name).replace("'", "''") for name in (_STAGING, _COSTS))  # quoted as SQL string literals
         events = TableWriter(out / "events.parquet", SCHEMAS["events"], self.staging.chunk_rows)
-        staged = pq.ParquetFile(out / _STAGING)
-        used: set[str] = set()
-        for batch in staged.iter_batches(batch_size=self.staging.chunk_rows):
-            ids = batch.column("encounter_id").to_pylist()
-            costs = []
-            for encounter in ids:
-                held = self.costs.get(encounter) if encounter is not None else None
-                costs.append(held.amount if held is not None else None)
-                if held is not None:
-                    used.add(encounter)
-            table = pa.Table.from_batches([batch]).drop_columns(["encounter_id"])
-            table = table.set_column(table.schema.get_field_index("cost_gbp"), "cost_gbp", pa.array(costs, pa.float64()))
-            events.write_table(table)
-        events.close()
-        (out / _STAGING).unlink()
-        for encounter, held in self.costs.items():
-            if encounter in used:
-                self.tally.mapped(held.kind, held.resources)
-            else:
-                self.tally.not_mapped(
-                    held.kind, "encounter_not_found", self.file, "(after all files)",
-                    "item.encounter names no Encounter that was imported", n=held.resources,
-                )
+        config = {"memory_limit": _JOIN_MEMORY, "threads": 1, "temp_directory": str(out / _DUCKDB_TEMP)}
+        with duckdb.connect(str(out / _COST_DATABASE), config=config) as db:
+            db.execute(f"CREATE TABLE best AS SELECT encounter_id, min(rank) AS best FROM read_parquet('{costs}') GROUP BY encounter_id")
+            db.execute(f"CREATE VIEW costs AS SELECT c.*, b.best FROM read_parquet('{costs}') c JOIN best b USING (encounter_id)")
+            db.execute(
+                "CREATE TABLE totals AS SELECT encounter_id, any_value(kind) AS kind, sum(amount) AS amount, "
+                "count(*) AS resources, min(seq) AS seq FROM costs WHERE rank = best GROUP BY encounter_id"
+            )
+            for batch in pq.ParquetFile(staged).iter_batches(batch_size=self.staging.chunk_rows):
+                chunk = pa.Table.from_batches([batch]).append_column("row", pa.array(range(batch.num_rows), pa.int64()))
+                db.register("chunk", chunk)
+                amounts = db.sql("SELECT t.amount FROM chunk c LEFT JOIN totals t USING (encounter_id) ORDER BY c.row").to_arrow_table()
+                db.unregister("chunk")
+                table = pa.Table.from_batches([batch]).drop_columns(["encounter_id"])
+                events.write_table(table.set_column(table.schema.get_field_index("cost_gbp"), "cost_gbp", amounts.column(0)))
+            events.close()
+            db.execute(
+                "CREATE TABLE settled AS SELECT t.*, t.encounter_id IN "
+                f"(SELECT encounter_id FROM read_parquet('{staged}') WHERE encounter_id IS NOT NULL) AS used FROM totals t"
+            )
+            for kind, resources in db.execute("SELECT kind, sum(resources) FROM settled WHERE used GROUP BY kind").fetchall():
+                self.tally.mapped(kind, int(resources))
+            # one row per cost resource not mapped: (kind, reason, its file and position, detail, seq)
+            db.execute(
+                "CREATE TEMP VIEW unmapped AS "
+                "SELECT c.kind, 'encounter_not_found' AS reason, c.file, c.position, "
+                "'item.encounter names no Encounter that was imported' AS detail, c.seq "
+                "FROM costs c JOIN settled s USING (encounter_id) WHERE c.rank = c.best AND NOT s.used "
+                "UNION ALL SELECT c.kind, 'cost_from_preferred_resource', c.file, c.position, "
+                "t.kind || ' gives this encounter''s cost', c.seq FROM costs c JOIN totals t USING (encounter_id) WHERE c.rank > c.best"
+            )
+            counts = db.execute("SELECT kind, reason, count(*) FROM unmapped GROUP BY ALL ORDER BY ALL").fetchall()
+            examples = db.execute(
+                "SELECT kind, reason, file, position, detail FROM unmapped "
+                f"QUALIFY row_number() OVER (PARTITION BY kind, reason ORDER BY seq) <= {EXAMPLES_PER_REASON} ORDER BY seq"
+            ).fetchall()
+        remaining = {(kind, reason): int(n) for kind, reason, n in counts}
+        for kind, reason, file, position, detail in examples:
+            self.tally.not_mapped(kind, reason, file, position, detail)
+            remaining[kind, reason] -= 1
+        for (kind, reason), n in remaining.items():
+            if n:
+                self.tally.not_mapped(kind, reason, self.file, "(after all files)", "", n=n)
+        shutil.rmtree(out / _DUCKDB_TEMP, ignore_errors=True)
+        for name in (_STAGING, _COSTS, _COST_DATABASE, f"{_COST_DATABASE}.wal"):
+            (out / name).unlink(missing_ok=True)
         orphans = sum(count for person, count in self.subjects.items() if person not in self.patients)
         if orphans:
             self.warnings.append(
@@ -567,7 +606,7 @@ def import_fhir(
         A mapping TOML file; the shipped ``fhir_mapping.toml`` when ``None``.
     chunk_rows
         Rows buffered per table before a row group is written (memory is bounded by this, the largest
-        single Bundle file and one cost and one id per encounter and patient).
+        single Bundle file and one id per patient; costs are spilled to disk).
     progress
         Called with bytes read of the total source size.
 

@@ -1,11 +1,12 @@
-"""Import a folder of OMOP CDM v5.4 tables (Parquet or CSV) into a data-contract folder, streaming, every row reported.
+"""Import OMOP CDM v5.4 tables (a Parquet/CSV folder or a database URL) into a data-contract folder, streaming, every row reported.
 
 Tables read: ``person``, ``observation_period`` (registration), ``death``, ``visit_occurrence``
 (events; ``visit_detail`` rows are parts of a visit and are reported as counted there),
 ``condition_occurrence``, ``observation``, ``procedure_occurrence`` (codes, through ``concept`` to the
 vocabulary code, standard concept first then the source concept) and ``cost`` (visit costs).
 Only ``person`` is required. Lookups (concepts of kept vocabularies, one registration, death and
-cost per person or visit) are held in memory; the large tables stream a batch at a time.
+cost per person or visit) are held in memory; the large tables stream a batch at a time from
+whichever :mod:`features.importers.omop_sources` source holds them, through one mapping.
 """
 
 from __future__ import annotations
@@ -15,12 +16,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.csv as pcsv
-import pyarrow.parquet as pq
-
 from features.importers.errors import ImportSourceError
 from features.importers.mapping import DEFAULT_OMOP_MAPPING, OmopMapping, load_omop_mapping
+from features.importers.omop_sources import DatabaseSource, OmopSource, open_source
 from features.importers.output import prepare_out
 from features.importers.report import REPORT_FILE, ImportReport, Tally
 from features.importers.writer import SCHEMAS, open_writers
@@ -47,33 +45,7 @@ _CODE_TABLES: dict[str, tuple[str, str, str, str | None]] = {
     "observation": ("observation_concept_id", "observation_source_concept_id", "observation_date", None),
     "procedure_occurrence": ("procedure_concept_id", "procedure_source_concept_id", "procedure_date", "procedure_end_date"),
 }
-_BATCH_ROWS = 65_536
 _TASK = "Importing OMOP"
-
-
-def _table_file(src: Path, name: str) -> Path | None:
-    for path in sorted(src.iterdir()):
-        stem = path.name.lower()
-        if stem in (f"{name}.parquet", f"{name}.csv"):
-            return path
-    return None
-
-
-def _batches(path: Path) -> Iterator[list[dict[str, Any]]]:
-    """The rows of a Parquet or CSV table, a batch at a time, as dicts with lower-case keys."""
-    try:
-        if path.suffix.lower() == ".parquet":
-            batches = pq.ParquetFile(path).iter_batches(batch_size=_BATCH_ROWS)
-        else:
-            with path.open("r", encoding="utf-8-sig") as handle:
-                header = handle.readline().strip().split(",")
-            types = {column.strip().strip('"'): pa.string() for column in header}
-            batches = pcsv.open_csv(path, convert_options=pcsv.ConvertOptions(column_types=types, strings_can_be_null=True))
-        for batch in batches:
-            rows = batch.to_pylist()
-            yield [{key.lower(): value for key, value in row.items()} for row in rows]
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ImportSourceError(f"{path} must be a readable Parquet or CSV OMOP table; got: {exc}. Re-export the table.") from None
 
 
 def _int(value: Any) -> int | None:
@@ -83,6 +55,15 @@ def _int(value: Any) -> int | None:
         return int(float(value))
     except (TypeError, ValueError):
         return None
+
+
+def _id(value: Any) -> str:
+    """An identifier as text; a whole-number float (a database or Parquet column with NULLs) loses its ``.0``."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else str(value)
+    return str(value)
 
 
 def _float(value: Any) -> float | None:
@@ -124,7 +105,7 @@ def _instant(value: Any) -> datetime | None:
 class _OmopImport:
     """One import run: mapping, tally, lookups and writers."""
 
-    def __init__(self, mapping: OmopMapping, src: Path, out: Path, chunk_rows: int) -> None:
+    def __init__(self, mapping: OmopMapping, src: OmopSource, out: Path, chunk_rows: int) -> None:
         self.mapping = mapping
         self.src = src
         self.tally = Tally()
@@ -142,12 +123,11 @@ class _OmopImport:
         self.tally.not_mapped(table, reason, self.file, f"row {row}", detail)
 
     def _rows(self, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
-        path = _table_file(self.src, name)
-        if path is None:
+        if not self.src.has(name):
             return
-        self.file = str(path)
+        self.file = self.src.where(name)
         number = 0
-        for batch in _batches(path):
+        for batch in self.src.batches(name):
             for row in batch:
                 number += 1
                 self.tally.read(name)
@@ -155,7 +135,7 @@ class _OmopImport:
 
     def concept(self) -> None:
         vocabularies = self.mapping.code_vocabularies
-        self.has_concepts = _table_file(self.src, "concept") is not None
+        self.has_concepts = self.src.has("concept")
         for number, row in self._rows("concept"):
             vocabulary = row.get("vocabulary_id")
             concept = _int(row.get("concept_id"))
@@ -185,7 +165,7 @@ class _OmopImport:
 
     def observation_period(self) -> None:
         for number, row in self._rows("observation_period"):
-            person, start = str(row.get("person_id") or ""), _date(row.get("observation_period_start_date"))
+            person, start = _id(row.get("person_id")), _date(row.get("observation_period_start_date"))
             if not person or start is None:
                 self._skip("observation_period", "missing_person_or_start", number, "person_id or observation_period_start_date empty")
                 continue
@@ -199,7 +179,7 @@ class _OmopImport:
 
     def death(self) -> None:
         for number, row in self._rows("death"):
-            person, when = str(row.get("person_id") or ""), _date(row.get("death_date"))
+            person, when = _id(row.get("person_id")), _date(row.get("death_date"))
             if not person or when is None:
                 self._skip("death", "missing_person_or_date", number, "person_id or death_date empty")
                 continue
@@ -207,14 +187,10 @@ class _OmopImport:
             self.tally.mapped("death")
 
     def person(self) -> None:
-        if _table_file(self.src, "person") is None:
-            raise ImportSourceError(
-                f"SRC must hold the OMOP person table as person.parquet or person.csv; found neither in {self.src}. Export the person table."
-            )
         data_end = max((end for _, end in self.periods.values() if end is not None), default=None)
         default = self.mapping.default_registered_from
         for number, row in self._rows("person"):
-            person = str(row.get("person_id") or "")
+            person = _id(row.get("person_id"))
             if not person:
                 self._skip("person", "missing_person_id", number, "person_id empty")
                 continue
@@ -256,7 +232,7 @@ class _OmopImport:
     def visits(self) -> None:
         used: set[int] = set()
         for number, row in self._rows("visit_occurrence"):
-            person = str(row.get("person_id") or "")
+            person = _id(row.get("person_id"))
             start = _instant(row.get("visit_start_datetime")) or _instant(row.get("visit_start_date"))
             if not person or start is None:
                 self._skip("visit_occurrence", "missing_person_or_date", number, "person_id or visit_start_date empty")
@@ -283,7 +259,7 @@ class _OmopImport:
             if visit in used:
                 self.tally.mapped("cost", int(rows))
             else:
-                self.tally.not_mapped("cost", "visit_not_found", str(_table_file(self.src, "cost")), "(after visits)",
+                self.tally.not_mapped("cost", "visit_not_found", self.src.where("cost"), "(after visits)",
                                       "cost_event_id names no imported visit", n=int(rows))
         for number, _ in self._rows("visit_detail"):
             self._skip("visit_detail", "counted_in_visit_occurrence", number, "a part of a visit_occurrence row, which is the event")
@@ -291,7 +267,7 @@ class _OmopImport:
     def codes(self, table: str) -> None:
         concept_column, source_column, start_column, end_column = _CODE_TABLES[table]
         for number, row in self._rows(table):
-            person = str(row.get("person_id") or "")
+            person = _id(row.get("person_id"))
             start = _date(row.get(start_column))
             if not person or start is None:
                 self._skip(table, "missing_person_or_date", number, f"person_id or {start_column} empty")
@@ -312,20 +288,25 @@ def import_omop(
     out: Path | str,
     *,
     mapping: Path | str | None = None,
+    schema: str | None = None,
     chunk_rows: int = 100_000,
     progress: ProgressCallback | None = None,
 ) -> ImportReport:
-    """Convert the OMOP CDM v5.4 tables in folder ``src`` into the contract tables in ``out``.
+    """Convert the OMOP CDM v5.4 tables in ``src`` (a folder or a database) into the contract tables in ``out``.
 
     Parameters
     ----------
     src
         A folder holding ``person`` and any of the other :data:`OMOP_TABLES` as ``NAME.parquet`` or
-        ``NAME.csv`` (header row, ISO dates).
+        ``NAME.csv`` (header row, ISO dates); or a database URL (string) such as
+        ``sqlite:///cdm.sqlite`` or ``postgresql://USER:PASSWORD@HOST/DB?schema=cdm`` whose tables
+        carry those names (any case). Both are read through the same mapping.
     out
         A new or empty folder; receives the three contract tables and ``import_report.json``.
     mapping
         A mapping TOML file; the shipped ``omop_mapping.toml`` when ``None``.
+    schema
+        Database only: the CDM schema (overrides ``?schema=`` in the URL).
     chunk_rows
         Rows buffered per table before a row group is written.
     progress
@@ -335,29 +316,33 @@ def import_omop(
     -------
     ImportReport
         Every row read, by table: mapped, or not mapped with the reason and the first examples.
-        OMOP has no record time, so ``recorded_at`` is empty (validate defaults it to the event date):
-        backfilled rows cannot be told apart from timely ones.
+        ``source`` names a database URL with its password masked. OMOP has no record time, so
+        ``recorded_at`` is empty (validate defaults it to the event date): backfilled rows cannot
+        be told apart from timely ones.
     """
-    src, out = Path(src), Path(out)
     settings = load_omop_mapping(mapping)
-    if not src.is_dir():
-        raise ImportSourceError(f"SRC must be a folder of OMOP CDM tables (Parquet or CSV); got {src}, which is not a folder. Check the path.")
-    out = prepare_out(src, out)
-    run = _OmopImport(settings, src, out, chunk_rows)
-    steps = [run.concept, run.cost, run.observation_period, run.death, run.person, run.visits,
-             *(lambda table=table: run.codes(table) for table in _CODE_TABLES)]
-    for done, step in enumerate(steps):
-        report(progress, _TASK, done, len(steps))
-        step()
-    report(progress, _TASK, len(steps), len(steps))
-    for writer in run.writers.values():
-        writer.close()
-    absent = [name for name in OMOP_TABLES if _table_file(src, name) is None]
+    source = open_source(src, schema)
+    try:
+        if not source.has("person"):
+            raise ImportSourceError(source.missing_person_message())
+        out = prepare_out(None if isinstance(source, DatabaseSource) else Path(src), Path(out))
+        run = _OmopImport(settings, source, out, chunk_rows)
+        steps = [run.concept, run.cost, run.observation_period, run.death, run.person, run.visits,
+                 *(lambda table=table: run.codes(table) for table in _CODE_TABLES)]
+        for done, step in enumerate(steps):
+            report(progress, _TASK, done, len(steps))
+            step()
+        report(progress, _TASK, len(steps), len(steps))
+        for writer in run.writers.values():
+            writer.close()
+        absent = [name for name in OMOP_TABLES if not source.has(name)]
+    finally:
+        source.close()
     if absent:
-        run.warnings.append(f"tables absent from {src}: {', '.join(absent)}")
+        run.warnings.append(f"tables absent from {source.name}: {', '.join(absent)}")
     result = ImportReport(
         source_format="omop",
-        source=str(src),
+        source=source.name,
         out_dir=str(out),
         mapping_file=str(mapping if mapping is not None else DEFAULT_OMOP_MAPPING),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -11,10 +11,10 @@ from features.importers.report import REPORT_FILE
 __all__ = ["prepare_out"]
 
 
-def prepare_out(src: Path, out: Path) -> Path:
-    """Create ``out``; refuse a folder that already holds contract tables or a report, or that is the source."""
+def prepare_out(src: Path | None, out: Path) -> Path:
+    """Create ``out``; refuse a folder that already holds contract tables or a report, or that is the source (``None``: a database)."""
     out = Path(out)
-    if out.resolve() == Path(src).resolve():
+    if src is not None and out.resolve() == Path(src).resolve():
         raise ImportSourceError(f"--out must differ from the source; got {out} for both. Choose a new folder for the contract tables.")
     existing = [name for name in (*(f"{table}.parquet" for table in TABLE_NAMES), REPORT_FILE) if (out / name).exists()]
     if existing:

@@ -13,6 +13,7 @@ from features.errors import ConfigError
 from features.importers.errors import ImportSourceError
 from features.importers.fhir import import_fhir
 from features.importers.omop import import_omop
+from features.importers.omop_sources import is_database_url
 from features.importers.report import REPORT_FILE, ImportReport
 from risingrisk.console import DIR, FILE, FittedTable, new_console, stage_progress
 
@@ -49,11 +50,11 @@ def render_report(report: ImportReport, console: Console) -> None:
     console.print(f"Next: risingrisk validate --data {report.out_dir}")
 
 
-def _run(runner: Callable[..., ImportReport], src: Path, out: Path, mapping: Path | None) -> None:
+def _run(runner: Callable[..., ImportReport], src: Path | str, out: Path, mapping: Path | None, **options: str | None) -> None:
     console = new_console()
     try:
         with stage_progress("import", console) as progress:
-            report = runner(src, out, mapping=mapping, progress=progress)
+            report = runner(src, out, mapping=mapping, progress=progress, **options)
     except (ImportSourceError, ConfigError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(code=2) from error
@@ -72,9 +73,19 @@ def fhir_command(
 
 @import_app.command("omop")
 def omop_command(
-    src: Annotated[Path, typer.Argument(metavar="SRC", help="Folder of OMOP CDM v5.4 tables as NAME.parquet or NAME.csv.")],
+    src: Annotated[
+        str,
+        typer.Argument(
+            metavar="SRC",
+            help="Folder of OMOP CDM v5.4 tables as NAME.parquet or NAME.csv, or a database URL "
+            "(sqlite:///cdm.sqlite, postgresql://USER:PASSWORD@HOST/DB?schema=cdm).",
+        ),
+    ],
     out: _Out,
     mapping: _Mapping = None,
+    schema: Annotated[
+        str | None, typer.Option("--schema", help="Database SRC only: the schema holding the CDM tables (overrides ?schema= in the URL).")
+    ] = None,
 ) -> None:
-    """Import OMOP CDM v5.4 tables into persons, events and codes."""
-    _run(import_omop, src, out, mapping)
+    """Import OMOP CDM v5.4 tables (folder or database) into persons, events and codes."""
+    _run(import_omop, src if is_database_url(src) else Path(src), out, mapping, schema=schema)
