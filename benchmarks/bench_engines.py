@@ -35,7 +35,7 @@ DEFAULT_PEOPLE = (250_000, 1_000_000, 2_000_000, 4_000_000)
 SIM_START, SIM_END = date(2021, 1, 1), date(2025, 1, 1)
 SEED = 14
 #: The Spark side: two local cores (as DuckDB's two threads), driver memory sized for 4M people.
-SPARK = {"master": "local[2]", "driver_memory": "6g"}
+SPARK = {"master": "local[2]", "driver_memory": "12g"}
 
 
 def _child(engine: str, data: str, as_of: str) -> None:

@@ -41,6 +41,12 @@ class SparkSettings(TypedConfig):
     master: str = Field("local[*]", min_length=1, description="Spark master URL: local[*] (every core of this machine), local[2], spark://host:7077, yarn, ...")
     app_name: str = Field("risingrisk", min_length=1, description="Application name shown in the Spark UI and cluster manager.")
     driver_memory: str | None = Field(None, pattern=r"^\d+[kmgt]?$", description="spark.driver.memory, e.g. 4g; None = Spark's default (1g). In local mode the executors live in the driver.")
+    max_result_size: str = Field(
+        "0", pattern=r"^\d+[kmgt]?$",
+        description="spark.driver.maxResultSize: largest result collected to the driver; 0 = no limit (the feature table is "
+        "collected whole, about 2.3 GiB per million people, so Spark's 1g default refuses populations above ~400,000). "
+        "Size driver_memory to hold it.",
+    )
     shuffle_partitions: int | None = Field(None, ge=1, description="spark.sql.shuffle.partitions; None = Spark's default (200, adaptive execution coalesces them).")
     ui: bool = Field(False, description="Start the Spark web UI (port 4040).")
     conf: dict[str, str] = Field(default_factory=dict, description="Further Spark settings, key -> value; the fixed ones (UTC session time zone, ANSI casts) cannot be overridden. In local mode the Python workers run this interpreter unless PYSPARK_PYTHON names another.")
@@ -65,6 +71,7 @@ class SparkSettings(TypedConfig):
             conf["spark.driver.memory"] = self.driver_memory
         if self.shuffle_partitions is not None:
             conf["spark.sql.shuffle.partitions"] = str(self.shuffle_partitions)
+        conf["spark.driver.maxResultSize"] = self.max_result_size
         return {**conf, **FIXED_CONF}
 
 
