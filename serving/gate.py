@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from serving.auth import PRINCIPAL_KEY, Principal
 from serving.csrf import SESSION_KEY, cross_origin_problem
 from serving.live import LiveState, current_live
-from serving.middleware import route_template
+from serving.middleware import replay_body, route_template
 from serving.rate_limit import TokenBuckets
 from serving.responses import error_response
 from serving.security_config import SecurityConfig
@@ -119,16 +119,7 @@ class SecurityGateMiddleware:
         body = await self._read_body(scope, receive, send, live)
         if body is None:
             return
-        delivered = False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, self._guard_send(scope, send))
+        await self.app(scope, replay_body(body, receive), self._guard_send(scope, send))
 
     # ---- decisions from the headers --------------------------------------------------------
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import bentoml
 
 
-__all__ = ["FIXED_ROUTES", "RouteMetricsMiddleware", "route_template"]
+__all__ = ["replay_body", "FIXED_ROUTES", "RouteMetricsMiddleware", "route_template"]
 
 _REQUESTS = bentoml.metrics.Counter(
     name="risingrisk_http_requests_total",
@@ -77,3 +78,17 @@ class RouteMetricsMiddleware:
             route, method = route_template(scope["path"]), scope.get("method", "")
             _REQUESTS.labels(route=route, method=method, status=str(status)).inc()
             _LATENCY.labels(route=route, method=method).observe(time.perf_counter() - started)
+
+
+def replay_body(body: bytes, receive: Callable[[], Awaitable[dict[str, Any]]]) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """An ASGI ``receive`` that hands the app a body already read by a middleware, then the connection's own messages."""
+    delivered = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from serving.api_models import ScoreRequest
+from serving.middleware import replay_body
 from serving.responses import error_response
 
 __all__ = ["SCORE_PATH", "ScoreBodyMiddleware", "score_body_problems"]
@@ -66,13 +67,4 @@ class ScoreBodyMiddleware:
                 response = error_response(422, "the body must be {\"rows\": [{\"row_id\": ..., \"features\": {...}}]}; see detail", problems)
             await response(scope, receive, send)
             return
-        delivered = False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(body, receive), send)
