@@ -71,6 +71,21 @@ def test_each_default_encounter_rule_gives_its_setting(tmp_path: Path) -> None:
     }
 
 
+def test_welsh_admission_method_27_via_nhs_direct_is_an_emergency_admission(tmp_path: Path) -> None:
+    # UK Core CodeSystem-UKCore-AdmissionMethodWales: 27 "Emergency Admission: Via NHS Direct Services".
+    def method(code: str) -> list[dict]:
+        wales = "https://fhir.hl7.org.uk/CodeSystem/UKCore-AdmissionMethodWales"
+        return [{"url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AdmissionMethod",
+                 "valueCodeableConcept": {"coding": [{"system": wales, "code": code}]}}]
+
+    settings = _settings(
+        tmp_path,
+        encounter("e1", "p1", "IMP", "2024-03-01T10:00:00Z", extension=method("27")),
+        encounter("e2", "p1", "IMP", "2024-03-02T10:00:00Z", extension=method("11")),
+    )
+    assert settings == {"01": "emergency_admission", "02": "elective_admission"}
+
+
 def test_encounter_without_a_matching_rule_is_reported_with_its_class(tmp_path: Path) -> None:
     write_ndjson(tmp_path / "src" / "Encounter.ndjson", [encounter("e1", "p1", "PRENC"), encounter("e2", None, "EMER")])
     report = import_fhir(tmp_path / "src", tmp_path / "out")
@@ -107,6 +122,19 @@ def test_patient_fields_come_from_nhs_identifiers_practice_and_extensions(tmp_pa
         "persons.registered_from=birth_date (no registration in the record)": 2,
     }
 
+
+def test_welsh_arab_and_not_known_ethnic_categories_have_groups(tmp_path: Path) -> None:
+    # UK Core CodeSystem-UKCore-EthnicCategoryWales T "Arab"; CodeSystem-UKCore-EthnicCategoryEngland 99 "Not known".
+    def ethnic(code: str) -> list[dict]:
+        return [{"url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-EthnicCategory",
+                 "valueCodeableConcept": {"coding": [{"code": code}]}}]
+
+    write_ndjson(tmp_path / "src" / "Patient.ndjson", [
+        patient("p1", extension=ethnic("T")), patient("p2", extension=ethnic("99")), patient("p3", extension=ethnic("X")),
+    ])
+    import_fhir(tmp_path / "src", tmp_path / "out")
+    persons = pq.read_table(tmp_path / "out" / "persons.parquet").to_pylist()
+    assert [(p["person_id"], p["ethnic_group"]) for p in persons] == [("p1", "Other"), ("p2", "Unknown"), ("p3", None)]
 
 def test_snomed_codes_keep_their_dates_and_record_time_and_other_systems_are_reported(tmp_path: Path) -> None:
     write_ndjson(tmp_path / "src" / "Patient.ndjson", [patient("p1")])

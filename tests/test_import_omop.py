@@ -58,7 +58,7 @@ def cdm(tmp_path: Path) -> Path:
     _write(src, "visit_detail", [{"visit_detail_id": 1, "person_id": 1, "visit_occurrence_id": 11}])
     _write(src, "concept", [
         {"concept_id": 201826, "concept_code": "44054006", "vocabulary_id": "SNOMED"},
-        {"concept_id": 4058243, "concept_code": "160903007", "vocabulary_id": "SNOMED"},
+        {"concept_id": 4053118, "concept_code": "160903007", "vocabulary_id": "SNOMED"},
         {"concept_id": 45542411, "concept_code": "E11", "vocabulary_id": "ICD10"},
     ])
     _write(src, "condition_occurrence", [
@@ -68,10 +68,10 @@ def cdm(tmp_path: Path) -> Path:
          "condition_start_date": "2019-05-05", "condition_end_date": None},
     ])
     _write(src, "observation", [
-        {"person_id": 2, "observation_concept_id": 0, "observation_source_concept_id": 4058243, "observation_date": "2022-02-02"},
+        {"person_id": 2, "observation_concept_id": 0, "observation_source_concept_id": 4053118, "observation_date": "2022-02-02"},
     ])
     _write(src, "procedure_occurrence", [
-        {"person_id": 1, "procedure_concept_id": 4058243, "procedure_source_concept_id": 0,
+        {"person_id": 1, "procedure_concept_id": 4053118, "procedure_source_concept_id": 0,
          "procedure_date": None, "procedure_end_date": None},
     ])
     _write(src, "cost", [
@@ -124,6 +124,23 @@ def test_codes_resolve_standard_then_source_snomed_concepts_and_other_vocabulari
     assert report.inputs["condition_occurrence"].not_mapped == {"concept_not_in_mapped_vocabulary": 1}
     assert report.inputs["procedure_occurrence"].not_mapped == {"missing_person_or_date": 1}
     assert report.inputs["concept"].not_mapped == {"vocabulary_not_in_mapping": 1}
+
+
+def test_uk_ambulance_concept_38004353_and_ambulance_visit_581478_both_map_to_ambulance(tmp_path: Path) -> None:
+    # NHS SUS-based ETLs (answerdigital/oxford-omop-data-mapper) code arrival by ambulance as 38004353 "Ambulance";
+    # the OHDSI Visit vocabulary's own concept is 581478 "Ambulance Visit".
+    src = tmp_path / "cdm"
+    _write(src, "person", [{"person_id": 1, "gender_concept_id": 8507, "year_of_birth": 1950, "month_of_birth": 1, "day_of_birth": 2}])
+    _write(src, "visit_occurrence", [
+        {"visit_occurrence_id": 1, "person_id": 1, "visit_concept_id": 38004353, "visit_start_date": "2023-01-01"},
+        {"visit_occurrence_id": 2, "person_id": 1, "visit_concept_id": 581478, "visit_start_date": "2023-01-02"},
+    ])
+    report = import_omop(src, tmp_path / "out")
+    events = pq.read_table(tmp_path / "out" / "events.parquet").to_pylist()
+    assert [(e["event_date"], e["setting"]) for e in events] == [
+        (datetime(2023, 1, 1), "ambulance"), (datetime(2023, 1, 2), "ambulance"),
+    ]
+    assert report.inputs["visit_occurrence"].not_mapped == {}
 
 
 def test_report_accounts_for_every_row_of_every_table(cdm: Path, tmp_path: Path) -> None:
