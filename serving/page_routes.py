@@ -174,13 +174,13 @@ def model_card_page(request: Request, live: LiveState = Depends(current_live)) -
 
 
 @router.get(FIGURE_PATH + "/{number}")
-def model_card_figure(number: int, request: Request, live: LiveState = Depends(current_live)) -> Response:
-    """The card's figure ``number`` (1 = its first image), if it is an image file of the training run; else 404."""
+def model_card_figure(number: str, request: Request, live: LiveState = Depends(current_live)) -> Response:
+    """The card's figure ``number`` (1 = its first image), if it is an image file of the training run; else 404 (any other text too)."""
     state = live.current()
     require_principal(state, request, cookie=True)
     card, text = _model_card(state)
-    sources = card_images(text)
-    path = figure_file(card, sources[number - 1]) if 1 <= number <= len(sources) else None
+    source = {str(n): s for n, s in enumerate(card_images(text), 1)}.get(number)
+    path = figure_file(card, source) if source is not None else None
     if path is None:
         raise HTTPException(404, f"the model card has no figure {number} to show; its figures are numbered from 1 in the card's order")
     return Response(path.read_bytes(), media_type=FIGURE_TYPES[path.suffix.lower()])

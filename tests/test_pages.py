@@ -360,7 +360,9 @@ def test_the_model_card_figures_are_served_to_the_page_and_a_missing_one_is_name
     first, second = client.get("/pages/model-card/figures/1"), client.get("/pages/model-card/figures/2")
     assert (first.status_code, first.headers["content-type"], first.content) == (200, "image/png", (figures / "roc_pr.png").read_bytes())
     assert second.content == (figures / "calibration.png").read_bytes()
-    assert [client.get(f"/pages/model-card/figures/{n}").status_code for n in (0, 3, 4)] == [404, 404, 404]
+    missing = [client.get(f"/pages/model-card/figures/{n}") for n in ("0", "3", "4", "01", "x", "1.png")]
+    assert [(r.status_code, r.headers["content-type"]) for r in missing] == [(404, "text/html; charset=utf-8")] * len(missing)
+    assert "the model card has no figure 3 to show" in missing[1].text
     client.cookies.clear()
     signed_out = client.get("/pages/model-card/figures/1", follow_redirects=False)
     assert (signed_out.status_code, signed_out.headers["location"]) == (303, "/pages/login?next=%2Fpages%2Fmodel-card%2Ffigures%2F1")
