@@ -25,7 +25,7 @@ import pandas as pd
 
 from features.definitions import FeatureSpec
 from models.errors import MissingPredictorError
-from models.reasons import ReasonGroup, group_features, reason_text
+from models.reasons import ReasonGroup, group_features, reason_context, reason_text
 from models.risk_model import RiskModel
 
 __all__ = ["EXPLANATION_SPACE", "Reason", "Explanation", "tree_contributions", "explain_rows"]
@@ -44,7 +44,9 @@ class Reason:
     ``contribution`` is in calibrated-probability units (0.031 = 3.1 percentage points);
     ``log_odds`` is the exact TreeSHAP contribution it was scaled from; ``members`` are the model
     features summed into this reason and ``value`` their values (a number for a single feature,
-    a ``{feature: value}`` mapping for a group; ``None`` for a missing value).
+    a ``{feature: value}`` mapping for a group; ``None`` for a missing value). ``context`` is the
+    sentence to read with the text when the level of use, not its recent change, drives the
+    reason (:func:`models.reasons.reason_context`); ``None`` when none applies.
     """
 
     feature: str
@@ -54,10 +56,12 @@ class Reason:
     contribution: float
     log_odds: float = 0.0
     members: tuple[str, ...] = ()
+    context: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The published form: ``feature, text, direction, contribution``."""
-        return {"feature": self.feature, "text": self.text, "direction": self.direction, "contribution": self.contribution}
+        """The published form: ``feature, text, direction, contribution, context``."""
+        return {"feature": self.feature, "text": self.text, "direction": self.direction, "contribution": self.contribution,
+                "context": self.context}
 
 
 @dataclass(frozen=True)
@@ -207,15 +211,17 @@ def explain_rows(
             group = groups[j]
             values = {m: _value(matrix[i, position[m]]) for m in group.members}
             parts = {m: float(phi[i, position[m]]) for m in group.members}
+            direction: Direction = "raises" if row[j] > 0 else "lowers"
             reasons.append(
                 Reason(
                     feature=group.key,
                     value=values[group.members[0]] if len(group.members) == 1 else values,
                     text=reason_text(group, values, as_of=dates[i], contributions=parts, specs=specs),
-                    direction="raises" if row[j] > 0 else "lowers",
+                    direction=direction,
                     contribution=float(row[j]),
                     log_odds=float(grouped_log_odds[i, j]),
                     members=group.members,
+                    context=reason_context(group.key, direction, values, specs),
                 )
             )
         explanations.append(

@@ -1,4 +1,4 @@
-"""Plain-English reason text: which model features read as one reason, and what that reason says for a person.
+"""Plain-English reason text: which model features read as one reason, what that reason says for a person, and its context.
 
 Grouping and wording come from the predictor declarations (:mod:`features.definitions`): a
 feature's ``setting`` or ``need`` says which reason it belongs to and its ``window`` where a count
@@ -13,7 +13,7 @@ from datetime import date
 
 from features.definitions import PREDICTORS, SETTING_NOUNS, FeatureSpec, describe
 
-__all__ = ["ReasonGroup", "group_features", "reason_text"]
+__all__ = ["ReasonGroup", "group_features", "reason_text", "recent_use", "reason_context"]
 
 
 @dataclass(frozen=True)
@@ -142,3 +142,58 @@ def reason_text(
     if lead is not None and lead.setting is not None and group.key == lead.setting:
         return _setting_text(group, values, head, as_of, specs)
     return _describe(head, values, as_of, specs)
+
+
+def recent_use(
+    setting: str, values: Mapping[str, float | None], specs: Mapping[str, FeatureSpec] | None = None
+) -> tuple[float, float] | None:
+    """A setting's use per month in its most recent count window and in the next one back (e.g. 0-3 and 3-6 months); None without both.
+
+    The windows are the setting's declared count windows, most recent first; counts become rates
+    per month so windows of different lengths compare fairly. A count the person's values do not
+    hold (missing, or a window the model does not use) gives None.
+    """
+    specs = specs if specs is not None else PREDICTORS
+    windows = sorted((s.window, s.name) for s in specs.values() if s.setting == setting and s.window is not None)
+    if len(windows) < 2:
+        return None
+    (recent_window, recent_name), (before_window, before_name) = windows[:2]
+    recent, before = values.get(recent_name), values.get(before_name)
+    if recent is None or before is None:
+        return None
+    return float(recent) / (recent_window[1] - recent_window[0]), float(before) / (before_window[1] - before_window[0])
+
+
+def reason_context(
+    feature: str, direction: str, values: Mapping[str, float | None], specs: Mapping[str, FeatureSpec] | None = None
+) -> str | None:
+    """A sentence to read with a setting's reason when the level of use, not its recent change, drives it; else None.
+
+    A fall in use that still raises the risk reads "Use fell recently; it is the level of A&E
+    attendances over the whole period that raises the risk, not the fall."; a rise that still
+    lowers it says the level is low enough to lower the risk. Reasons of other features, and
+    steady use, need no context. The pages and the API show this same sentence.
+
+    Parameters
+    ----------
+    feature
+        The reason's key (a care setting such as ``"ed"`` for a setting's reason).
+    direction
+        ``"raises"`` or ``"lowers"``: the sign of the reason's contribution.
+    values
+        The person's feature values (``None`` = missing); the setting's count windows are read.
+    specs
+        Feature registry; defaults to ``features.definitions.PREDICTORS``.
+    """
+    if feature not in SETTING_NOUNS:
+        return None
+    change = recent_use(feature, values, specs)
+    if change is None:
+        return None
+    recent, before = change
+    many = SETTING_NOUNS[feature][1]
+    if direction == "raises" and recent < before:
+        return f"Use fell recently; it is the level of {many} over the whole period that raises the risk, not the fall."
+    if direction == "lowers" and recent > before:
+        return f"Use rose recently, but the level of {many} over the whole period is low enough to lower the risk."
+    return None

@@ -41,6 +41,12 @@ class Reason(BaseModel):
         description="Contribution to the score in the publication's explanation space (probability: 0.031 = 3.1 points); "
         "all contributions add up to score minus base score."
     )
+    context: str | None = Field(
+        default=None,
+        description="A sentence to read with the text when the level of use, not its recent change, drives the reason "
+        "(e.g. 'Use fell recently; it is the level of A&E attendances over the whole period that raises the risk, not the fall.'); "
+        "the clinician pages show the same sentence. Null when the reason needs none.",
+    )
 
 
 class ListEntry(BaseModel):

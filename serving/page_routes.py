@@ -1,4 +1,4 @@
-"""The clinician pages' routes: sign in (CSRF-checked) to a server-side session, sign out, lists, a list and its CSV, a person and their actions, the model card."""
+"""The clinician pages' routes: sign in (CSRF-checked) to a server-side session, sign out, lists, a list and its CSV, a person and their actions, the model card and its figures."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from features.caseload import caseload, history, status_of
 from features.config import FeatureConfig
+from serving.card_page import FIGURE_TYPES, card_images, figure_file, render_card
 from serving.caseload_models import ActionRequest
 from serving.caseload_routes import export_response, record_for_person
 from serving.csrf import CSRF_FIELD, LOGIN_COOKIE, SESSION_KEY, check_csrf, check_login_csrf, csrf_token, login_csrf, signing_key
@@ -22,11 +23,13 @@ from serving.redaction import redact_paths
 from serving.state import ServingState
 from serving.sessions import SESSION_COOKIE, Session, create_session, end_session, purge_sessions
 
-__all__ = ["ACTION_ENDPOINT", "EXPORT_ENDPOINT", "SIGNING_KEY_FILE", "page_csrf", "router", "safe_next"]
+__all__ = ["ACTION_ENDPOINT", "EXPORT_ENDPOINT", "FIGURE_PATH", "SIGNING_KEY_FILE", "page_csrf", "router", "safe_next"]
 
 #: Audit endpoint names of the page routes that write or export.
 ACTION_ENDPOINT = "POST /pages/people/{person_id}/actions"
 EXPORT_ENDPOINT = "GET /pages/neighbourhoods/{neighbourhood}/list.csv"
+#: Where the model card page's figures are served from (``/pages/model-card/figures/1`` is the card's first image).
+FIGURE_PATH = "/pages/model-card/figures"
 _NEXT = re.compile(r"/pages/[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*")
 _NEXT_MAX = 2000
 
@@ -152,16 +155,35 @@ def list_csv_page(neighbourhood: str, request: Request, live: LiveState = Depend
     return export_response(state, principal, neighbourhood, EXPORT_ENDPOINT)
 
 
-@router.get("/pages/model-card", response_class=HTMLResponse)
-def model_card_page(request: Request, live: LiveState = Depends(current_live)) -> HTMLResponse:
-    """The loaded model's card for a signed-in clinician, with server file paths withheld."""
-    state = live.current()
-    require_principal(state, request, cookie=True)
+def _model_card(state: ServingState) -> tuple[Path, str]:
+    """The loaded model's card file and its Markdown with server file paths withheld; 404 without a card."""
     card = getattr(state.model, "model_card_path", None)
     if card is None or not Path(card).exists():
         raise HTTPException(404, "the loaded model has no model card; ask the PHM team to re-run risingrisk train")
-    text = redact_paths(Path(card).read_text(encoding="utf-8", errors="replace"))
-    return HTMLResponse(live.pages.model_card(text=text, csrf=page_csrf(request)))
+    return Path(card), redact_paths(Path(card).read_text(encoding="utf-8", errors="replace"))
+
+
+@router.get("/pages/model-card", response_class=HTMLResponse)
+def model_card_page(request: Request, live: LiveState = Depends(current_live)) -> HTMLResponse:
+    """The loaded model's card for a signed-in clinician, rendered from its Markdown, with server file paths withheld."""
+    state = live.current()
+    require_principal(state, request, cookie=True)
+    card, text = _model_card(state)
+    figures = {source: f"{FIGURE_PATH}/{number}" for number, source in enumerate(card_images(text), 1) if figure_file(card, source)}
+    return HTMLResponse(live.pages.model_card(card=render_card(text, figures=figures), csrf=page_csrf(request)))
+
+
+@router.get(FIGURE_PATH + "/{number}")
+def model_card_figure(number: str, request: Request, live: LiveState = Depends(current_live)) -> Response:
+    """The card's figure ``number`` (1 = its first image), if it is an image file of the training run; else 404 (any other text too)."""
+    state = live.current()
+    require_principal(state, request, cookie=True)
+    card, text = _model_card(state)
+    source = {str(n): s for n, s in enumerate(card_images(text), 1)}.get(number)
+    path = figure_file(card, source) if source is not None else None
+    if path is None:
+        raise HTTPException(404, f"the model card has no figure {number} to show; its figures are numbered from 1 in the card's order")
+    return Response(path.read_bytes(), media_type=FIGURE_TYPES[path.suffix.lower()])
 
 
 def _person_page(request: Request, live: LiveState, person_id: str, *, form_error: str | None = None, status: int = 200,

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 from features.caseload import ACTIONS, NEEDS_REASON, NOTE_MAX_LENGTH
 from features.definitions import FeatureSpec
 from features.typed_config import TypedConfig
+from serving.card_page import CardPage
 from serving.list_view import SORTS, ListQuery, band_labels, band_of, in_100, select_people
 from serving.person_view import SUMMARY_FAMILIES, factors, group_factors, heat_level, human_date, summary
 
@@ -170,9 +171,9 @@ class Pages:
     def index(self, *, neighbourhoods: Sequence[str], scope: str, csrf: str | None = None) -> str:
         return self.env.get_template("index.html").render(title="Neighbourhood lists", neighbourhoods=neighbourhoods, scope=scope, csrf=csrf)
 
-    def model_card(self, *, text: str, csrf: str | None = None) -> str:
-        """The model card's text, shown as written (Markdown or HTML source, never interpreted)."""
-        return self.env.get_template("model_card.html").render(title="Model card", text=text, csrf=csrf)
+    def model_card(self, *, card: CardPage, csrf: str | None = None) -> str:
+        """The model card page: its title, contents and body rendered from Markdown (serving.card_page.render_card)."""
+        return self.env.get_template("model_card.html").render(title="Model card", card=card, csrf=csrf)
 
     def horizon(self, outcome_window: tuple[int, int]) -> str:
         """The outcome window in words: the configured text, else "over the next 6–18 months" from ``outcome_window``."""

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from features.definitions import SETTING_NOUNS, FeatureSpec
+from models.reasons import recent_use
 
 __all__ = ["FAMILIES", "SUMMARY_FAMILIES", "Factor", "FactorGroup", "age_band", "family_of", "factors", "group_factors", "heat_level", "human_date", "summary"]
 
@@ -47,7 +48,7 @@ def family_of(feature: str, specs: Mapping[str, FeatureSpec]) -> str:
 
 @dataclass(frozen=True)
 class Factor:
-    """One reason as the page shows it: text, direction, contribution (probability), family, evidence and a level note."""
+    """One reason as the page shows it: text, direction, contribution (probability), family, evidence and the reason's context sentence."""
 
     feature: str
     text: str
@@ -55,7 +56,7 @@ class Factor:
     contribution: float
     family: str
     evidence: str | None
-    note: str | None
+    context: str | None
     short: str
 
     @property
@@ -71,26 +72,6 @@ class FactorGroup:
     family: str
     heading: str
     factors: list[Factor]
-
-
-def _windows(setting: str, specs: Mapping[str, FeatureSpec]) -> list[FeatureSpec]:
-    return sorted((s for s in specs.values() if s.setting == setting and s.window is not None), key=lambda s: s.window or (0, 0))
-
-
-def _level_note(setting: str, direction: str, values: Mapping[str, float | None], specs: Mapping[str, FeatureSpec]) -> str | None:
-    """Say so when the level of use, not its recent change, drives the contribution (a fall that still raises risk)."""
-    windows = _windows(setting, specs)
-    if len(windows) < 2:
-        return None
-    recent, before = values.get(windows[0].name), values.get(windows[1].name)
-    if recent is None or before is None:
-        return None
-    many = SETTING_NOUNS[setting][1]
-    if direction == "raises" and recent < before:
-        return f"Use fell recently; it is the level of {many} over the whole period that raises the risk, not the fall."
-    if direction == "lowers" and recent > before:
-        return f"Use rose recently, but the level of {many} over the whole period is low enough to lower the risk."
-    return None
 
 
 def _setting_evidence(setting: str, timeline: Sequence[tuple[date, Mapping[str, int]]], as_of: date,
@@ -114,12 +95,9 @@ def _setting_evidence(setting: str, timeline: Sequence[tuple[date, Mapping[str, 
 def _short(feature: str, family: str, text: str, values: Mapping[str, float | None], specs: Mapping[str, FeatureSpec]) -> str:
     """A few words for the summary sentence: "rising A&E use", "housing insecurity", "COPD"."""
     if feature in SETTING_NOUNS:
-        noun = SETTING_NOUNS[feature][1]
-        windows = _windows(feature, specs)
-        recent = values.get(windows[0].name) if len(windows) >= 2 else None
-        before = values.get(windows[1].name) if len(windows) >= 2 else None
-        rising = recent is not None and before is not None and recent > before
-        return f"{'rising ' if rising else ''}{noun}"
+        change = recent_use(feature, values, specs)
+        rising = change is not None and change[0] > change[1]
+        return f"{'rising ' if rising else ''}{SETTING_NOUNS[feature][1]}"
     spec = specs.get(feature)
     if spec is not None and spec.kind == "flag":
         phrase = spec.phrase.removeprefix("Has ")
@@ -129,12 +107,15 @@ def _short(feature: str, family: str, text: str, values: Mapping[str, float | No
 
 def factors(reasons: Sequence[Mapping[str, Any]], values: Mapping[str, float | None], specs: Mapping[str, FeatureSpec], *,
             timeline: Sequence[tuple[date, Mapping[str, int]]], as_of: date) -> list[Factor]:
-    """Every reason as a :class:`Factor` (same order), with evidence, level notes and summary words.
+    """Every reason as a :class:`Factor` (same order), with evidence, the reason's own context sentence and summary words.
+
+    The context is the reason's ``context`` as the API serves it (models.reasons.reason_context,
+    set when the reasons are explained), never worded again here, so page and API cannot disagree.
 
     Parameters
     ----------
     reasons
-        The person's reasons (``feature, text, direction, contribution``), largest first.
+        The person's reasons (``feature, text, direction, contribution, context``), largest first.
     values
         The person's model feature values (None = missing).
     specs
@@ -150,9 +131,9 @@ def factors(reasons: Sequence[Mapping[str, Any]], values: Mapping[str, float | N
         family = family_of(feature, specs)
         setting = feature if feature in SETTING_NOUNS else None
         evidence = _setting_evidence(setting, timeline, as_of, values, specs) if setting else None
-        note = _level_note(setting, direction, values, specs) if setting else None
-        out.append(Factor(feature, str(r["text"]), direction, float(r["contribution"]), family, evidence, note,
-                          _short(feature, family, str(r["text"]), values, specs)))
+        context = r.get("context")
+        out.append(Factor(feature, str(r["text"]), direction, float(r["contribution"]), family, evidence,
+                          None if context is None else str(context), _short(feature, family, str(r["text"]), values, specs)))
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -100,10 +100,16 @@ def write_publication(
     people: int = 60,
     per_thousand: float = 100.0,
     clock: Callable[[], datetime] = lambda: datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc),
+    values: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Publication:
-    """Score ``people`` synthetic people in three neighbourhoods and publish them (lists of ceil(n/10))."""
+    """Score ``people`` synthetic people in three neighbourhoods and publish them (lists of ceil(n/10)).
+
+    ``values`` sets feature values of chosen people (person id -> {feature: value}), to publish a constructed person.
+    """
     X, _ = feature_frame(people, 11)
     ids = [f"P{i:07d}" for i in range(1, people + 1)]
+    for person_id, chosen in (values or {}).items():
+        X.loc[ids.index(person_id), list(chosen)] = list(chosen.values())
     excluded = pd.array([("end_of_life" if i % 20 == 7 else pd.NA) for i in range(people)], dtype="str")
     table = pd.DataFrame({
         "person_id": pd.array(ids, dtype="str"),

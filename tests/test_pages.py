@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, create_engine
 from starlette.testclient import TestClient
 
+from card_support import HOSTILE, SECRET_DIR, write_card
 from features.caseload import PersonStatus, history
 from features.database import database_url
 from features.definitions import PREDICTORS
@@ -29,7 +30,9 @@ from serving.middleware import route_template
 from serving.page_routes import ACTION_ENDPOINT, safe_next
 from serving.person_view import Factor, factors, group_factors, heat_level, human_date, summary
 from serving.rate_limit import TokenBuckets
+from serving.redaction import PATH_PLACEHOLDER
 from serving.security_config import SecurityConfig
+from training.model_card import REQUIRED_SECTIONS
 
 EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?\s*(?:[a-z][a-z0-9+.-]*:|//)""", re.IGNORECASE)
 
@@ -41,22 +44,22 @@ def _factor(feature: str, family: str, contribution: float, short: str = "x") ->
     return Factor(feature, feature, "raises" if contribution > 0 else "lowers", contribution, family, None, None, short)
 
 
-def test_a_fall_in_use_that_still_raises_risk_says_the_level_not_the_fall_counts() -> None:
+def test_a_factor_carries_the_reasons_own_context_sentence_and_a_reason_without_one_gets_none() -> None:
+    context = "Use fell recently; it is the level of GP contacts over the whole period that raises the risk, not the fall."
     reason = {"feature": "gp", "text": "1 GP contact in the last 3 months (4 in the 3 months before)", "direction": "raises",
-              "contribution": 0.02}
-    values = {"gp_0_3m": 1.0, "gp_3_6m": 4.0, "gp_6_12m": 6.0, "gp_12_24m": 10.0}
-    [factor] = factors([reason], values, PREDICTORS, timeline=[], as_of=date(2026, 11, 1))
-    assert factor.note == "Use fell recently; it is the level of GP contacts over the whole period that raises the risk, not the fall."
-    assert factor.family == "utilisation" and factor.short == "GP contacts"
+              "contribution": 0.02, "context": context}
+    plain = {"feature": "age", "text": "Aged 80", "direction": "raises", "contribution": 0.01, "context": None}
+    values = {"gp_0_3m": 1.0, "gp_3_6m": 4.0, "gp_6_12m": 6.0, "gp_12_24m": 10.0, "age": 80.0}
+    gp, age = factors([reason, plain], values, PREDICTORS, timeline=[], as_of=date(2026, 11, 1))
+    assert (gp.context, gp.family, gp.short) == (context, "utilisation", "GP contacts")
+    assert age.context is None
 
 
-def test_a_rise_that_lowers_risk_says_the_level_is_still_low_and_a_steady_level_gets_no_note() -> None:
-    values = {"ed_0_3m": 1.0, "ed_3_6m": 0.0}
-    lowers = {"feature": "ed", "text": "t", "direction": "lowers", "contribution": -0.01}
-    raises = {"feature": "ed", "text": "t", "direction": "raises", "contribution": 0.01}
-    low, high = factors([lowers, raises], values, PREDICTORS, timeline=[], as_of=date(2026, 11, 1))
-    assert low.note == "Use rose recently, but the level of A&E attendances over the whole period is low enough to lower the risk."
-    assert high.note is None and high.short == "rising A&E attendances"
+def test_a_rise_in_use_reads_as_rising_in_the_summary_words_and_a_fall_does_not() -> None:
+    reason = {"feature": "ed", "text": "t", "direction": "raises", "contribution": 0.01, "context": None}
+    rising, falling = (factors([reason], values, PREDICTORS, timeline=[], as_of=date(2026, 11, 1))[0]
+                       for values in ({"ed_0_3m": 1.0, "ed_3_6m": 0.0}, {"ed_0_3m": 0.0, "ed_3_6m": 1.0}))
+    assert (rising.short, falling.short) == ("rising A&E attendances", "A&E attendances")
 
 
 def test_a_settings_evidence_gives_the_last_date_from_days_since_and_the_timeline_total() -> None:
@@ -170,10 +173,10 @@ def test_metrics_route_templates_name_the_caseload_routes_without_ids() -> None:
 
 
 class Site:
-    """The in-process service with an Alpha Vale token, a PHM token and its publication."""
+    """The in-process service with an Alpha Vale token, a PHM token, its publication and the model's card (Markdown)."""
 
-    def __init__(self, client: TestClient, home: Home, tokens: dict[str, str], publication: Any) -> None:
-        self.client, self.home, self.tokens, self.publication = client, home, tokens, publication
+    def __init__(self, client: TestClient, home: Home, tokens: dict[str, str], publication: Any, card: Path) -> None:
+        self.client, self.home, self.tokens, self.publication, self.card = client, home, tokens, publication, card
 
     def listed(self, neighbourhood: str) -> list[str]:
         lists = self.publication.lists()
@@ -184,16 +187,14 @@ class Site:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("home")
     home = Home(root).ensure()
-    card = root / "model_card.md"
-    card.write_text("# Model card\n\nAUROC 0.81 on the held-out period.\n")
-    model = dataclasses.replace(fit_model(), model_card_path=card)
+    model = dataclasses.replace(fit_model(), model_card_path=write_card(root / "run"))
     publication = write_publication(home, model)
     store = TokenStore(home.tokens)
     tokens = {"alpha": store.create(neighbourhoods=["Alpha Vale"])[1], "phm": store.create(phm=True)[1]}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path_factory.mktemp("prometheus")))
         with TestClient(service_app(home, model), raise_server_exceptions=False) as client:
-            yield Site(client, home, tokens, publication)
+            yield Site(client, home, tokens, publication, model.model_card_path)
 
 
 @pytest.fixture
@@ -319,8 +320,58 @@ def test_the_list_shows_people_as_n_in_100_with_bands_and_a_csv_download_that_wo
 
 def test_the_model_card_opens_with_the_session_cookie(signed_in: Site) -> None:
     page = signed_in.client.get("/pages/model-card")
-    assert page.status_code == 200 and "AUROC 0.81 on the held-out period." in page.text
+    assert page.status_code == 200 and "The six months after T are skipped" in page.text
     assert 'href="/pages/model-card"' in signed_in.client.get("/pages/neighbourhoods/Alpha%20Vale").text
+
+
+def test_the_model_card_page_renders_the_markdown_as_headings_contents_and_nhs_styled_tables(signed_in: Site) -> None:
+    page = signed_in.client.get("/pages/model-card").text
+    markdown = signed_in.card.read_text()
+    assert re.findall(r"<h1[^>]*>(.*?)</h1>", page) == ["Model card — risingrisk-high-intensity-use version 3"]
+    headings = re.findall(r'<h2 id="(card-[a-z0-9-]+)">(.*?)</h2>', page)
+    assert [h for _, h in headings] == re.findall(r"^## (.+)$", markdown, flags=re.MULTILINE)
+    assert [h for _, h in headings] == list(REQUIRED_SECTIONS)
+    contents = re.findall(r'<a class="nhsuk-contents-list__link" href="#(card-[a-z0-9-]+)">(.*?)</a>', page)
+    assert contents == headings
+    assert page.count('<table class="nhsuk-table">') == len(re.findall(r"^\|---", markdown, flags=re.MULTILINE)) > 0
+    assert page.count('<div class="nhsuk-table-container rr-card-table" tabindex="0" role="region" aria-label="Table ') == page.count("<table")
+    assert '<th class="nhsuk-table__header nhsuk-table__header--numeric" scope="col">rows</th>' in page
+    assert "<pre" not in page and "\n## " not in page and "|---|" not in page and "**" not in page
+    assert "<strong>FAILED</strong>" in page
+    assert "style=" not in page  # the pages' CSP allows no inline style
+
+
+def test_run_data_in_the_model_card_shows_as_text_never_as_markup_and_server_paths_stay_withheld(signed_in: Site) -> None:
+    page = signed_in.client.get("/pages/model-card").text
+    assert HOSTILE in signed_in.card.read_text()
+    assert "<script" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(&quot;card&quot;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+    assert SECRET_DIR not in page and "/srv/" not in page
+    assert "<code>&lt;server path withheld&gt;</code>" in page
+
+
+def test_the_model_card_figures_are_served_to_the_page_and_a_missing_one_is_named_in_words(signed_in: Site) -> None:
+    client = signed_in.client
+    page = client.get("/pages/model-card").text
+    assert re.findall(r'<img class="rr-card-figure" src="([^"]+)" alt="([^"]+)">', page) == [
+        ("/pages/model-card/figures/1", "ROC and precision-recall curves"), ("/pages/model-card/figures/2", "Calibration plot")]
+    assert '<span class="rr-card-missing">Figure not available here: Subgroup chart</span>' in page
+    figures = signed_in.card.parent.parent / "figures"
+    first, second = client.get("/pages/model-card/figures/1"), client.get("/pages/model-card/figures/2")
+    assert (first.status_code, first.headers["content-type"], first.content) == (200, "image/png", (figures / "roc_pr.png").read_bytes())
+    assert second.content == (figures / "calibration.png").read_bytes()
+    missing = [client.get(f"/pages/model-card/figures/{n}") for n in ("0", "3", "4", "01", "x", "1.png")]
+    assert [(r.status_code, r.headers["content-type"]) for r in missing] == [(404, "text/html; charset=utf-8")] * len(missing)
+    assert "the model card has no figure 3 to show" in missing[1].text
+    client.cookies.clear()
+    signed_out = client.get("/pages/model-card/figures/1", follow_redirects=False)
+    assert (signed_out.status_code, signed_out.headers["location"]) == (303, "/pages/login?next=%2Fpages%2Fmodel-card%2Ffigures%2F1")
+
+
+def test_the_apis_model_card_is_still_the_markdown_source_with_paths_withheld(site: Site) -> None:
+    card = site.client.get("/v1/model/card", headers={"Authorization": f"Bearer {site.tokens['alpha']}"})
+    assert (card.status_code, card.headers["content-type"]) == (200, "text/markdown; charset=utf-8")
+    assert card.text == site.card.read_text().replace(SECRET_DIR, PATH_PLACEHOLDER)
 
 
 def test_no_served_page_loads_anything_from_outside_the_service(signed_in: Site) -> None:

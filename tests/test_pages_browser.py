@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import http.server
 import shutil
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from card_support import HOSTILE, write_card
 from features.caseload import record_action
 from features.database import create_database_engine, database_url
 from features.home import Home
@@ -33,10 +35,10 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright pac
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """The service's ASGI app under uvicorn on a loopback port, with a publication and an Alpha Vale token."""
+    """The service's ASGI app under uvicorn on a loopback port, with a publication, a model card and an Alpha Vale token."""
     root = tmp_path_factory.mktemp("home")
     home = Home(root).ensure()
-    model = fit_model()
+    model = dataclasses.replace(fit_model(), model_card_path=write_card(root / "run"))
     publication = write_publication(home, model)
     token = TokenStore(home.tokens).create(neighbourhoods=["Alpha Vale"])[1]
     with pytest.MonkeyPatch.context() as patch:
@@ -167,15 +169,17 @@ def test_every_page_has_no_serious_or_critical_wcag_22_aa_violations(site: dict[
     page.fill("#token", site["token"])
     with page.expect_navigation():
         page.click("button[type=submit]")
-    for path in ["/pages/", "/pages/neighbourhoods/Alpha%20Vale", f"/pages/people/{_first_listed(site)}", "/pages/neighbourhoods/Cedar"]:
+    for path in ["/pages/", "/pages/neighbourhoods/Alpha%20Vale", f"/pages/people/{_first_listed(site)}", "/pages/neighbourhoods/Cedar",
+                 "/pages/model-card"]:
         page.goto(site["base"] + path)
         assert _serious_violations(page) == [], path
     context.close()
 
 
-def test_the_list_and_person_pages_fit_1280_px_without_horizontal_scrolling(site: dict[str, Any], browser: Any, tmp_path: Path) -> None:
+def test_the_list_person_and_model_card_pages_fit_1280_px_without_horizontal_scrolling(site: dict[str, Any], browser: Any, tmp_path: Path) -> None:
     page = _signed_in(browser, site)
-    for name, path in [("list", "/pages/neighbourhoods/Alpha%20Vale"), ("person", f"/pages/people/{_first_listed(site)}")]:
+    for name, path in [("model-card", "/pages/model-card"), ("list", "/pages/neighbourhoods/Alpha%20Vale"),
+                       ("person", f"/pages/people/{_first_listed(site)}")]:
         page.goto(site["base"] + path)
         page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
         assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH, name
@@ -186,6 +190,31 @@ def test_the_list_and_person_pages_fit_1280_px_without_horizontal_scrolling(site
     page.emulate_media(media="print")  # the print stylesheet leaves out navigation and forms
     assert not page.locator("#sign-out").is_visible() and not page.locator("#action-form").is_visible()
     assert page.locator("#timeline").is_visible() and page.locator("#summary").is_visible()
+    page.context.close()
+
+
+def test_the_model_card_reads_as_a_page_with_styled_tables_its_figures_and_run_data_as_text(site: dict[str, Any], browser: Any) -> None:
+    requested: list[str] = []
+    page = _signed_in(browser, site)
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(site["base"] + "/pages/model-card")
+    assert page.inner_text("h1") == "Model card — risingrisk-high-intensity-use version 3"
+    assert page.locator("#card-sections a").count() == page.locator("#model-card h2").count() == 13
+    # headings and tables take the pages' styles: NHS blue rule under a section, NHS.UK table cells, numbers right-aligned
+    assert page.evaluate("getComputedStyle(document.querySelector('#model-card h2')).borderBottomColor") == "rgb(0, 94, 184)"
+    numeric = page.locator("#model-card td.nhsuk-table__cell--numeric").first
+    assert numeric.evaluate("cell => getComputedStyle(cell).textAlign") == "right"
+    widths = page.locator("#model-card img.rr-card-figure").evaluate_all("images => images.map(i => i.naturalWidth)")
+    assert len(widths) == 2 and all(w > 0 for w in widths)  # both figures load from the pages
+    assert "Figure not available here: Subgroup chart" in page.inner_text("#model-card")
+    assert HOSTILE in page.inner_text("#model-card")  # shown as text, not run
+    assert page.locator("#model-card script, #model-card img[src='x']").count() == 0
+    # a table too wide for the page scrolls inside its own labelled region, which a keyboard user can focus to scroll
+    regions = page.locator("#model-card .rr-card-table")
+    assert regions.count() == page.locator("#model-card table").count() > 0
+    assert regions.evaluate_all("rs => rs.every(r => r.tabIndex === 0 && r.getAttribute('role') === 'region' "
+                                "&& r.getAttribute('aria-label').startsWith('Table ') && getComputedStyle(r).overflowX === 'auto')")
+    assert {url.split("/")[2] for url in requested} == {site["base"].split("/")[2]}
     page.context.close()
 
 

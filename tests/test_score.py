@@ -117,7 +117,7 @@ def test_each_listed_person_carries_at_most_five_reasons_as_json(scored) -> None
     for text in scored.lists["reasons"]:
         reasons = json.loads(text)
         assert 1 <= len(reasons) <= 5
-        assert all(set(r) == {"feature", "text", "direction", "contribution"} for r in reasons)
+        assert all(set(r) == {"feature", "text", "direction", "contribution", "context"} for r in reasons)
         assert [abs(r["contribution"]) for r in reasons] == sorted((abs(r["contribution"]) for r in reasons), reverse=True)
 
 
