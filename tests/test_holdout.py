@@ -13,12 +13,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from features.config import FeatureConfig
+from features.dates import add_months
 from features.errors import ConfigError
 from features.home import Home
 from models.risk_model import RiskModel
 from risingrisk.commands.impact import impact_command
 from serving.capacity import CapacityConfig
-from serving.holdout import HOLDOUT_COLUMNS, HOLDOUT_REASON, holdout_draw
+from serving.holdout import HOLDOUT_COLUMNS, HOLDOUT_REASON, holdout_draw, holdout_months
 from serving.impact_records import impact_records
 from serving.publish import publish
 from serving.score import ScoreConfig, score_population
@@ -29,6 +31,8 @@ from impact_support import burst_population
 
 AS_OF = date(2026, 11, 1)
 CAPACITY = {"Ash": 40, "Birch": 20}
+#: People of the 60 would-be-listed in ``_table`` whose draw (seed 0) is below 0.25 (checked against an independent SHA-256).
+HELD_AT_A_QUARTER = 18
 
 
 def _predictors(n: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -55,31 +59,38 @@ def _table(as_of: date = AS_OF) -> pd.DataFrame:
     return pd.concat([keys, _predictors(n, rng)], axis=1)
 
 
-def _score(model: RiskModel, fraction: float, *, capacity: dict[str, int] = CAPACITY, as_of: date = AS_OF, seed: int = 0):
-    config = ScoreConfig(capacity=CapacityConfig(overrides=capacity), lists=ListsConfig(holdout_fraction=fraction, holdout_seed=seed))
-    return score_population(_table(as_of), model, config=config)
+def _score(model: RiskModel, fraction: float, *, capacity: dict[str, int] = CAPACITY, as_of: date = AS_OF, seed: int = 0,
+           months: int | None = None, history: pd.DataFrame | None = None):
+    lists = ListsConfig(holdout_fraction=fraction, holdout_seed=seed, holdout_months=months)
+    config = ScoreConfig(capacity=CapacityConfig(overrides=capacity), lists=lists)
+    return score_population(_table(as_of), model, config=config, earlier_holdout=history)
 
 
-def _independent_draw(person: str, as_of: date, seed: int) -> float:
-    return int(hashlib.sha256(f"{person}|{as_of.isoformat()}|{seed}".encode()).hexdigest()[:16], 16) / 2**64
+def _independent_draw(person: str, seed: int) -> float:
+    return int(hashlib.sha256(f"{person}|{seed}".encode()).hexdigest()[:16], 16) / 2**64
 
 
-def test_the_draw_is_the_sha256_of_person_as_of_and_seed_read_as_a_fraction() -> None:
+def test_the_draw_is_the_sha256_of_person_and_seed_read_as_a_fraction() -> None:
     people = pd.Series(["P0001", "P0002", "X"])
-    assert holdout_draw(people, AS_OF, 7).tolist() == [_independent_draw(p, AS_OF, 7) for p in people]
-    assert holdout_draw(people, AS_OF, 7).tolist() != holdout_draw(people, AS_OF, 8).tolist()
+    assert holdout_draw(people, 7).tolist() == [_independent_draw(p, 7) for p in people]
+    assert holdout_draw(people, 7).tolist() != holdout_draw(people, 8).tolist()
 
 
 def test_a_quarter_holdout_keeps_exactly_the_people_drawn_below_it_off_the_lists(model: RiskModel) -> None:
     none, quarter = _score(model, 0.0), _score(model, 0.25)
     would_be = none.lists[["neighbourhood", "rank", "person_id"]]
-    expected = {p for p in would_be["person_id"] if _independent_draw(p, AS_OF, 0) < 0.25}
+    expected = {p for p in would_be["person_id"] if _independent_draw(p, 0) < 0.25}
     record = quarter.holdout
     assert list(record.columns) == list(HOLDOUT_COLUMNS)
     assert record[["neighbourhood", "rank", "person_id"]].to_dict("list") == would_be.to_dict("list")
     assert set(record.loc[record["arm"] == "holdout", "person_id"]) == expected
-    assert len(expected) == 13 and quarter.holdout_counts == {"would_be_listed": 60, "listed": 47, "holdout": 13}
-    assert (record["listed_at"] == pd.Timestamp(AS_OF)).all()
+    assert len(expected) == HELD_AT_A_QUARTER
+    assert quarter.holdout_counts == {
+        "would_be_listed": 60, "listed": 60 - HELD_AT_A_QUARTER, "holdout": HELD_AT_A_QUARTER, "released": 0, "newly_assigned": 60,
+    }
+    assert (record["listed_at"] == pd.Timestamp(AS_OF)).all() and (record["first_assigned"] == pd.Timestamp(AS_OF)).all()
+    # the period defaults to the end of the outcome window: 18 months
+    assert (record["holdout_until"] == pd.Timestamp(add_months(AS_OF, 18))).all()
 
 
 def test_held_out_places_are_not_refilled_and_the_list_is_renumbered(model: RiskModel) -> None:
@@ -96,20 +107,23 @@ def test_held_out_places_are_not_refilled_and_the_list_is_renumbered(model: Risk
     assert quarter.caseload["refilled"] == 0
 
 
-def test_a_rerun_gives_the_same_arms_and_a_held_out_person_stays_held_out_whoever_else_is_listed(model: RiskModel) -> None:
+def test_a_persons_draw_depends_neither_on_who_else_is_listed_nor_on_the_scoring_date(model: RiskModel) -> None:
     first, again = _score(model, 0.25), _score(model, 0.25)
     pd.testing.assert_frame_equal(first.holdout, again.holdout)
     wider = _score(model, 0.25, capacity={"Ash": 80, "Birch": 40})
     arms = wider.holdout.set_index("person_id")["arm"]
     assert (arms.loc[first.holdout["person_id"]].to_numpy() == first.holdout["arm"].to_numpy()).all()
     later = _score(model, 0.25, as_of=date(2026, 12, 1))
-    assert later.holdout["arm"].tolist() != first.holdout["arm"].tolist()
+    assert later.holdout["arm"].tolist() == first.holdout["arm"].tolist()
+    assert (later.holdout["first_assigned"] == pd.Timestamp(2026, 12, 1)).all()
 
 
-def test_without_a_holdout_every_would_be_listed_person_is_listed(model: RiskModel) -> None:
+def test_without_a_holdout_every_would_be_listed_person_is_listed_and_nobody_is_assigned(model: RiskModel) -> None:
     result = _score(model, 0.0)
-    assert result.holdout_counts == {"would_be_listed": 60, "listed": 60, "holdout": 0}
+    assert result.holdout_counts == {"would_be_listed": 60, "listed": 60, "holdout": 0, "released": 0, "newly_assigned": 0}
     assert HOLDOUT_REASON not in set(result.population["excluded_reason"].dropna())
+    assert result.holdout["first_assigned"].isna().all() and result.holdout["holdout_until"].isna().all()
+    assert result.lists["rank"].tolist() == result.holdout["rank"].tolist()
 
 
 def test_candidates_run_to_twice_the_capacity_and_the_risk_policy_lists_exactly_those_inside_the_cut(model: RiskModel) -> None:
@@ -127,6 +141,18 @@ def test_candidates_run_to_twice_the_capacity_and_the_risk_policy_lists_exactly_
 def test_a_holdout_fraction_outside_zero_to_one_is_refused_with_the_fix(fraction: float) -> None:
     with pytest.raises(ConfigError, match=r"holdout_fraction must be in \[0, 1\)"):
         ListsConfig(holdout_fraction=fraction)
+
+
+@pytest.mark.parametrize("months", [0, -3])
+def test_a_holdout_period_below_one_month_is_refused_with_the_fix(months: int) -> None:
+    with pytest.raises(ConfigError, match=rf"holdout_months must be >= 1 or omitted; got {months}\. Use e\.g\. 18"):
+        ListsConfig.load({"holdout_months": months}, where="[lists]")
+
+
+def test_the_holdout_period_is_the_setting_else_the_end_of_the_models_outcome_window() -> None:
+    assert holdout_months(ListsConfig(holdout_months=7), FeatureConfig(outcome_window=(6, 18))) == 7
+    assert holdout_months(ListsConfig(), FeatureConfig(outcome_window=(3, 15))) == 15
+    assert holdout_months(ListsConfig(), None) == 18
 
 
 def _clock(hour: int):
@@ -147,7 +173,9 @@ def _records(root: Path, as_of: str, hour: int, *, arms: dict[str, str], ranked:
             metadata={"as_of": as_of, "list_policy": {"policy": policy}, "holdout": {"fraction": fraction}}, clock=_clock(hour))
 
 
-def test_impact_records_keep_each_persons_first_record_and_drop_the_held_out_from_the_ranks(tmp_path: Path) -> None:
+def test_impact_records_from_before_sticky_arms_keep_each_persons_earliest_draw_and_drop_the_held_out_from_the_ranks(
+    tmp_path: Path,
+) -> None:
     empty = pd.DataFrame({"person_id": pd.Series([], dtype="str")})
     publish(tmp_path, population=empty, lists=empty, features=empty, timeline=empty, metadata={"as_of": "2026-09-01"}, clock=_clock(8))
     _records(tmp_path, "2026-10-01", 9, arms={"A": "holdout", "B": "listed"}, ranked=["A", "B", "C", "D"])
@@ -158,6 +186,7 @@ def test_impact_records_keep_each_persons_first_record_and_drop_the_held_out_fro
         "person_id": ["A", "B", "E", "G", "H"],
         "listed_at": ["2026-10-01", "2026-10-01", "2026-11-01", "2026-12-01", "2026-12-01"],
         "arm": ["holdout", "listed", "holdout", "holdout", "listed"],
+        "censor_at": [pd.NaT] * 5,  # these records have no holdout period, and no publication paused the holdout
     }
     assert records.ranks[["person_id", "rank", "capacity"]].to_dict("list") == {
         "person_id": ["B", "C", "D", "A", "F"], "rank": [2, 3, 4, 1, 3], "capacity": [2, 2, 2, 2, 2],
