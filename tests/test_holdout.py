@@ -470,3 +470,13 @@ def test_risingrisk_impact_reads_the_homes_publications_and_reports_the_randomis
     assert doc["randomised"]["ed"]["ci_low"] <= 0.75 <= doc["randomised"]["ed"]["ci_high"]
     inside = int(candidates["rank"].between(151, 300).mul(~candidates["held_out"]).sum())  # bandwidth: half the capacity
     assert doc["discontinuity"]["ed"]["n_listed"] == inside and doc["discontinuity"]["ed"]["n_not_listed"] == 150
+
+
+def test_a_draw_recorded_before_arms_were_sticky_is_carried_from_its_scoring_date_for_holdout_months(tmp_path: Path) -> None:
+    _records(tmp_path, "2026-10-01", 9, arms={"A": "holdout", "B": "listed"}, ranked=["A", "B"])
+    history = holdout_history(list_publications(tmp_path))
+    people = pd.Series(["A", "B"])
+    during = assign_arms(people, date(2026, 12, 1), history, fraction=0.5, seed=1, months=3)
+    assert during["arm"].tolist() == ["holdout", "listed"]
+    assert (during["first_assigned"] == pd.Timestamp("2026-10-01")).all() and (during["holdout_until"] == pd.Timestamp("2027-01-01")).all()
+    assert assign_arms(people, date(2027, 1, 1), history, fraction=0.5, seed=1, months=3)["arm"].tolist() == ["released", "released"]
