@@ -135,11 +135,14 @@ def holdout_history(publications: Sequence[Publication]) -> pd.DataFrame:
 def first_assignments(history: pd.DataFrame) -> pd.DataFrame:
     """Each drawn person's first assignment in ``history``: ``first_assigned``, ``arm`` and ``holdout_until``, indexed by person_id.
 
-    The earliest ``first_assigned`` wins (ties: the earliest scoring, then the earliest row); its
-    ``arm`` is the drawn one, ``released`` only when the rows of the draw are gone.
+    The earliest ``first_assigned`` wins, then the earliest scoring; between re-runs of one scoring
+    date the later publication (``history`` is oldest first), which superseded the earlier. Its
+    ``arm`` is the drawn one, ``released`` only when the rows of the draw are gone. Rows are ordered
+    by ``first_assigned``, then scoring date, then their order in ``history``.
     """
-    drawn = history.loc[history["first_assigned"].notna()]
-    drawn = drawn.sort_values(["first_assigned", "listed_at"], kind="stable").drop_duplicates("person_id")
+    when = ["first_assigned", "listed_at"]
+    drawn = history.loc[history["first_assigned"].notna()].iloc[::-1]
+    drawn = drawn.sort_values(when, kind="stable").drop_duplicates("person_id").sort_index().sort_values(when, kind="stable")
     return drawn.set_index("person_id")[["first_assigned", "arm", "holdout_until"]]
 
 

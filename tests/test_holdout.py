@@ -23,7 +23,9 @@ from features.simulation import simulate
 from models.risk_model import RiskModel
 from risingrisk.commands.impact import impact_command
 from serving.capacity import CapacityConfig
-from serving.holdout import HOLDOUT_COLUMNS, HOLDOUT_REASON, assign_arms, holdout_draw, holdout_history, holdout_months
+from serving.holdout import (
+    HOLDOUT_COLUMNS, HOLDOUT_REASON, assign_arms, first_assignments, holdout_draw, holdout_history, holdout_months,
+)
 from serving.impact_records import impact_records
 from serving.publish import list_publications, publish
 from serving.score import ScoreConfig, score_population
@@ -480,3 +482,10 @@ def test_a_draw_recorded_before_arms_were_sticky_is_carried_from_its_scoring_dat
     assert during["arm"].tolist() == ["holdout", "listed"]
     assert (during["first_assigned"] == pd.Timestamp("2026-10-01")).all() and (during["holdout_until"] == pd.Timestamp("2027-01-01")).all()
     assert assign_arms(people, date(2027, 1, 1), history, fraction=0.5, seed=1, months=3)["arm"].tolist() == ["released", "released"]
+
+
+def test_between_two_runs_of_one_scoring_date_the_later_publications_draw_is_the_assignment(tmp_path: Path) -> None:
+    _sticky_records(tmp_path, "2026-10-01", 9, {"A": ("holdout", "2026-10-01"), "B": ("listed", "2026-10-01")}, fraction=0.5)
+    _sticky_records(tmp_path, "2026-10-01", 10, {"A": ("listed", "2026-10-01"), "B": ("listed", "2026-10-01")}, fraction=0.5)
+    assignments = first_assignments(holdout_history(list_publications(tmp_path)))
+    assert assignments["arm"].to_dict() == {"A": "listed", "B": "listed"}
