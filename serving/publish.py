@@ -72,7 +72,7 @@ class Publication:
         return pd.read_parquet(self.path / FILES["timeline"])
 
     def holdout(self) -> pd.DataFrame | None:
-        """Every would-be-listed person with ``arm`` (``listed`` or ``holdout``) and would-be ``rank``; ``None`` if not recorded."""
+        """Every would-be-listed person's arm, would-be rank and draw dates (``serving.holdout.HOLDOUT_COLUMNS``); ``None`` if not recorded."""
         path = self.path / FILES["holdout"]
         return pd.read_parquet(path) if path.exists() else None
 

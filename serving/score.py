@@ -23,7 +23,9 @@ from models.risk_model import RiskModel
 from serving.capacity import CapacityConfig, list_sizes, neighbourhood_stats
 from serving.caseload_policy import apply_caseload_to_lists, caseload_counts
 from serving.errors import ScoringError
-from serving.holdout import CANDIDATE_COLUMNS, HOLDOUT_COLUMNS, HOLDOUT_REASON, candidate_record, held_out, holdout_record
+from serving.holdout import (
+    ARMS, CANDIDATE_COLUMNS, HOLDOUT_COLUMNS, HOLDOUT_REASON, assign_arms, candidate_record, holdout_months, holdout_record,
+)
 from serving.list_policy import choose_listed
 from training.list_policy import ListsConfig
 
@@ -110,9 +112,10 @@ class ScoredPopulation:
 
     @property
     def holdout_counts(self) -> dict[str, int]:
-        """People the list policy would have listed, and how many of them are listed and held out."""
+        """People the list policy would have listed, how many of them are in each arm, and how many were drawn at this scoring."""
         arms = self.holdout["arm"].value_counts()
-        return {"would_be_listed": len(self.holdout), "listed": int(arms.get("listed", 0)), "holdout": int(arms.get("holdout", 0))}
+        drawn = int((self.holdout["first_assigned"] == self.holdout["listed_at"]).sum())
+        return {"would_be_listed": len(self.holdout), **{arm: int(arms.get(arm, 0)) for arm in ARMS}, "newly_assigned": drawn}
 
     @property
     def list_sizes(self) -> dict[str, int]:
@@ -153,6 +156,7 @@ def score_population(
     actions: pd.DataFrame | None = None,
     earlier: pd.Series | None = None,
     log_odds: pd.Series | None = None,
+    earlier_holdout: pd.DataFrame | None = None,
 ) -> ScoredPopulation:
     """Score every eligible person in a feature table and rank each neighbourhood's list.
 
@@ -182,6 +186,11 @@ def score_population(
         The booster's log-odds of every eligible person, indexed by person_id, already computed
         where the features are (Spark: :func:`serving.spark_scoring.score_dataframe`); ``None`` =
         predicted here with ``model``. Either way the score is ``model.probability(log_odds)``.
+    earlier_holdout
+        The earlier publications' holdout records (:func:`serving.holdout.holdout_history`; only rows
+        listed before the scoring date count): a would-be-listed person already assigned keeps their
+        arm until their holdout period ends, then is released; only people new to the would-be lists
+        are drawn. ``None`` = no earlier records.
 
     Returns
     -------
@@ -265,8 +274,12 @@ def score_population(
     # the randomised holdout keeps a recorded share of the would-be-listed off the lists, places not refilled
     would_be = open_places.loc[open_places.index.isin(chosen)]
     would_be = would_be.assign(rank=(would_be.groupby("neighbourhood").cumcount() + 1).astype("int64"))
-    kept_off = held_out(would_be["person_id"], listing_as_of, fraction=config.lists.holdout_fraction, seed=config.lists.holdout_seed)
-    holdout = holdout_record(would_be, kept_off, listing_as_of)
+    assigned = assign_arms(
+        would_be["person_id"], listing_as_of, earlier_holdout, fraction=config.lists.holdout_fraction, seed=config.lists.holdout_seed,
+        months=holdout_months(config.lists, feature_config),
+    )
+    kept_off = (assigned["arm"] == "holdout").to_numpy()
+    holdout = holdout_record(would_be, assigned, listing_as_of)
     candidates_record = candidate_record(open_places, capacity, would_be.index, would_be.index[kept_off], listing_as_of)
     lists = would_be.loc[~kept_off]
     lists = lists.assign(rank=(lists.groupby("neighbourhood").cumcount() + 1).astype("int64"))

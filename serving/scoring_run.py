@@ -28,7 +28,8 @@ from serving.monitoring.config import MonitorConfig
 from serving.monitoring.gate import GateDecision, decide
 from serving.monitoring.report import NO_REFERENCE, DriftInputs, MonitorReport, home_report_dir, run_monitor, write_report
 from serving.monitoring.tracking import log_report
-from serving.publish import Publication, current_publication, publications_root, publish, utc_now
+from serving.holdout import holdout_history, holdout_months
+from serving.publish import Publication, current_publication, list_publications, publications_root, publish, utc_now
 from serving.score import ScoreConfig, ScoredPopulation, build_timeline, list_details, score_population
 from training.compare import earlier_scores
 from training.list_policy import policy_description
@@ -140,7 +141,9 @@ def score_and_publish(
         Scoring date; default the data's extract date (latest event date). Only rows with
         ``event_date < as_of`` and ``recorded_at <= as_of`` are used.
     where
-        A ``Home`` or publications root; default the home's publications folder.
+        A ``Home`` or publications root; default the home's publications folder. With a holdout
+        (``config.lists.holdout_fraction`` > 0) its earlier publications' holdout records carry each
+        person's arm forward for the holdout period (:mod:`serving.holdout`).
     config
         Capacity, bands, reasons and timeline length.
     clock
@@ -198,9 +201,11 @@ def score_and_publish(
         if config.lists.policy == "rising"
         else None
     )
+    # sticky holdout arms: earlier publications' assignments carry forward (only needed when there is a holdout)
+    earlier_holdout = holdout_history(list_publications(root)) if config.lists.holdout_fraction > 0 else None
     result = score_population(
         table, model, config=config, previous_lists=previous.lists() if previous is not None else None,
-        feature_config=feature_config, actions=actions, earlier=earlier, log_odds=inputs.log_odds,
+        feature_config=feature_config, actions=actions, earlier=earlier, log_odds=inputs.log_odds, earlier_holdout=earlier_holdout,
     )
     lists = result.lists.merge(list_details(data_dir, when, result.lists["person_id"]), on="person_id", how="left", validate="one_to_one")
     lap("score_and_explain")
@@ -250,7 +255,8 @@ def score_and_publish(
         "base_score": result.base_score,
         "top_reasons": config.top_reasons,
         "list_policy": policy_description(config.lists),
-        "holdout": {"fraction": config.lists.holdout_fraction, "seed": config.lists.holdout_seed, **result.holdout_counts,
+        "holdout": {"fraction": config.lists.holdout_fraction, "seed": config.lists.holdout_seed,
+                    "months": holdout_months(config.lists, feature_config), **result.holdout_counts,
                     "candidates_recorded": len(result.candidates)},
         **monitoring_meta,
     }

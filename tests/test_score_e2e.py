@@ -181,13 +181,35 @@ def test_a_scoring_run_with_a_holdout_publishes_the_arms_the_candidates_and_thei
     arms, candidates, lists, population = pub.holdout(), pub.candidates(), pub.lists(), pub.population()
     as_of = date.fromisoformat(pub.metadata["as_of"])
     assert (arms["listed_at"] == pd.Timestamp(as_of)).all()
-    assert arms["arm"].eq("holdout").tolist() == (holdout_draw(arms["person_id"], as_of, 3) < 0.2).tolist()
+    assert arms["arm"].eq("holdout").tolist() == (holdout_draw(arms["person_id"], 3) < 0.2).tolist()
+    assert (arms["first_assigned"] == pd.Timestamp(as_of)).all() and (arms["holdout_until"] == pd.Timestamp(add_months(as_of, 18))).all()
     held = arms.loc[arms["arm"] == "holdout", "person_id"]
     assert sorted(arms.loc[arms["arm"] == "listed", "person_id"]) == sorted(lists["person_id"])
     assert set(population.loc[population["person_id"].isin(held), "excluded_reason"]) == {HOLDOUT_REASON}
     assert pub.metadata["holdout"] == {
-        "fraction": 0.2, "seed": 3, "would_be_listed": len(arms), "listed": len(lists), "holdout": len(held),
-        "candidates_recorded": len(candidates),
+        "fraction": 0.2, "seed": 3, "months": 18, "would_be_listed": len(arms), "listed": len(lists), "holdout": len(held),
+        "released": 0, "newly_assigned": len(arms), "candidates_recorded": len(candidates),
     }
     assert sum(pub.metadata["capacity"].values()) == len(arms) == len(lists) + len(held)
     assert candidates.groupby("neighbourhood").size().to_dict() == {n: 2 * c for n, c in pub.metadata["capacity"].items()}
+
+
+def test_a_later_scoring_run_carries_the_earlier_publications_arms_forward_and_draws_only_new_people(
+    sim_dir: Path, champion_home: Home, tmp_path: Path
+) -> None:
+    loaded = load_model("champion", home=champion_home)
+    extract = extract_date(sim_dir)
+    pubs = []
+    for seed, as_of in ((3, add_months(extract, -1)), (4, extract)):  # a new seed: carried arms can only come from the records
+        config = ScoreConfig(lists=ListsConfig(holdout_fraction=0.2, holdout_seed=seed))
+        pubs.append(score_and_publish(sim_dir, loaded.model, feature_config=loaded.feature_config, as_of=as_of, where=tmp_path,
+                                      config=config).publication)
+    before, after = (p.holdout().set_index("person_id") for p in pubs)
+    carried = after.index.intersection(before.index)
+    new = after.index.difference(before.index)
+    assert len(carried) > 0 and len(new) > 0
+    assert after.loc[carried, "arm"].tolist() == before.loc[carried, "arm"].tolist()
+    assert (after.loc[carried, "first_assigned"] == pd.Timestamp(add_months(extract, -1))).all()
+    assert after.loc[new, "arm"].eq("holdout").tolist() == (holdout_draw(pd.Series(new), 4) < 0.2).tolist()
+    assert not set(after.index[after["arm"] == "holdout"]) & set(pubs[1].lists()["person_id"])
+    assert pubs[1].metadata["holdout"]["newly_assigned"] == len(new)

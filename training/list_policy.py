@@ -43,11 +43,23 @@ class ListsConfig(TypedConfig):
     report_by: tuple[str, ...] = Field(("age_band", "imd_quintile"), description="Columns whose bands the policy report shows the true positive rate for.")
     holdout_fraction: float = Field(
         0.0,
-        description="Share of the would-be-listed people kept off the lists at random, recorded for the impact evaluation's "
-        "randomised comparison; places are not refilled. The PHM team's policy decision (held-out people are not contacted), "
-        "not a technical setting. 0 = no holdout.",
+        description="Share of the people new to the would-be lists kept off the lists at random, recorded for the impact "
+        "evaluation's randomised comparison; places are not refilled. The PHM team's policy decision (held-out people are not "
+        "contacted), not a technical setting. 0 = no holdout (nobody drawn or kept off).",
     )
-    holdout_seed: int = Field(0, description="Seed of the holdout draw (with the scoring date and person_id); change it to draw a new holdout.")
+    holdout_seed: int = Field(
+        0,
+        description="Seed of the holdout draw (with person_id, not the date). A person is drawn once, at their first time on a "
+        "would-be list; changing the seed changes only the draws of people not yet assigned.",
+    )
+    holdout_months: int | None = Field(
+        None,
+        description="Months a person's holdout arm lasts from their first assignment: until then a held-out person stays off the "
+        "lists and a listed person is never drawn into the holdout; afterwards they are released and listed normally, and the "
+        "impact evaluation stops their randomised follow-up. Omitted = the end of the model's outcome window ([features] "
+        "outcome_window, 18 months by default), so the comparison covers the whole horizon the risk was predicted for. "
+        "Held-out people wait this long.",
+    )
 
     @model_validator(mode="after")
     def _in_range(self) -> Self:
@@ -58,6 +70,11 @@ class ListsConfig(TypedConfig):
         if not 0 <= self.holdout_fraction < 1:
             raise ValueError(
                 f"lists.holdout_fraction must be in [0, 1); got {self.holdout_fraction}. Use e.g. 0.1 to hold out one in ten, or 0 for none."
+            )
+        if self.holdout_months is not None and self.holdout_months < 1:
+            raise ValueError(
+                f"lists.holdout_months must be >= 1 or omitted; got {self.holdout_months}. Use e.g. 18, or remove it to use the "
+                "end of the outcome window."
             )
         return self
 

@@ -12,8 +12,9 @@ import pandas as pd
 from features.definitions import DAYS_PER_MONTH
 from features.reference import read_table
 from training.impact.config import COUNT_MEASURES
+from training.impact.errors import ImpactError
 
-__all__ = ["Timeline", "Matrices", "load_timeline", "monthly_matrices", "count_between", "day_number"]
+__all__ = ["Timeline", "Matrices", "load_timeline", "monthly_matrices", "count_between", "day_number", "person_numbers"]
 
 _EPOCH = np.datetime64("1970-01-01", "D")
 
@@ -98,6 +99,18 @@ def load_timeline(data_dir: Path | str, *, data_end: date, cost_settings: tuple[
     keep = np.isin(setting, cost_settings)
     out["cost_gbp"] = _csr(person[keep], day[keep], recorded[keep], cost[keep], ids.size)
     return Timeline(ids=ids, index=index, entry=entry, exit=exit_, events=out, data_end=end)
+
+
+def person_numbers(timeline: Timeline, frame: pd.DataFrame, what: str, columns: list[str]) -> np.ndarray:
+    """Each row's person number in ``timeline``; ``frame`` (a ``what`` record) must have ``columns`` and only known people."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ImpactError(f"{what} must have columns {columns}; missing {missing}. Pass them.")
+    person = timeline.index.reindex(frame["person_id"].astype(str)).to_numpy()
+    if np.isnan(person.astype(float)).any():
+        row = int(np.flatnonzero(np.isnan(person.astype(float)))[0])
+        raise ImpactError(f"{what} row {row} person_id must be in the persons table; it is not. Remove the row or fix the id.")
+    return person.astype(int)
 
 
 def _gather(ev: _Events, rows_person: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

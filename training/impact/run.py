@@ -20,7 +20,8 @@ from training.impact.design import BalanceRow, balance_table, censoring_weights,
 from training.impact.enrolment import Enrolments, extract_enrolments
 from training.impact.errors import ImpactError
 from training.impact.estimate import Estimate, EventStudyPoint, arm_estimates, discontinuity, event_study, naive_ratio
-from training.impact.followup import Timeline, day_number, load_timeline, monthly_matrices
+from training.impact.followup import Timeline, day_number, load_timeline, monthly_matrices, person_numbers
+from training.impact.randomised import randomised_comparison
 
 __all__ = ["ImpactResult", "evaluate_impact", "METHOD"]
 
@@ -200,36 +201,8 @@ def _numeric_predictors(feature_config: FeatureConfig, features: pd.DataFrame) -
     return [name for name in predictor_specs(feature_config) if pd.api.types.is_numeric_dtype(features[name])]
 
 
-def _rows_for(timeline: Timeline, frame: pd.DataFrame, what: str, columns: list[str]) -> np.ndarray:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ImpactError(f"{what} must have columns {columns}; missing {missing}. Pass them.")
-    person = timeline.index.reindex(frame["person_id"].astype(str)).to_numpy()
-    if np.isnan(person.astype(float)).any():
-        row = int(np.flatnonzero(np.isnan(person.astype(float)))[0])
-        raise ImpactError(f"{what} row {row} person_id must be in the persons table; it is not. Remove the row or fix the id.")
-    return person.astype(int)
-
-
-def _randomised(
-    timeline: Timeline, holdout: pd.DataFrame, config: ImpactConfig, bins: slice, last_bin: int
-) -> tuple[dict[str, Estimate], dict[str, int]]:
-    person = _rows_for(timeline, holdout, "holdout record", ["person_id", "listed_at", "arm"])
-    arm = holdout["arm"].astype(str).to_numpy()
-    bad = ~np.isin(arm, ["holdout", "listed"])
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise ImpactError(f"holdout record row {row} arm must be 'holdout' or 'listed'; got {arm[row]!r}. Fix the arm.")
-    start = np.floor(day_number(holdout["listed_at"]))
-    matrices = monthly_matrices(timeline, person, start, np.full(person.size, np.inf), 0, last_bin)
-    listed = arm == "listed"
-    weights = np.ones((person.size, bins.stop - bins.start))
-    estimates = arm_estimates(matrices, bins, listed, weights, person, config.bootstrap, config.seed)
-    return estimates, {"n_listed": int(listed.sum()), "n_holdout": int((~listed).sum())}
-
-
 def _discontinuity(timeline: Timeline, ranks: pd.DataFrame, config: ImpactConfig, bins: slice, last_bin: int) -> dict[str, dict[str, float]]:
-    person = _rows_for(timeline, ranks, "list-rank record", ["person_id", "listed_at", "rank", "capacity"])
+    person = person_numbers(timeline, ranks, "list-rank record", ["person_id", "listed_at", "rank", "capacity"])
     distance = pd.to_numeric(ranks["rank"]).to_numpy() - pd.to_numeric(ranks["capacity"]).to_numpy()
     bandwidth = config.rd_bandwidth or max(1, int(np.median(pd.to_numeric(ranks["capacity"])) // 2))
     start = np.floor(day_number(ranks["listed_at"]))
@@ -261,8 +234,10 @@ def evaluate_impact(
     actions
         Optional ``enrolled`` caseload actions (``person_id, action_date``), merged with the codes.
     holdout
-        Optional holdout record (``person_id, listed_at, arm`` with arm ``holdout`` or ``listed``):
-        adds the randomised comparison.
+        Optional holdout record, one row per person at their first assignment (``person_id,
+        listed_at, arm`` with arm ``holdout`` or ``listed``, optional ``censor_at``; as
+        ``serving.impact_records`` gathers it): adds the randomised comparison
+        (:func:`training.impact.randomised.randomised_comparison`).
     ranks
         Optional list-rank record (``person_id, listed_at, rank, capacity``): adds the
         regression-discontinuity estimate at the capacity cut.
@@ -346,7 +321,7 @@ def evaluate_impact(
     balance = balance_table(matched, weight)
     report(progress, "Randomised and discontinuity comparisons", 5, _STEPS)
     fu = slice(0, config.follow_up_months)
-    randomised, randomised_n = (None, {}) if holdout is None else _randomised(timeline, holdout, config, fu, config.follow_up_months - 1)
+    randomised = None if holdout is None else randomised_comparison(timeline, holdout, config)
     rd = None if ranks is None else _discontinuity(timeline, ranks, config, fu, config.follow_up_months - 1)
     report(progress, "Done", _STEPS, _STEPS)
     pairs = pd.DataFrame({
@@ -375,7 +350,7 @@ def evaluate_impact(
         unmatched=matched.unmatched,
         config=config,
         pairs=pairs,
-        randomised=randomised,
-        randomised_n=randomised_n,
+        randomised=randomised.estimates if randomised is not None else None,
+        randomised_n=randomised.counts if randomised is not None else {},
         discontinuity=rd,
     )
