@@ -76,7 +76,18 @@ def _monitor_thresholds(path: Path | None) -> MonitorConfig:
 def _capacity_settings(path: Path | None, per_thousand: float, rule: str) -> CapacityFile:
     """The two capacity options, overridden by ``--capacity-file``'s ``[capacity]`` keys, and its ``[caseload]`` table.
 
-    A missing or malformed file, an unknown table or key, or a value out of range is a usage error naming the key and the fix.
+    Parameters
+    ----------
+    path
+        The ``--capacity-file`` TOML, or ``None`` (the options alone, default caseload rules).
+    per_thousand, rule
+        ``--capacity-per-thousand`` and ``--capacity-rule`` (already checked by their callbacks).
+
+    Raises
+    ------
+    typer.BadParameter
+        If the file is missing or malformed, or a table or key is unknown or out of range: exit 2,
+        naming the file, the key path and the fix.
     """
     if path is None:
         return CapacityFile(capacity=CapacityConfig(per_thousand=per_thousand, rule=rule))  # type: ignore[arg-type]
