@@ -70,7 +70,17 @@ def test_an_experiment_value_out_of_range_or_a_missing_file_exits_2_with_the_fix
 def test_evaluate_refuses_an_unknown_outcome_as_a_usage_error(tmp_path: Path) -> None:
     result = _run(tmp_path, "evaluate", "--outcome", "falls")
     assert result.exit_code == 2, result.output
-    assert "Invalid value for '--outcome': must be one of ['high_intensity_use', 'emergency_admission']; got 'falls'." in _said(result.output)
+    assert (
+        "Invalid value for '--outcome': must be one of ['high_intensity_use', 'emergency_admission']; got 'falls'. "
+        "Name one of them, or omit --outcome for the experiment's."
+    ) in _said(result.output)
+
+
+def test_features_refuses_a_data_end_that_is_not_a_date_naming_the_option(tmp_path: Path) -> None:
+    result = _run(tmp_path, "features", "--data-end", "2024-13-01")
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--data-end': [features] data_end input should be a valid date" in _said(result.output)
+    assert "got '2024-13-01'. Fix the value of 'data_end'." in _said(result.output)
 
 
 @pytest.mark.parametrize(

@@ -73,7 +73,9 @@ def evaluate_command(
     console = Console()
     chosen = outcome if outcome is not None else experiment.outcome
     if chosen not in OUTCOMES:
-        raise typer.BadParameter(f"must be one of {list(OUTCOMES)}; got {chosen!r}.", param_hint="'--outcome'")
+        raise typer.BadParameter(
+            f"must be one of {list(OUTCOMES)}; got {chosen!r}. Name one of them, or omit --outcome for the experiment's.", param_hint="'--outcome'"
+        )
     settings = experiment.evaluation
     try:
         with progress_bar("Evaluating", console=console, transient=True) as progress:
