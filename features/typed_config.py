@@ -101,13 +101,13 @@ def _located(problem: ValueError, loc: tuple[Any, ...]) -> str:
     return message if not path or message.startswith(path) else f"{path} {message}"
 
 
-def read_toml(path: Path | str) -> dict[str, Any]:
-    """Read a TOML file, naming the file and the fix when it is missing or malformed."""
+def read_toml(path: Path | str, *, option: str = "--config") -> dict[str, Any]:
+    """Read a TOML file, naming the file and the fix when it is missing or malformed (``option``: the command-line option that gave it)."""
     path = Path(path)
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
-        raise ConfigError(f"config file must exist; got {path}. Check the path or omit --config.") from None
+        raise ConfigError(f"config file must exist; got {path}. Check the path or omit {option}.") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} must be valid TOML; got: {exc}. Fix the line it names.") from None

@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from features.caseload import CaseloadConfig
 from features.simulation.config import SimulationConfig
+from serving.capacity import CapacityFile
 from serving.config import ServiceConfig
 from serving.monitoring.config import MonitorConfig
 from training.config import ExperimentConfig
@@ -21,9 +21,18 @@ __all__ = ["SECTIONS", "START", "END", "reference_markdown", "update_readme"]
 
 #: Where each config is set, and the model that defines it, in the order the README lists them.
 SECTIONS: tuple[tuple[str, str, type[BaseModel]], ...] = (
-    ("Experiment", "`experiments/*.toml` (`risingrisk train --config`, `impact`, `evaluate`)", ExperimentConfig),
-    ("Caseload", "`[caseload]` table of `risingrisk score --capacity-file`", CaseloadConfig),
-    ("Monitoring", "`[monitor]` table of `risingrisk monitor --config`", MonitorConfig),
+    (
+        "Experiment",
+        "`experiments/*.toml`, given as `--config` to `risingrisk train`, `learning-curve`, `evaluate`, `features`, `score` and `impact`",
+        ExperimentConfig,
+    ),
+    (
+        "Capacity file",
+        "`risingrisk score --capacity-file`: a `[capacity]` table (its keys override `--capacity-per-thousand` and "
+        "`--capacity-rule`) and a `[caseload]` table",
+        CapacityFile,
+    ),
+    ("Monitoring", "`[monitor]` table of `risingrisk monitor --config` and `risingrisk score --monitor-config`", MonitorConfig),
     ("Service", "the service's settings (`serving/config.py`)", ServiceConfig),
     ("Synthetic population", "`risingrisk simulate` (`features/simulation/config.py`)", SimulationConfig),
 )

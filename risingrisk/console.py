@@ -1,4 +1,4 @@
-"""The terminal for every command: stage progress, library chatter kept in the home's log, tables that fit, raw lines."""
+"""The terminal for every command: the options they share, stage progress, library chatter kept in the home's log, tables that fit, raw lines."""
 
 from __future__ import annotations
 
@@ -15,11 +15,16 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 from rich.text import Text
 
+from features.errors import ConfigError
 from features.home import HOME_ENV, Home, home as resolve_home
+from training.config import ExperimentConfig, load_config
 
 __all__ = [
     "DATE",
     "DIR",
+    "DataOption",
+    "EXPERIMENT_HELP",
+    "ExperimentOption",
     "FILE",
     "HomeOption",
     "LOG_NAME",
@@ -29,6 +34,7 @@ __all__ = [
     "log_file",
     "new_console",
     "print_raw",
+    "read_experiment",
     "stage_progress",
 ]
 
@@ -47,6 +53,35 @@ HomeOption = Annotated[
         metavar=DIR,
         help="risingrisk home (models, publications, tokens, database, logs); default ./.risingrisk.",
     ),
+]
+
+#: The one definition of ``--data`` for commands that read a contract data directory.
+DataOption = Annotated[Path, typer.Option("--data", metavar=DIR, help="Data directory (persons, events, codes).")]
+
+#: The help of ``--config`` wherever it names an experiment (``train``, ``learning-curve``, ``evaluate``, ``features``, ``score``, ``impact``).
+EXPERIMENT_HELP = "Experiment TOML (edit a copy of experiments/default.toml); default: the packaged default experiment."
+
+
+def read_experiment(path: Path | None) -> ExperimentConfig:
+    """The experiment at ``path`` (``None``: the packaged default), for :data:`ExperimentOption`.
+
+    Raises
+    ------
+    typer.BadParameter
+        If the file is missing or malformed, or a key is unknown or out of range: a usage error
+        (exit 2) whose message names the file, the key path and the fix.
+    """
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+#: The one definition of ``--config`` for commands that read an experiment: the command receives the
+#: validated :class:`~training.config.ExperimentConfig` (the packaged default when the option is not given).
+ExperimentOption = Annotated[
+    ExperimentConfig,
+    typer.Option("--config", metavar=FILE, parser=Path, callback=read_experiment, show_default=False, help=EXPERIMENT_HELP),
 ]
 
 #: Log file (under ``<home>/logs``) that receives MLflow, BentoML, Alembic and warning output while a command runs.

@@ -3,83 +3,99 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, field_validator
 
+from features.caseload import CaseloadConfig
 from features.config import FeatureConfig
 from features.definitions import window_name
+from features.errors import ConfigError
+from features.typed_config import TypedConfig
 from models.config import DEFAULT_CAPACITY_PER_1000
-from serving.errors import CapacityError
+from serving.errors import CapacityConfigError, CapacityError
 
-__all__ = ["CapacityConfig", "hiu_count_columns", "neighbourhood_stats", "list_sizes"]
+__all__ = ["CapacityConfig", "CapacityFile", "WEIGHTS_TOLERANCE", "hiu_count_columns", "neighbourhood_stats", "list_sizes"]
 
 CapacityRule = Literal["per_population", "allocation"]
+#: How far from 1 the allocation weights may sum (shares written to 4 decimals, e.g. 0.3333 three times, are accepted).
+WEIGHTS_TOLERANCE = 1e-3
 
 
-@dataclass(frozen=True)
-class CapacityConfig:
-    """How many people each neighbourhood's list holds.
+class CapacityConfig(TypedConfig):
+    """How many people each neighbourhood's list holds (the ``[capacity]`` table of ``risingrisk score --capacity-file``).
 
-    Attributes
-    ----------
-    per_thousand
-        List places per 1,000 registered people (DOMAIN: Tier 2 expects 6 per 1,000).
-    rule
-        ``"per_population"``: each list is ``ceil(per_thousand / 1000 × registered population)``.
-        ``"allocation"``: the system total ``ceil(per_thousand / 1000 × all registered people)`` is
-        split by the Tier 2 funding formula (``weights``: population, IMD deprivation, HIU rate),
-        rounded by largest remainder so the parts add up to the total.
-    weights
-        Shares of the allocation formula for population size, IMD deprivation score and rate of
-        high intensity users of ED; must be non-negative and sum to 1.
-    hiu_ed_attendances
-        ED attendances over ``hiu_count_columns`` that make someone a high intensity user when
-        computing a neighbourhood's HIU rate (allocation rule only).
-    hiu_count_columns
-        Feature columns whose sum is a person's ED attendances in the last 12 months; ``None``
-        (default) derives them from the feature config (see :func:`hiu_count_columns`).
-    overrides
-        Neighbourhood -> fixed list size (a team's stated capacity); replaces the rule's size.
+    ``"per_population"``: each list is ``ceil(per_thousand / 1000 × registered population)``.
+    ``"allocation"``: the system total ``ceil(per_thousand / 1000 × all registered people)`` is
+    split by the Tier 2 funding formula (``weights``: population, IMD deprivation, HIU rate),
+    rounded by largest remainder so the parts add up to the total. ``overrides`` then replace
+    the rule's size for the teams that state their own.
     """
 
-    per_thousand: float = DEFAULT_CAPACITY_PER_1000
-    rule: CapacityRule = "per_population"
-    weights: tuple[float, float, float] = (0.5, 0.25, 0.25)
-    hiu_ed_attendances: int = 5
-    hiu_count_columns: tuple[str, ...] | None = None
-    overrides: Mapping[str, int] = field(default_factory=dict)
+    error: ClassVar[type[ConfigError]] = CapacityConfigError
+    where: ClassVar[str] = "[capacity]"
 
-    def __post_init__(self) -> None:
-        if not (self.per_thousand >= 0 and math.isfinite(self.per_thousand)):
-            raise CapacityError(f"per_thousand must be a finite number >= 0; got {self.per_thousand!r}. Use e.g. 6.")
-        if self.rule not in ("per_population", "allocation"):
-            raise CapacityError(f"capacity rule must be 'per_population' or 'allocation'; got {self.rule!r}.")
-        if len(self.weights) != 3 or min(self.weights) < 0 or not math.isclose(sum(self.weights), 1.0):
-            raise CapacityError(
-                f"allocation weights must be three non-negative numbers summing to 1 (population, IMD, HIU rate); "
-                f"got {self.weights!r}. Use e.g. (0.5, 0.25, 0.25)."
-            )
-        bad = {k: v for k, v in self.overrides.items() if not isinstance(v, (int, np.integer)) or v < 0}
-        if bad:
-            raise CapacityError(f"capacity overrides must be whole numbers >= 0; got {bad!r}. Give each team's list size.")
+    per_thousand: float = Field(
+        DEFAULT_CAPACITY_PER_1000,
+        description="List places per 1,000 registered people (Tier 2 expects 6 per 1,000; the experiment's evaluation.capacity_per_1000 "
+        "has the same default).",
+    )
+    rule: CapacityRule = Field(
+        "per_population",
+        description="'per_population': ceil(per_thousand / 1000 x each neighbourhood's registered people); 'allocation': the system "
+        "total split by the Tier 2 formula (weights), largest remainder.",
+    )
+    weights: tuple[float, float, float] = Field(
+        (0.5, 0.25, 0.25),
+        description="'allocation': shares for population size, IMD deprivation score and rate of high intensity users of ED; "
+        "non-negative, summing to 1.",
+    )
+    hiu_ed_attendances: int | None = Field(
+        None,
+        ge=1,
+        description="'allocation': ED attendances over hiu_count_columns that make someone a high intensity user for the HIU rate; "
+        "omitted = the model's features.hiu_ed.",
+    )
+    hiu_count_columns: tuple[str, ...] | None = Field(
+        None,
+        description="'allocation': feature columns whose sum is a person's ED attendances in the last 12 months; omitted = the "
+        "model's ED windows within features.recent_months.",
+    )
+    overrides: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict, description="Neighbourhood -> fixed list size (a team's stated capacity), replacing the rule's size."
+    )
 
+    @field_validator("per_thousand")
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "CapacityConfig":
-        """Build from a TOML/JSON-style mapping; unknown keys raise ``CapacityError``."""
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise CapacityError(f"capacity settings must be among {sorted(known)}; got unknown {unknown}. Remove or rename them.")
-        data = dict(values)
-        for key in ("weights", "hiu_count_columns"):
-            if data.get(key) is not None:
-                data[key] = tuple(data[key])
-        return cls(**data)
+    def _per_thousand_in_range(cls, value: float) -> float:
+        if not (math.isfinite(value) and 0 < value <= 1000):
+            raise ValueError(f"must be a number in (0, 1000] (list places per 1,000 registered people); got {value!r}. Use e.g. 6 (Tier 2).")
+        return value
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_are_shares(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if not all(math.isfinite(w) and w >= 0 for w in value):
+            raise ValueError(
+                f"must be three non-negative shares (population, IMD, HIU rate); got {list(value)}. Use e.g. [0.5, 0.25, 0.25]."
+            )
+        total = math.fsum(value)
+        if not math.isclose(total, 1.0, abs_tol=WEIGHTS_TOLERANCE):
+            fix = (
+                f"Divide each by their sum: [{', '.join(f'{w / total:.4f}' for w in value)}]." if total > 0
+                else "Give at least one a positive share, e.g. [0.5, 0.25, 0.25]."
+            )
+            raise ValueError(f"must sum to 1 (shares of population, IMD, HIU rate); got {list(value)}, which sum to {total:g}. {fix}")
+        return value
+
+    def hiu_threshold(self, feature_config: FeatureConfig | None = None) -> int:
+        """ED attendances that make a high intensity user: ``hiu_ed_attendances`` if set, else the feature config's ``hiu_ed``."""
+        if self.hiu_ed_attendances is not None:
+            return self.hiu_ed_attendances
+        return (feature_config or FeatureConfig()).hiu_ed
 
     def describe(self) -> dict[str, Any]:
         """The rule as a JSON-ready dict for publication metadata."""
@@ -91,6 +107,19 @@ class CapacityConfig:
             else None,
             "overrides": dict(sorted(self.overrides.items())),
         }
+
+
+class CapacityFile(TypedConfig):
+    """The TOML file of ``risingrisk score --capacity-file``: a ``[capacity]`` table and an optional ``[caseload]`` table."""
+
+    error: ClassVar[type[ConfigError]] = CapacityConfigError
+
+    capacity: CapacityConfig = Field(
+        default_factory=CapacityConfig, description="List sizes per neighbourhood; its keys override --capacity-per-thousand and --capacity-rule."
+    )
+    caseload: CaseloadConfig = Field(
+        default_factory=CaseloadConfig, description="How caseload actions are checked and how long decisions keep a person off the lists."
+    )
 
 
 def hiu_count_columns(config: CapacityConfig, feature_config: FeatureConfig | None = None) -> tuple[str, ...]:
@@ -110,7 +139,7 @@ def neighbourhood_stats(
     ``table`` is the feature table as of one date (every person registered and alive, excluded or
     not), built with ``feature_config`` (default ``FeatureConfig()``). The deprivation score is the
     mean of ``11 − imd_decile`` over people with a known decile (10 = most deprived); the HIU rate
-    is the share of people with at least ``config.hiu_ed_attendances`` ED attendances over
+    is the share of people with at least ``config.hiu_threshold(feature_config)`` ED attendances over
     :func:`hiu_count_columns`. People without a neighbourhood are not counted. Returns one row per
     neighbourhood, sorted by name.
     """
@@ -129,7 +158,7 @@ def neighbourhood_stats(
                 "Set capacity.hiu_count_columns to the feature table's ED windows covering 12 months."
             )
         ed = known[list(columns)].astype("float64").fillna(0.0).sum(axis=1)
-        stats["hiu_rate"] = (ed >= config.hiu_ed_attendances).groupby(known["neighbourhood"]).mean().reindex(stats.index)
+        stats["hiu_rate"] = (ed >= config.hiu_threshold(feature_config)).groupby(known["neighbourhood"]).mean().reindex(stats.index)
     else:
         stats["hiu_rate"] = np.nan
     stats.index.name = "neighbourhood"

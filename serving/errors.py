@@ -4,7 +4,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ServingError", "CapacityError", "PublicationError", "PublicationNotFoundError", "PublicationRefusedError", "ScoringError", "SessionError", "TokenError"]
+from features.errors import ConfigError
+
+__all__ = ["ServingError", "CapacityError", "CapacityConfigError", "ScoreConfigError", "PublicationError", "PublicationNotFoundError", "PublicationRefusedError", "ScoringError", "SessionError", "TokenError"]
 
 
 class ServingError(Exception):
@@ -15,8 +17,16 @@ class CapacityError(ServingError, ValueError):
     """A capacity rule or its inputs are invalid (e.g. a negative list size)."""
 
 
+class CapacityConfigError(CapacityError, ConfigError):
+    """A capacity setting (``[capacity]`` table, ``--capacity-*`` option) is unknown or out of range; the message names the key."""
+
+
 class ScoringError(ServingError, ValueError):
     """The feature table cannot be scored by the model (e.g. a model feature is missing)."""
+
+
+class ScoreConfigError(ScoringError, ConfigError):
+    """A scoring setting (risk bands, reasons kept, timeline length) is unknown or out of range; the message names the key."""
 
 
 class PublicationError(ServingError, OSError):

@@ -7,22 +7,25 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 import numpy as np
 import pandas as pd
+from pydantic import Field, ValidationInfo, field_validator
 
 from features.caseload import ACTION_COLUMNS, CaseloadConfig, as_of_moment, statuses
 from features.config import FeatureConfig
 from features.dates import TIMELINE_MONTHS, add_months
 from features.definitions import predictor_specs
+from features.errors import ConfigError
 from features.sources import event_known, typed_sql
+from features.typed_config import TypedConfig
 from models.explain import explain_rows
 from models.risk_model import RiskModel
 from serving.capacity import CapacityConfig, list_sizes, neighbourhood_stats
 from serving.caseload_policy import apply_caseload_to_lists, caseload_counts
-from serving.errors import ScoringError
+from serving.errors import ScoreConfigError, ScoringError
 from serving.holdout import (
     ARMS, CANDIDATE_COLUMNS, HOLDOUT_COLUMNS, HOLDOUT_REASON, assign_arms, candidate_record, holdout_months, holdout_record,
 )
@@ -46,8 +49,7 @@ LIST_DETAILS = ("nhs_number", "age", "sex", "practice")
 _KEYS = ("person_id", "as_of", "neighbourhood", "in_cohort", "excluded_reason")
 
 
-@dataclass(frozen=True)
-class RiskBands:
+class RiskBands(TypedConfig):
     """Risk band from the overall percentile (share of eligible people scoring at or below the person, 0-100).
 
     A person is in ``labels[k]`` where ``k`` is the number of ``cuts`` their percentile reaches:
@@ -55,15 +57,30 @@ class RiskBands:
     (the top 1%, where the 6-per-1,000 lists fall).
     """
 
-    cuts: tuple[float, ...] = (80.0, 95.0, 99.0)
-    labels: tuple[str, ...] = ("low", "moderate", "high", "very high")
+    error: ClassVar[type[ConfigError]] = ScoreConfigError
 
-    def __post_init__(self) -> None:
-        if len(self.labels) != len(self.cuts) + 1 or list(self.cuts) != sorted(self.cuts):
-            raise ScoringError(
-                f"risk bands must have ascending cuts and one more label than cuts; got cuts {self.cuts} "
-                f"and labels {self.labels}. Use e.g. cuts (80, 95, 99) with 4 labels."
+    cuts: tuple[float, ...] = Field((80.0, 95.0, 99.0), description="Ascending overall percentiles (0-100) where the next band starts.")
+    labels: tuple[str, ...] = Field(
+        ("low", "moderate", "high", "very high"), description="Band names, lowest first: one more than there are cuts."
+    )
+
+    @field_validator("cuts")
+    @classmethod
+    def _cuts_ascend(cls, cuts: tuple[float, ...]) -> tuple[float, ...]:
+        if list(cuts) != sorted(cuts) or not all(0 <= c <= 100 for c in cuts):
+            raise ValueError(f"must be ascending percentiles between 0 and 100; got {list(cuts)}. Use e.g. [80, 95, 99].")
+        return cuts
+
+    @field_validator("labels")
+    @classmethod
+    def _one_label_per_band(cls, labels: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        cuts = info.data.get("cuts")
+        if cuts is not None and len(labels) != len(cuts) + 1:
+            raise ValueError(
+                f"must name one more band than there are cuts ({len(cuts)}); got {len(labels)}: {list(labels)}. "
+                f"Give {len(cuts) + 1} labels, lowest band first."
             )
+        return labels
 
     def band(self, percentile: np.ndarray) -> np.ndarray:
         """Band label for each percentile."""
@@ -74,16 +91,22 @@ class RiskBands:
         return {"by": "percentile_overall", "cuts": list(self.cuts), "labels": list(self.labels)}
 
 
-@dataclass(frozen=True)
-class ScoreConfig:
-    """Scoring settings: list capacity, risk bands, reasons kept per listed person, timeline length, caseload rules, list policy."""
+class ScoreConfig(TypedConfig):
+    """Scoring settings: list capacity, risk bands, reasons kept per listed person, timeline length, caseload rules, list policy.
 
-    capacity: CapacityConfig = field(default_factory=CapacityConfig)
-    bands: RiskBands = field(default_factory=RiskBands)
-    top_reasons: int = 5
-    timeline_months: int = TIMELINE_MONTHS
-    caseload: CaseloadConfig = field(default_factory=CaseloadConfig)
-    lists: ListsConfig = field(default_factory=ListsConfig)
+    Built by ``risingrisk score`` from its options (capacity, ``[caseload]``) and the model's registered ``[lists]`` policy.
+    """
+
+    error: ClassVar[type[ConfigError]] = ScoreConfigError
+
+    capacity: CapacityConfig = Field(default_factory=CapacityConfig, description="List size per neighbourhood (serving.capacity.CapacityConfig).")
+    bands: RiskBands = Field(default_factory=RiskBands, description="Risk bands by overall percentile.")
+    top_reasons: int = Field(5, ge=1, description="Reasons (largest contributions first) kept per listed person.")
+    timeline_months: int = Field(TIMELINE_MONTHS, ge=1, description="Months of service use in each listed person's timeline.")
+    caseload: CaseloadConfig = Field(
+        default_factory=CaseloadConfig, description="How the teams' caseload actions hold people back (features.caseload.CaseloadConfig)."
+    )
+    lists: ListsConfig = Field(default_factory=ListsConfig, description="List policy and randomised holdout (training.list_policy.ListsConfig).")
 
 
 @dataclass(frozen=True)

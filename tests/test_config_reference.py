@@ -23,3 +23,10 @@ def test_every_experiment_setting_appears_with_its_description() -> None:
         assert field.description and field.description.split(".")[0].replace("|", "\\|") in reference
     assert "| `model.min_child_samples` | `200` |" in reference
     assert "| `features.outcome_window` | `[6, 18]` |" in reference
+
+
+def test_the_capacity_file_is_documented_by_its_key_paths_with_the_shared_capacity_default() -> None:
+    reference = reference_markdown()
+    assert "| `capacity.per_thousand` | `6.0` |" in reference and "| `evaluation.capacity_per_1000` | `6.0` |" in reference
+    for key in ("capacity.rule", "capacity.weights", "capacity.overrides", "caseload.suppress_months", "caseload.reasons"):
+        assert f"| `{key}` |" in reference

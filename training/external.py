@@ -150,6 +150,8 @@ def external_validation(
     outcome: str = "high_intensity_use",
     alias: str = CHAMPION,
     n_bootstrap: int = 200,
+    ci_level: float = 0.95,
+    ece_bins: int = 10,
     seed: int = 7,
     progress: ProgressCallback | None = None,
 ) -> ExternalValidation:
@@ -165,8 +167,9 @@ def external_validation(
         risingrisk home holding the MLflow registry.
     outcome, alias
         Which registered model.
-    n_bootstrap, seed
-        Person-grouped bootstrap resamples for the intervals, and their seed.
+    n_bootstrap, ci_level, ece_bins, seed
+        Person-grouped bootstrap resamples, the intervals' level, the calibration error's bins and the
+        bootstrap's seed (an experiment's ``[evaluation]`` settings).
     progress
         Told each step as it starts.
 
@@ -179,4 +182,6 @@ def external_validation(
     """
     report(progress, _STEPS[0], 0, len(_STEPS))
     loaded = load_model(alias, home=home, name=model_name(outcome))
-    return validate_loaded(loaded, Path(data_dir), list(as_of), n_bootstrap=n_bootstrap, seed=seed, progress=progress)
+    return validate_loaded(
+        loaded, Path(data_dir), list(as_of), n_bootstrap=n_bootstrap, ci_level=ci_level, ece_bins=ece_bins, seed=seed, progress=progress
+    )

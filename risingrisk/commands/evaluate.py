@@ -11,8 +11,9 @@ from rich.table import Table
 
 from features.dates import to_date
 from features.errors import ContractError
-from features.home import home
+from features.home import home as resolve_home
 from risingrisk.commands.rich_progress import progress_bar
+from risingrisk.console import DATE, DIR, ExperimentOption, HomeOption
 from training.config import OUTCOMES
 from training.errors import ModelNotFoundError, TrainingError
 from training.external import ExternalValidation, external_validation
@@ -52,18 +53,36 @@ def validation_tables(result: ExternalValidation) -> tuple[Table, Table]:
 
 
 def evaluate_command(
-    data: Annotated[Path, typer.Option(help="Another data directory (persons, events, codes) with follow-up after --as-of.")],
-    as_of: Annotated[list[str], typer.Option(help="Index date (YYYY-MM-DD); repeat for several. Outcome windows must lie inside the data.")],
-    outcome: Annotated[str, typer.Option(help=f"Outcome whose model to validate: {', '.join(OUTCOMES)}.")] = "high_intensity_use",
+    data: Annotated[Path, typer.Option(metavar=DIR, help="Another data directory (persons, events, codes) with follow-up after --as-of.")],
+    as_of: Annotated[list[str], typer.Option(metavar=DATE, help="Index date; repeat for several. Outcome windows must lie inside the data.")],
+    outcome: Annotated[
+        str | None, typer.Option(metavar="OUTCOME", help=f"Outcome whose model to validate: {', '.join(OUTCOMES)}; default: the experiment's outcome.")
+    ] = None,
     model: Annotated[str, typer.Option(help="Registered model alias to validate.")] = CHAMPION,
-    n_bootstrap: Annotated[int, typer.Option(help="Person-grouped bootstrap resamples for the intervals.")] = 200,
+    n_bootstrap: Annotated[
+        int | None,
+        typer.Option(min=10, help="Person-grouped bootstrap resamples for the intervals; default: the experiment's evaluation.n_bootstrap."),
+    ] = None,
+    experiment: ExperimentOption = None,
+    home: HomeOption = None,
 ) -> None:
-    """Validate the champion on another extract without retraining: AUROC, calibration, PPV at capacity, net benefit."""
+    """Validate the champion on another extract without retraining: AUROC, calibration, PPV at capacity, net benefit.
+
+    The experiment gives the outcome and the \\[evaluation] settings (bootstrap, interval, bins, seed); the rest is the model's own.
+    """
     console = Console()
+    chosen = outcome if outcome is not None else experiment.outcome
+    if chosen not in OUTCOMES:
+        raise typer.BadParameter(
+            f"must be one of {list(OUTCOMES)}; got {chosen!r}. Name one of them, or omit --outcome for the experiment's.", param_hint="'--outcome'"
+        )
+    settings = experiment.evaluation
     try:
         with progress_bar("Evaluating", console=console, transient=True) as progress:
             result = external_validation(
-                data, [to_date(d) for d in as_of], home=home(), outcome=outcome, alias=model, n_bootstrap=n_bootstrap, progress=progress
+                data, [to_date(d) for d in as_of], home=resolve_home(home), outcome=chosen, alias=model,
+                n_bootstrap=n_bootstrap if n_bootstrap is not None else settings.n_bootstrap, ci_level=settings.ci_level,
+                ece_bins=settings.ece_bins, seed=settings.seed, progress=progress,
             )
     except (ModelNotFoundError, TrainingError, ContractError) as exc:
         console.print(f"[red]evaluate failed:[/] {exc}")

@@ -11,10 +11,9 @@ import typer
 
 from features.config import FeatureConfig
 from features.dates import to_date
-from features.engines.spark_session import SparkSettings
-from features.typed_config import read_toml
+from features.errors import FeatureConfigError
 from risingrisk.commands.engine_options import EngineOption, SparkMasterOption, start_engine
-from risingrisk.console import DATE, DIR, FILE, FittedTable, new_console, stage_progress
+from risingrisk.console import DATE, FILE, DataOption, ExperimentOption, FittedTable, new_console, stage_progress
 
 __all__ = ["features_command", "summary_table"]
 
@@ -39,33 +38,34 @@ def summary_table(frame: pd.DataFrame, *, labels: bool) -> FittedTable:
 
 
 def features_command(
-    data: Annotated[Path, typer.Option("--data", metavar=DIR, help="Data directory (persons, events, codes).")],
+    data: DataOption,
     out: Annotated[Path, typer.Option("--out", metavar=FILE, help="Parquet file to write the feature table to.")],
     as_of: Annotated[
         list[str] | None,
         typer.Option("--as-of", metavar=DATE, help="Index date; repeat for several. Default: the extract date."),
     ] = None,
     labels: Annotated[bool, typer.Option("--labels", help="Add outcome labels (needs follow-up after each date).")] = False,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", metavar=FILE, help="Experiment TOML whose \\[features] table sets the FeatureConfig (and \\[spark] starts Spark)."),
-    ] = None,
+    experiment: ExperimentOption = None,
     data_end: Annotated[
         str | None, typer.Option("--data-end", metavar=DATE, help="Last day the data cover (default: the latest event date).")
     ] = None,
     engine: EngineOption = "duckdb",
     spark_master: SparkMasterOption = None,
 ) -> None:
-    """Build predictors, cohort flags and (optionally) labels as of one or more dates."""
-    tables = read_toml(config) if config else {}
-    settings = dict(tables.get("features", {}))
+    """Build predictors, cohort flags and (optionally) labels as of one or more dates.
+
+    The experiment's \\[features] table sets the predictors, cohort and labels; its \\[spark] table starts Spark with --engine spark.
+    """
+    feature_config = experiment.features
     if data_end:
-        settings["data_end"] = data_end
-    feature_config = FeatureConfig.load(settings, where="[features]")
+        try:
+            feature_config = FeatureConfig.load(feature_config.to_dict() | {"data_end": data_end}, where="[features]")
+        except FeatureConfigError as error:
+            raise typer.BadParameter(str(error), param_hint="'--data-end'") from None
     dates = [to_date(d) for d in as_of] if as_of else None
     console = new_console()
     started = datetime.now()
-    chosen = start_engine(console, engine, spark_master, SparkSettings.load(tables.get("spark", {}), where="[spark]"))
+    chosen = start_engine(console, engine, spark_master, experiment.spark)
     with stage_progress("features", console) as progress:
         frame = chosen.build_features(data, as_of=dates, labels=labels, config=feature_config, progress=progress)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -12,9 +12,8 @@ from features.caseload import read_actions
 from features.database import database_url
 from features.errors import ConfigError
 from features.home import home as resolve_home
-from risingrisk.console import DATE, DIR, FILE, FittedTable, HomeOption, new_console, stage_progress
+from risingrisk.console import DATE, DIR, DataOption, ExperimentOption, FittedTable, HomeOption, new_console, stage_progress
 from serving.impact_records import ImpactRecords, impact_records
-from training.config import load_config
 from training.impact import MEASURES, ImpactConfig, ImpactError, evaluate_impact, log_impact_run, write_impact
 from training.impact.enrolment import enrolled_actions
 from training.impact.report import MEASURE_NAMES
@@ -51,7 +50,7 @@ def impact_table(result: ImpactResult) -> FittedTable:
 
 
 def impact_command(
-    data: Annotated[Path, typer.Option("--data", metavar=DIR, help="Data directory (persons, events, codes).")],
+    data: DataOption,
     out: Annotated[Path, typer.Option("--out", metavar=DIR, help="Folder for impact.json and impact.html.")],
     code: Annotated[
         str | None, typer.Option("--code", metavar="CODE", help="Enrolment code (its start_date is the enrolment date); default from [impact].")
@@ -61,10 +60,7 @@ def impact_command(
     follow_up_months: Annotated[
         int | None, typer.Option("--follow-up-months", metavar="N", help="Months of follow-up; default from [impact] (12).")
     ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", metavar=FILE, help="Experiment TOML: its \\[impact] and \\[features] tables (default: the packaged default experiment)."),
-    ] = None,
+    experiment: ExperimentOption = None,
     list_records: Annotated[
         bool,
         typer.Option("--list-records/--no-list-records",
@@ -73,11 +69,13 @@ def impact_command(
     track: Annotated[bool, typer.Option("--track/--no-track", help="Record an MLflow run.")] = True,
     home: HomeOption = None,
 ) -> None:
-    """Estimate the caseload's effect on A&E, admissions, ambulance, NHS 111 and cost, net of regression to the mean."""
+    """Estimate the caseload's effect on A&E, admissions, ambulance, NHS 111 and cost, net of regression to the mean.
+
+    The experiment's \\[impact] table gives the defaults of the options above; its \\[features] table builds the predictors.
+    """
     console = new_console()
     where = resolve_home(home)
     try:
-        experiment = load_config(config)
         given = {"code": code, "follow_up_months": follow_up_months, "enrol_from": enrol_from, "enrol_to": enrol_to}
         impact_config = ImpactConfig.load(
             experiment.impact.to_dict() | {key: value for key, value in given.items() if value is not None}, where="[impact]"

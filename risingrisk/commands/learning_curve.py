@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,8 +9,7 @@ import typer
 from features.errors import ContractError, FeatureConfigError
 from features.home import home as resolve_home
 from risingrisk.commands.engine_options import EngineOption, SparkMasterOption, start_engine
-from risingrisk.console import DIR, FILE, FittedTable, HomeOption, new_console, stage_progress
-from training.config import load_config
+from risingrisk.console import DataOption, ExperimentOption, FittedTable, HomeOption, new_console, stage_progress
 from training.errors import TrainingError
 from training.learning_curve import LearningCurve, learning_curve
 
@@ -51,10 +49,8 @@ def curve_table(curve: LearningCurve) -> FittedTable:
 
 
 def learning_curve_command(
-    data: Annotated[Path, typer.Option(metavar=DIR, help="Data directory (persons, events, codes).")],
-    config: Annotated[
-        Path | None, typer.Option(metavar=FILE, help="Experiment config (TOML); default: the packaged default experiment.")
-    ] = None,
+    data: DataOption,
+    experiment: ExperimentOption = None,
     sizes: Annotated[
         str | None,
         typer.Option(metavar="N,N,...", help="Training rows to try, e.g. 25000,50000,100k (those below the rows available); "
@@ -67,7 +63,6 @@ def learning_curve_command(
     """Fit the model on growing person-level samples of the training slice; show out-of-time AUROC and calibration for each."""
     console = new_console()
     where = resolve_home(home)
-    experiment = load_config(config)
     wanted = parse_sizes(sizes)
     chosen = start_engine(console, engine, spark_master, experiment.spark)
     try:

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import getpass
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from features.caseload import CaseloadConfig
 from features.dates import to_date
+from features.errors import ConfigError
 from features.home import home as resolve_home
 from features.typed_config import read_toml
 from risingrisk.commands.engine_options import EngineOption, SparkMasterOption, start_engine
-from risingrisk.console import DATE, DIR, FILE, FittedTable, HomeOption, new_console, stage_progress
-from serving.capacity import CapacityConfig
+from risingrisk.console import DATE, DIR, FILE, DataOption, ExperimentOption, FittedTable, HomeOption, new_console, stage_progress
+from serving.capacity import CapacityConfig, CapacityFile
 from serving.errors import PublicationRefusedError
 from serving.monitoring.alerts import Alert
 from serving.monitoring.config import MonitorConfig
@@ -24,7 +23,6 @@ from serving.monitoring.errors import MonitorInputError
 from serving.monitoring.gate import parse_acceptance
 from serving.score import ScoreConfig
 from serving.scoring_run import MonitorGate, score_and_publish
-from training.config import load_config
 from training.errors import ModelNotFoundError
 from training.registry import load_model
 
@@ -52,14 +50,69 @@ def _who(accepted_by: str | None) -> str:
         return "unknown (pass --accepted-by NAME)"
 
 
+def _capacity_option(key: str) -> Callable[[Any], Any]:
+    """A callback that checks an option's value as the ``[capacity]`` setting ``key`` (a usage error, exit 2, naming the fix)."""
+
+    def check(value: Any) -> Any:
+        try:
+            CapacityConfig.load({key: value})
+        except ConfigError as error:
+            raise typer.BadParameter(str(error)) from None
+        return value
+
+    return check
+
+
+def _monitor_thresholds(path: Path | None) -> MonitorConfig:
+    """``--monitor-config``'s ``[monitor]`` table (the defaults without it); a bad file is a usage error naming the key and the fix."""
+    if path is None:
+        return MonitorConfig()
+    try:
+        return MonitorConfig.load(read_toml(path, option="--monitor-config").get("monitor", {}), where=f"{path} [monitor]")
+    except ConfigError as error:
+        raise typer.BadParameter(str(error), param_hint="'--monitor-config'") from None
+
+
+def _capacity_settings(path: Path | None, per_thousand: float, rule: str) -> CapacityFile:
+    """The two capacity options, overridden by ``--capacity-file``'s ``[capacity]`` keys, and its ``[caseload]`` table.
+
+    Parameters
+    ----------
+    path
+        The ``--capacity-file`` TOML, or ``None`` (the options alone, default caseload rules).
+    per_thousand, rule
+        ``--capacity-per-thousand`` and ``--capacity-rule`` (already checked by their callbacks).
+
+    Raises
+    ------
+    typer.BadParameter
+        If the file is missing or malformed, or a table or key is unknown or out of range: exit 2,
+        naming the file, the key path and the fix.
+    """
+    if path is None:
+        return CapacityFile(capacity=CapacityConfig(per_thousand=per_thousand, rule=rule))  # type: ignore[arg-type]
+    try:
+        tables = read_toml(path, option="--capacity-file")
+        given = tables.get("capacity", {})
+        capacity = {"per_thousand": per_thousand, "rule": rule, **given} if isinstance(given, dict) else given
+        return CapacityFile.load({**tables, "capacity": capacity}, where=str(path))
+    except ConfigError as error:
+        raise typer.BadParameter(str(error), param_hint="'--capacity-file'") from None
+
+
 def score_command(
-    data: Annotated[Path, typer.Option(metavar=DIR, help="Data directory (persons, events, codes).")],
+    data: DataOption,
     out: Annotated[Path | None, typer.Option(metavar=DIR, help="Publications root; default: the home's publications folder.")] = None,
     as_of: Annotated[str | None, typer.Option(metavar=DATE, help="Scoring date; default: the latest event date.")] = None,
     model: Annotated[str, typer.Option(metavar="ALIAS", help="Registered model alias to score with.")] = "champion",
-    capacity_per_thousand: Annotated[float, typer.Option(metavar="NUMBER", help="List places per 1,000 registered people.")] = _CAPACITY.per_thousand,
+    capacity_per_thousand: Annotated[
+        float,
+        typer.Option(metavar="NUMBER", callback=_capacity_option("per_thousand"), help="List places per 1,000 registered people."),
+    ] = _CAPACITY.per_thousand,
     capacity_rule: Annotated[
-        str, typer.Option(metavar="RULE", help="per_population (ceil per neighbourhood) or allocation (Tier 2 formula).")
+        str,
+        typer.Option(metavar="RULE", callback=_capacity_option("rule"),
+                     help="per_population (ceil per neighbourhood) or allocation (Tier 2 formula)."),
     ] = _CAPACITY.rule,
     capacity_file: Annotated[
         Path | None,
@@ -78,15 +131,12 @@ def score_command(
     home: HomeOption = None,
     engine: EngineOption = "duckdb",
     spark_master: SparkMasterOption = None,
-    config_file: Annotated[
-        Path | None,
-        typer.Option("--config", metavar=FILE, help="Experiment TOML whose \\[spark] table starts Spark with --engine spark; default: the packaged experiment."),
-    ] = None,
+    experiment: ExperimentOption = None,
 ) -> None:
     """Score the population with a registered model, check the extract, and publish capacity-sized neighbourhood lists.
 
-    A critical monitoring alert (a feed dropped or stopped) stops the publication and exits 1; the
-    current lists stay served.
+    A critical monitoring alert (a feed dropped or stopped) stops the publication and exits 1; the current lists stay served.
+    The experiment's \\[spark] table starts Spark with --engine spark.
     """
     console = new_console()
     where = resolve_home(home)
@@ -97,17 +147,9 @@ def score_command(
     except MonitorInputError as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
-    thresholds = MonitorConfig.load(read_toml(monitor_config).get("monitor", {}) if monitor_config else None, where="[monitor]")
-    capacity = CapacityConfig(per_thousand=capacity_per_thousand, rule=capacity_rule)  # type: ignore[arg-type]
-    caseload = CaseloadConfig()
-    if capacity_file is not None:
-        tables = read_toml(capacity_file)
-        settings = {"per_thousand": capacity_per_thousand, "rule": capacity_rule}
-        settings.update(tables.get("capacity", {}))
-        capacity = CapacityConfig.from_dict(settings)
-        caseload = CaseloadConfig.load(tables.get("caseload", {}), where="[caseload]")
-    config = ScoreConfig(capacity=capacity, caseload=caseload)
-    chosen = start_engine(console, engine, spark_master, load_config(config_file).spark)
+    thresholds = _monitor_thresholds(monitor_config)
+    settings = _capacity_settings(capacity_file, capacity_per_thousand, capacity_rule)
+    chosen = start_engine(console, engine, spark_master, experiment.spark)
     try:
         with stage_progress("score", console, where=where) as progress:
             progress("Loading model", 0, 0)
@@ -124,7 +166,8 @@ def score_command(
                     "model_name": loaded.name, "model_version": loaded.version, "model_alias": loaded.alias,
                     "model_run_id": loaded.run_id, "outcome": loaded.outcome,
                 },
-                as_of=to_date(as_of) if as_of else None, where=out if out is not None else where, config=replace(config, lists=loaded.lists), progress=progress,
+                as_of=to_date(as_of) if as_of else None, where=out if out is not None else where, progress=progress,
+                config=ScoreConfig(capacity=settings.capacity, caseload=settings.caseload, lists=loaded.lists),
                 monitor=gate, engine=chosen,
             )
     except ModelNotFoundError as error:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 
 from features.errors import ContractError, FeatureConfigError
 from features.home import home as resolve_home
 from risingrisk.commands.engine_options import EngineOption, SparkMasterOption, start_engine
-from risingrisk.console import DIR, FILE, FittedTable, HomeOption, new_console, stage_progress
-from training.config import load_config
+from risingrisk.console import DataOption, ExperimentOption, FittedTable, HomeOption, new_console, stage_progress
 from training.errors import TrainingError
 from training.train import TrainResult, train
 
@@ -19,7 +15,6 @@ __all__ = ["SHORT_NAMES", "summary_table", "train_command"]
 
 #: Short model names for the console summary (keys as in ``training.evaluate.MODELS``).
 SHORT_NAMES: dict[str, str] = {"lightgbm": "LightGBM", "ed_count": "ED count 12m", "herts_segmentation": "Herts rules", "logistic": "Logistic"}
-#: The default experiment, when run from the repository.
 
 
 def summary_table(result: TrainResult) -> FittedTable:
@@ -43,10 +38,8 @@ def summary_table(result: TrainResult) -> FittedTable:
 
 
 def train_command(
-    data: Annotated[Path, typer.Option(metavar=DIR, help="Data directory (persons, events, codes).")],
-    config: Annotated[
-        Path | None, typer.Option(metavar=FILE, help="Experiment config (TOML); default: the packaged default experiment (experiments/default.toml).")
-    ] = None,
+    data: DataOption,
+    experiment: ExperimentOption = None,
     home: HomeOption = None,
     engine: EngineOption = "duckdb",
     spark_master: SparkMasterOption = None,
@@ -54,7 +47,6 @@ def train_command(
     """Train, calibrate and validate the model out-of-time against the baselines; register it as the challenger."""
     console = new_console()
     where = resolve_home(home)
-    experiment = load_config(config)
     chosen = start_engine(console, engine, spark_master, experiment.spark)
     try:
         with stage_progress("train", console, where=where) as progress:
