@@ -116,8 +116,15 @@ def _service(d: dict[str, Any]) -> Iterator[Row]:
         )
 
 
+def _import(d: dict[str, Any]) -> Iterator[Row]:
+    size = f"{(d.get('input_bytes') or 0) / 1e9:.1f} GB FHIR NDJSON, {d.get('resources_read') or 0:,} resources"
+    yield f"import fhir {size}: throughput", "reported", _fmt(float(d.get("resources_per_second") or 0) or None, "resources/s"), _run(d)
+    yield f"import fhir {size}: peak memory", "< 2 GiB at 4 GB", _fmt(d.get("peak_rss_gib"), "GiB"), _run(d)
+
+
 EXTRACTORS: dict[str, Callable[[dict[str, Any]], Iterator[Row]]] = {
     "simulate": _simulate,
+    "import": _import,
     "validate": _validate,
     "features": _features,
     "train": _train,
