@@ -86,8 +86,13 @@ class SplitConfig(_Table):
     min_history_months: int | None = Field(
         None, description="History a training date needs after the first event; omitted = the features' longest lookback."
     )
-    early_stopping_fraction: float = Field(0.2, description="Share of people (at training dates) held out for early stopping.")
-    calibration_fraction: float = Field(0.4, description="Share of people (at validation dates) held out for calibration.")
+    validation_fraction: float = Field(
+        0.4,
+        description="Share of people kept for calibration and evaluation (their rows at validation dates); the others train "
+        "(their rows at training dates). Each person is on one side only, so no outcome is seen by both.",
+    )
+    early_stopping_fraction: float = Field(0.2, description="Share of the training people held out for early stopping.")
+    calibration_fraction: float = Field(0.4, description="Share of the validation people held out for calibration; the rest are evaluated.")
     seed: int = Field(7, description="Seed of the person-grouped slices, the logistic baseline's subsample and the calibration folds.")
 
     @model_validator(mode="after")
@@ -100,6 +105,10 @@ class SplitConfig(_Table):
             (
                 self.min_history_months is None or self.min_history_months >= 0,
                 f"split.min_history_months must be >= 0 (or omitted: the features' longest lookback); got {self.min_history_months}. Remove it.",
+            ),
+            (
+                0.0 < self.validation_fraction < 1.0,
+                f"split.validation_fraction must be strictly between 0 and 1; got {self.validation_fraction}. Use e.g. 0.4.",
             ),
             (
                 0.0 < self.early_stopping_fraction < 1.0,

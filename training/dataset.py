@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from training.config import ExperimentConfig
-from training.split import ROLES, IndexDates, assign_roles
+from training.split import ROLES, IndexDates, assign_roles, validation_people
 
 __all__ = ["TrainingData", "prepare", "slice_summary"]
 
@@ -19,7 +19,8 @@ class TrainingData:
 
     ``rows[role]`` holds the positional row indices of each slice in :data:`training.split.ROLES`;
     ``capacity_fraction`` is the capacity as a share of the labelled validation rows (people
-    without a label still occupy list places, so the share is scaled by all validation-date rows).
+    without a label still occupy list places, so the share is scaled by all the validation
+    people's rows at validation dates); ``at_valid_dates`` marks those rows.
     """
 
     frame: pd.DataFrame
@@ -68,7 +69,7 @@ def prepare(frame: pd.DataFrame, dates: IndexDates, *, predictors: list[str], co
     label = config.label_column
     roles = assign_roles(frame, dates, label=label, config=config.split)
     rows = {role: np.flatnonzero((roles == role).fillna(False).to_numpy()) for role in ROLES}
-    at_valid_dates = pd.to_datetime(frame["as_of"]).dt.date.isin(dates.valid).to_numpy()
+    at_valid_dates = pd.to_datetime(frame["as_of"]).dt.date.isin(dates.valid).to_numpy() & validation_people(frame["person_id"], config.split)
     labelled_valid = len(rows["calibrate"]) + len(rows["evaluate"])
     evaluation = config.evaluation
     capacity_fraction = evaluation.capacity_per_1000 / 1000.0 * int(at_valid_dates.sum()) / labelled_valid

