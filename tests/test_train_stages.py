@@ -14,7 +14,7 @@ from training.dataset import prepare
 from training.evaluate import HEADLINE, MODELS, evaluate, headline_metrics, top_mask
 from training.fit import calibrate, fit_baselines, fit_risk_model
 from training.record import flatten, run_metrics
-from training.split import ROLES, IndexDates
+from training.split import ROLES, IndexDates, validation_people
 
 TRAIN_DAY, VALID_DAY = date(2024, 12, 1), date(2025, 6, 1)
 #: Flags the Herts-style rules read (hand-built: independent 5% flags, unrelated to the outcome).
@@ -62,14 +62,18 @@ def data(frame: pd.DataFrame):
     return prepare(frame, IndexDates((TRAIN_DAY,), (VALID_DAY,)), predictors=PREDICTORS, config=CONFIG)
 
 
-def test_prepare_puts_every_usable_row_in_exactly_one_slice_and_scales_capacity_by_unlabelled_rows(data) -> None:
+def test_prepare_uses_each_person_on_one_side_only_and_scales_capacity_by_unlabelled_rows(frame, data) -> None:
+    validation = validation_people(frame["person_id"], CONFIG.split)
+    on_their_side = np.where(frame.index < 3000, ~validation, validation)
+    expected = [i for i in range(6000) if on_their_side[i] and i not in (5, 3005)]
     used = np.sort(np.concatenate([data.rows[r] for r in ROLES]))
-    assert used.tolist() == [i for i in range(6000) if i not in (5, 3005)]
+    assert used.tolist() == expected
     assert data.slices["slice"].tolist() == list(ROLES)
-    assert data.slices["rows"].sum() == 5998
+    assert data.slices["rows"].sum() == len(expected)
     labelled_valid = len(data.rows["calibrate"]) + len(data.rows["evaluate"])
-    assert labelled_valid == 2999
-    assert data.capacity_fraction == pytest.approx(0.05 * 3000 / 2999)
+    at_valid = int(validation[3000:].sum())
+    assert labelled_valid == at_valid - (1 if validation[3005] else 0)
+    assert data.capacity_fraction == pytest.approx(0.05 * at_valid / labelled_valid)
     assert data.fractions == {"capacity": data.capacity_fraction, "top10pct": 0.1}
     assert list(data.X.columns) == PREDICTORS
 
