@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_model.py --people 20000 --section sim20k
+    python benchmarks/bench_model.py --people 100000 --section sim100k
 
 For each mechanism (the project's simulator, ``features.simulation.simulate``; and the
 self-exciting mechanism B, ``features.simulation.mechanism_b``) it simulates a population, builds
