@@ -185,15 +185,15 @@ class VisitClassifier:
         columns = ", ".join(self.visit.admission_method_columns + self.visit.admission_method_detail_columns) or "no column"
         message = (
             f"{total:,} of {self.inpatient:,} inpatient visits (visit_concept_id {concepts}) carry no admission method or ER marker "
-            f"and were mapped to {settings}; if this extract comes from SUS/HES, set [visit] admission_method_columns "
-            f"to the column holding the admission method (searched: {columns}), or have the ETL write it to one."
+            f"and were mapped to {settings}; if this extract comes from SUS/HES, set visit.admission_method_columns in the "
+            f"mapping file to the column holding the admission method (searched: {columns}), or have the ETL write it to one."
         )
         unlisted = sum(self.counts.get(DEFAULT_UNLISTED_METHOD, Counter()).values())
         if unlisted:
             common = ", ".join(f"{code!r} ({count:,})" for code, count in self.unlisted.most_common(_UNLISTED_QUOTED))
             message += (
-                f" {unlisted:,} of them hold a value there that is not a listed admission method"
+                f" Values there that are not listed admission methods were found in {unlisted:,} of them"
                 + (f", most often {common}" if common else "")
-                + " (an admission source such as 19 'usual place of residence' is not an admission method)."
+                + "; an admission source such as 19 (usual place of residence) is not an admission method."
             )
         return message
