@@ -281,3 +281,12 @@ def test_a_sus_style_cdm_in_a_database_is_classified_like_the_folder(sus_cdm: Pa
     assert from_database.visit_classification == from_folder.visit_classification
     assert from_database.warnings[0] == from_folder.warnings[0]
     assert from_database.visit_classification["admission_method_emergency"] == {"emergency_admission": 3}
+
+
+def test_a_mapping_copy_from_before_the_admission_method_rules_is_rejected_naming_the_section_to_copy(tmp_path: Path) -> None:
+    text = DEFAULT_OMOP_MAPPING.read_text()
+    old = tmp_path / "old.toml"
+    old.write_text(text[: text.index("\n[visit]\n")])
+    with pytest.raises(MappingError, match=r"visit must be a section of an OMOP mapping file; got a file without \[visit\] .*"
+                                           r"Copy \[visit\] and its \[\[visit.admission_methods\]\] from .*omop_mapping.toml"):
+        load_omop_mapping(old)
