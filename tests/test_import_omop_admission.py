@@ -116,7 +116,9 @@ def test_visit_classification_adds_up_to_the_visit_rows_read_and_to_the_mapped_a
     assert saved["visit_classification"] == classified
 
 
-def test_a_share_of_defaulted_inpatient_visits_above_the_threshold_is_warned_naming_the_count_and_the_fix(sus_cdm: Path, tmp_path: Path) -> None:
+def test_a_share_of_defaulted_inpatient_visits_above_the_threshold_is_warned_with_the_count_and_the_fix(
+    sus_cdm: Path, tmp_path: Path
+) -> None:
     # 2 of the 8 inpatient (9201) visits mapped (1–8) took the default: 25% > warn_default_share 10%.
     report = import_omop(sus_cdm, tmp_path / "out")
     assert report.warnings == [
@@ -245,7 +247,8 @@ def test_an_admission_method_code_listed_in_two_groups_is_rejected_naming_both(t
 
 
 def test_an_admission_method_pattern_without_exactly_one_group_is_rejected(tmp_path: Path) -> None:
-    mapping = _mapping(tmp_path, **{"admission_method_pattern = '(?:.*[/:]\\s*)?([0-9A-Za-z]{2})'": "admission_method_pattern = '[0-9]{2}'"})
+    default = "admission_method_pattern = '(?:.*[/:]\\s*)?([0-9A-Za-z]{2})'"
+    mapping = _mapping(tmp_path, **{default: "admission_method_pattern = '[0-9]{2}'"})
     with pytest.raises(MappingError, match=r"admission_method_pattern must have exactly one group \(the admission method code\); got 0"):
         load_omop_mapping(mapping)
 

@@ -222,16 +222,6 @@ class OmopMapping(TypedConfig):
     visit: OmopVisitMapping = Field(
         description="Admission method rules for inpatient visits (NHS SUS/HES ETLs); applied after ER-marker visit rules."
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _has_visit_section(cls, values: object) -> object:
-        if isinstance(values, dict) and "visit" not in values:
-            raise ValueError(
-                "visit must be a section of an OMOP mapping file; got a file without [visit] (written before the admission "
-                f"method rules). Copy [visit] and its [[visit.admission_methods]] from {DEFAULT_OMOP_MAPPING}."
-            )
-        return values
     sexes: SexMap = Field(description="gender_concept_id → contract sex (F, M, U); other concepts become U.")
     code_vocabularies: dict[str, str] = Field(
         description="concept.vocabulary_id values kept in codes (→ contract code_system); concepts in others are not mapped."
@@ -245,6 +235,16 @@ class OmopMapping(TypedConfig):
     default_registered_from: RegisteredFrom = Field(
         description="registered_from for a person without an observation_period: 'birth_date' or an ISO date."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _has_visit_section(cls, values: object) -> object:
+        if isinstance(values, dict) and "visit" not in values:
+            raise ValueError(
+                "visit must be a section of an OMOP mapping file; got a file without [visit] (written before the admission "
+                f"method rules). Copy [visit] and its [[visit.admission_methods]] from {DEFAULT_OMOP_MAPPING}."
+            )
+        return values
 
 
 
