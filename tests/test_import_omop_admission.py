@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,7 @@ from database_support import fresh_database_url
 from features.importers.errors import MappingError
 from features.importers.mapping import DEFAULT_OMOP_MAPPING, load_omop_mapping
 from features.importers.omop import import_omop
+from features.simulation import simulate
 from risingrisk.commands.importers import import_app
 
 #: 581476 "Home Visit": what a SUS-based ETL writes as admitted_from for admission source 19 (usual place of residence).
@@ -293,3 +295,66 @@ def test_a_mapping_copy_from_before_the_admission_method_rules_is_rejected_namin
     with pytest.raises(MappingError, match=r"visit must be a section of an OMOP mapping file; got a file without \[visit\] .*"
                                            r"Copy \[visit\] and its \[\[visit.admission_methods\]\] from .*omop_mapping.toml"):
         load_omop_mapping(old)
+
+
+#: How a SUS-based ETL writes each contract setting: (visit_concept_id, admitted_from_concept_id, admission method values).
+#: The methods cycle through plain and etl_ndorms-style "source/method" values; settings absent here have no OMOP concept.
+_SUS_SHAPES: dict[str, tuple[int, int | None, tuple[str | None, ...]]] = {
+    "emergency_admission": (9201, HOME, ("21", "22", "2A", "19/28", "2d")),
+    "elective_admission": (9201, HOME, ("11", "12", "19/13")),
+    "ed": (9203, None, (None,)),
+    "outpatient": (9202, None, (None,)),
+    "gp": (581477, None, (None,)),
+    "ambulance": (38004353, None, (None,)),
+    "community": (581476, None, (None,)),
+}
+
+
+def _sus_cdm_from_contract(data_dir: Path, out: Path, with_methods: bool = True) -> Path:
+    """A contract folder written as SUS-style OMOP person and visit_occurrence tables (concept 0 for settings OMOP lacks)."""
+    persons = pd.read_parquet(data_dir / "persons.parquet")
+    _write(out, "person", [
+        {"person_id": row.person_id, "gender_concept_id": 8507, "year_of_birth": pd.Timestamp(row.birth_date).year,
+         "month_of_birth": pd.Timestamp(row.birth_date).month, "day_of_birth": pd.Timestamp(row.birth_date).day}
+        for row in persons.itertuples(index=False)
+    ])
+    visits = []
+    for number, row in enumerate(pd.read_parquet(data_dir / "events.parquet").itertuples(index=False)):
+        concept, admitted_from, methods = _SUS_SHAPES.get(row.setting, (0, None, (None,)))
+        visits.append({
+            "visit_occurrence_id": number, "person_id": row.person_id, "visit_concept_id": concept,
+            "visit_start_datetime": pd.Timestamp(row.event_date).isoformat(), "admitted_from_concept_id": admitted_from,
+            "admitted_from_source_value": methods[number % len(methods)] if with_methods else "19" if concept == 9201 else None,
+        })
+    _write(out, "visit_occurrence", visits)
+    return out
+
+
+def test_a_simulated_population_written_the_sus_way_imports_back_to_the_same_settings(tmp_path: Path) -> None:
+    simulate(people=300, seed=11, out=tmp_path / "sim", start=date(2022, 1, 1), end=date(2024, 1, 1))
+    original = pd.read_parquet(tmp_path / "sim" / "events.parquet")
+    covered = original[original["setting"].isin(list(_SUS_SHAPES))]
+    report = import_omop(_sus_cdm_from_contract(tmp_path / "sim", tmp_path / "cdm"), tmp_path / "out")
+    keys = ["person_id", "event_date", "setting"]
+    imported = pd.read_parquet(tmp_path / "out" / "events.parquet")[keys].sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(imported, covered[keys].sort_values(keys).reset_index(drop=True), check_dtype=False)
+    admissions = original["setting"].value_counts()
+    assert report.visit_classification["admission_method_emergency"] == {"emergency_admission": admissions["emergency_admission"]}
+    assert report.visit_classification["admission_method_elective"] == {"elective_admission": admissions["elective_admission"]}
+    assert report.inputs["visit_occurrence"].not_mapped == {"no_setting_rule": len(original) - len(covered)}
+    assert not any("inpatient visits" in warning for warning in report.warnings)
+
+
+def test_the_same_population_without_admission_methods_loses_its_emergency_admissions_and_says_so(tmp_path: Path) -> None:
+    # What the Oxford mapper's output looks like: the admission source (19) where the method would be.
+    simulate(people=300, seed=11, out=tmp_path / "sim", start=date(2022, 1, 1), end=date(2024, 1, 1))
+    admissions = pd.read_parquet(tmp_path / "sim" / "events.parquet")["setting"].value_counts()
+    inpatient = int(admissions["emergency_admission"] + admissions["elective_admission"])
+    report = import_omop(_sus_cdm_from_contract(tmp_path / "sim", tmp_path / "cdm", with_methods=False), tmp_path / "out")
+    imported = pd.read_parquet(tmp_path / "out" / "events.parquet")["setting"].value_counts()
+    assert "emergency_admission" not in imported and imported["elective_admission"] == inpatient
+    assert report.visit_classification["default_unlisted_admission_method"] == {"elective_admission": inpatient}
+    assert report.warnings[0].startswith(
+        f"{inpatient:,} of {inpatient:,} inpatient visits (visit_concept_id 9201) carry no admission method or ER marker"
+    )
+    assert f"most often '19' ({inpatient:,})" in report.warnings[0]
