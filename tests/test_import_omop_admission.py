@@ -248,6 +248,12 @@ def test_an_admission_method_code_listed_in_two_groups_is_rejected_naming_both(t
         load_omop_mapping(mapping)
 
 
+def test_an_empty_admission_method_code_is_rejected_as_it_would_match_any_unreadable_value(tmp_path: Path) -> None:
+    mapping = _mapping(tmp_path, **{'codes = ["31", "32"]': 'codes = ["31", "32", " "]'})
+    with pytest.raises(MappingError, match=r"admission method codes must not be empty; got ' ' in 'maternity'"):
+        load_omop_mapping(mapping)
+
+
 def test_an_admission_method_pattern_without_exactly_one_group_is_rejected(tmp_path: Path) -> None:
     default = "admission_method_pattern = '(?:.*[/:]\\s*)?([0-9A-Za-z]{2})'"
     mapping = _mapping(tmp_path, **{default: "admission_method_pattern = '[0-9]{2}'"})

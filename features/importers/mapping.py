@@ -204,6 +204,8 @@ class OmopVisitMapping(TypedConfig):
         seen: dict[str, str] = {}
         for rule in self.admission_methods:
             for code in rule.codes:
+                if not code.strip():
+                    raise ValueError(f"admission method codes must not be empty; got {code!r} in {rule.name!r}")
                 other = seen.setdefault(code.strip().upper(), rule.name)
                 if other != rule.name:
                     raise ValueError(
