@@ -97,6 +97,12 @@ def test_visit_concepts_map_to_settings_with_costs_and_unmatched_visits_are_repo
     assert report.inputs["visit_occurrence"].examples["no_setting_rule"][0].detail == "visit_concept_id=32036 admitted_from_concept_id=None"
     assert report.inputs["cost"].not_mapped == {"cost_domain_not_visit": 1, "visit_not_found": 1}
     assert report.inputs["visit_detail"].not_mapped == {"counted_in_visit_occurrence": 1}
+    assert report.visit_classification == {
+        "default_no_admission_method": {"elective_admission": 1},
+        "er_marker": {"emergency_admission": 1},
+        "not_mapped": {"no_setting_rule": 1},
+        "visit_concept": {"ambulance": 1, "ed": 1, "outpatient": 1},
+    }
 
 
 def test_persons_take_registration_from_observation_periods_and_death_from_the_death_table(cdm: Path, tmp_path: Path) -> None:
@@ -109,6 +115,7 @@ def test_persons_take_registration_from_observation_periods_and_death_from_the_d
     ]
     assert report.inputs["person"].not_mapped == {"missing_birth_date": 1}
     assert report.defaults_applied == {
+        "events.setting=elective_admission (inpatient visit without ER marker or listed admission method)": 1,
         "persons.birth_date month/day=1 (only year_of_birth)": 1,
         "persons.registered_from=birth_date (no observation_period)": 1,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -21,6 +22,8 @@ __all__ = [
     "FhirPatientMapping",
     "FhirMapping",
     "VisitRule",
+    "AdmissionMethodRule",
+    "OmopVisitMapping",
     "OmopMapping",
     "load_fhir_mapping",
     "load_omop_mapping",
@@ -144,12 +147,82 @@ class VisitRule(TypedConfig):
     )
 
 
+class AdmissionMethodRule(TypedConfig):
+    """One group of admission method codes (NHS Data Dictionary "Admission Method") and the setting it gives an inpatient visit."""
+
+    name: str = Field(min_length=1, description="Short name used in the report (emergency, elective, maternity, other).")
+    setting: Setting = Field(description="Contract setting given to inpatient visits whose admission method is one of codes.")
+    codes: tuple[str, ...] = Field(min_length=1, description="Admission method codes (21, 2A, 11, …); matched ignoring case.")
+
+
+class OmopVisitMapping(TypedConfig):
+    """How the admission method, where an NHS ETL kept it, decides the setting of an inpatient visit."""
+
+    admission_method_concepts: tuple[int, ...] = Field(
+        description="visit_concept_id values whose setting the admission method decides (9201 inpatient), unless an ER-marker "
+        "rule (a visit rule with admitted_from) matched first."
+    )
+    admission_method_columns: tuple[str, ...] = Field(
+        description="visit_occurrence columns holding the admission method, tried in order; the first listed code found wins."
+    )
+    admission_method_detail_columns: tuple[str, ...] = Field(
+        default=(),
+        description="visit_detail columns holding the admission method, tried after admission_method_columns "
+        "(the earliest visit_detail row of the visit with a listed code wins); empty: visit_detail is not searched.",
+    )
+    admission_method_pattern: str = Field(
+        description="Regular expression matched against the whole trimmed value; its one group is the admission method code."
+    )
+    warn_default_share: float = Field(
+        ge=0, le=1,
+        description="Warn when more than this share of admission_method_concepts visits carry neither an ER marker nor a listed "
+        "admission method and so take their visit rule's setting.",
+    )
+    admission_methods: tuple[AdmissionMethodRule, ...] = Field(
+        min_length=1, description="Admission method code groups; a code may appear in one group only."
+    )
+
+    @field_validator("admission_method_pattern")
+    @classmethod
+    def _one_group(cls, value: str) -> str:
+        try:
+            groups = re.compile(value).groups
+        except re.error as exc:
+            raise ValueError(f"admission_method_pattern must be a valid regular expression; got {value!r} ({exc})") from None
+        if groups != 1:
+            raise ValueError(
+                f"admission_method_pattern must have exactly one group (the admission method code); got {groups} in {value!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _codes_and_names_unique(self) -> OmopVisitMapping:
+        names = [rule.name for rule in self.admission_methods]
+        repeated_names = sorted({name for name in names if names.count(name) > 1})
+        if repeated_names:
+            raise ValueError(f"admission_methods names must be unique; got {', '.join(repeated_names)} more than once")
+        seen: dict[str, str] = {}
+        for rule in self.admission_methods:
+            for code in rule.codes:
+                if not code.strip():
+                    raise ValueError(f"admission method codes must not be empty; got {code!r} in {rule.name!r}")
+                other = seen.setdefault(code.strip().upper(), rule.name)
+                if other != rule.name:
+                    raise ValueError(
+                        f"an admission method code must belong to one admission_methods group; got {code!r} in both "
+                        f"{other!r} and {rule.name!r}"
+                    )
+        return self
+
 
 class OmopMapping(TypedConfig):
     """How OMOP CDM v5.4 tables become persons, events and codes rows."""
 
     visit_rules: tuple[VisitRule, ...] = Field(
         min_length=1, description="Visit → setting rules; the first matching rule wins, unmatched visits are reported."
+    )
+    visit: OmopVisitMapping = Field(
+        description="Admission method rules for inpatient visits (NHS SUS/HES ETLs); applied after ER-marker visit rules."
     )
     sexes: SexMap = Field(description="gender_concept_id → contract sex (F, M, U); other concepts become U.")
     code_vocabularies: dict[str, str] = Field(
@@ -164,6 +237,16 @@ class OmopMapping(TypedConfig):
     default_registered_from: RegisteredFrom = Field(
         description="registered_from for a person without an observation_period: 'birth_date' or an ISO date."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _has_visit_section(cls, values: object) -> object:
+        if isinstance(values, dict) and "visit" not in values:
+            raise ValueError(
+                "visit must be a section of an OMOP mapping file; got a file without [visit] (written before the admission "
+                f"method rules). Copy [visit] and its [[visit.admission_methods]] from {DEFAULT_OMOP_MAPPING}."
+            )
+        return values
 
 
 

@@ -1,7 +1,9 @@
 """Import OMOP CDM v5.4 tables (a Parquet/CSV folder or a database URL) into a data-contract folder, streaming, every row reported.
 
 Tables read: ``person``, ``observation_period`` (registration), ``death``, ``visit_occurrence``
-(events; ``visit_detail`` rows are parts of a visit and are reported as counted there),
+(events, their setting decided by :mod:`features.importers.omop_visits`: visit rules, ER markers
+and NHS admission methods; ``visit_detail`` rows are parts of a visit, searched for its admission
+method when configured and reported as counted there),
 ``condition_occurrence``, ``observation``, ``procedure_occurrence`` (codes, through ``concept`` to the
 vocabulary code, standard concept first then the source concept) and ``cost`` (visit costs).
 Only ``person`` is required. Lookups (concepts of kept vocabularies, one registration, death and
@@ -12,6 +14,7 @@ whichever :mod:`features.importers.omop_sources` source holds them, through one 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -19,12 +22,13 @@ from typing import Any
 from features.importers.errors import ImportSourceError
 from features.importers.mapping import DEFAULT_OMOP_MAPPING, OmopMapping, load_omop_mapping
 from features.importers.omop_sources import DatabaseSource, OmopSource, open_source
+from features.importers.omop_visits import DEFAULT_NO_METHOD, DEFAULT_UNLISTED_METHOD, VisitClassifier
 from features.importers.output import prepare_out
 from features.importers.report import REPORT_FILE, ImportReport, Tally
 from features.importers.writer import SCHEMAS, open_writers
 from features.progress import ProgressCallback, report
 
-__all__ = ["OMOP_TABLES", "import_omop"]
+__all__ = ["OMOP_TABLES", "OmopImportReport", "import_omop"]
 
 #: The OMOP tables the importer reads, in reading order.
 OMOP_TABLES: tuple[str, ...] = (
@@ -33,8 +37,8 @@ OMOP_TABLES: tuple[str, ...] = (
     "observation_period",
     "death",
     "person",
-    "visit_occurrence",
     "visit_detail",
+    "visit_occurrence",
     "condition_occurrence",
     "observation",
     "procedure_occurrence",
@@ -46,6 +50,19 @@ _CODE_TABLES: dict[str, tuple[str, str, str, str | None]] = {
     "procedure_occurrence": ("procedure_concept_id", "procedure_source_concept_id", "procedure_date", "procedure_end_date"),
 }
 _TASK = "Importing OMOP"
+_DEFAULTED = (DEFAULT_NO_METHOD, DEFAULT_UNLISTED_METHOD)
+
+
+@dataclass
+class OmopImportReport(ImportReport):
+    """An :class:`ImportReport` plus how each ``visit_occurrence`` row's setting was decided.
+
+    ``visit_classification`` maps a key (``er_marker``, ``visit_concept``, ``admission_method_<name>``,
+    ``default_no_admission_method``, ``default_unlisted_admission_method``, ``not_mapped``) to visits
+    by setting (by reason under ``not_mapped``); over all keys they add up to the rows read.
+    """
+
+    visit_classification: dict[str, dict[str, int]]
 
 
 def _int(value: Any) -> int | None:
@@ -116,6 +133,7 @@ class _OmopImport:
         self.periods: dict[str, tuple[date, date | None]] = {}
         self.deaths: dict[str, date] = {}
         self.persons: set[str] = set()
+        self.visit_classifier = VisitClassifier(mapping)
         self.warnings: list[str] = []
         self.file = ""
 
@@ -230,26 +248,28 @@ class _OmopImport:
             self.warnings.append(f"{orphans} observation_period or death rows name a person absent from the person table.")
 
     def visits(self) -> None:
+        classifier = self.visit_classifier
+        for number, row in self._rows("visit_detail"):
+            start = _instant(row.get("visit_detail_start_datetime")) or _instant(row.get("visit_detail_start_date"))
+            classifier.note_detail(_int(row.get("visit_occurrence_id")), start, row)
+            self._skip("visit_detail", "counted_in_visit_occurrence", number, "a part of a visit_occurrence row, which is the event")
         used: set[int] = set()
         for number, row in self._rows("visit_occurrence"):
             person = _id(row.get("person_id"))
             start = _instant(row.get("visit_start_datetime")) or _instant(row.get("visit_start_date"))
             if not person or start is None:
                 self._skip("visit_occurrence", "missing_person_or_date", number, "person_id or visit_start_date empty")
+                classifier.not_mapped("missing_person_or_date")
                 continue
             concept, source = _int(row.get("visit_concept_id")), _int(row.get("admitted_from_concept_id"))
-            setting = next(
-                (
-                    rule.setting
-                    for rule in self.mapping.visit_rules
-                    if concept in rule.visit_concepts and (not rule.admitted_from or source in rule.admitted_from)
-                ),
-                None,
-            )
+            visit = _int(row.get("visit_occurrence_id"))
+            setting, how = classifier.classify(row, concept, source, visit)
             if setting is None:
                 self._skip("visit_occurrence", "no_setting_rule", number, f"visit_concept_id={concept} admitted_from_concept_id={source}")
+                classifier.not_mapped("no_setting_rule")
                 continue
-            visit = _int(row.get("visit_occurrence_id"))
+            if how in _DEFAULTED:
+                self.tally.default(f"events.setting={setting} (inpatient visit without ER marker or listed admission method)")
             held = self.costs.get(visit) if visit is not None else None
             if held is not None:
                 used.add(visit)  # type: ignore[arg-type]
@@ -261,8 +281,9 @@ class _OmopImport:
             else:
                 self.tally.not_mapped("cost", "visit_not_found", self.src.where("cost"), "(after visits)",
                                       "cost_event_id names no imported visit", n=int(rows))
-        for number, _ in self._rows("visit_detail"):
-            self._skip("visit_detail", "counted_in_visit_occurrence", number, "a part of a visit_occurrence row, which is the event")
+        warning = classifier.warning()
+        if warning:
+            self.warnings.append(warning)
 
     def codes(self, table: str) -> None:
         concept_column, source_column, start_column, end_column = _CODE_TABLES[table]
@@ -291,7 +312,7 @@ def import_omop(
     schema: str | None = None,
     chunk_rows: int = 100_000,
     progress: ProgressCallback | None = None,
-) -> ImportReport:
+) -> OmopImportReport:
     """Convert the OMOP CDM v5.4 tables in ``src`` (a folder or a database) into the contract tables in ``out``.
 
     Parameters
@@ -314,8 +335,10 @@ def import_omop(
 
     Returns
     -------
-    ImportReport
-        Every row read, by table: mapped, or not mapped with the reason and the first examples.
+    OmopImportReport
+        Every row read, by table: mapped, or not mapped with the reason and the first examples;
+        ``visit_classification`` says how each visit's setting was decided, and ``warnings`` says
+        when many inpatient visits had no admission method or ER marker.
         ``source`` names a database URL with its password masked. OMOP has no record time, so
         ``recorded_at`` is empty (validate defaults it to the event date): backfilled rows cannot
         be told apart from timely ones.
@@ -340,7 +363,7 @@ def import_omop(
         source.close()
     if absent:
         run.warnings.append(f"tables absent from {source.name}: {', '.join(absent)}")
-    result = ImportReport(
+    result = OmopImportReport(
         source_format="omop",
         source=source.name,
         out_dir=str(out),
@@ -350,6 +373,7 @@ def import_omop(
         rows_written={name: writer.rows_written for name, writer in run.writers.items()},
         defaults_applied=dict(sorted(run.tally.defaults.items())),
         warnings=run.warnings,
+        visit_classification=run.visit_classifier.classification(),
     )
     result.write(out / REPORT_FILE)
     return result
