@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import create_engine
+from rich.console import Console
 from typer.testing import CliRunner
 
 from database_support import fresh_database_url
@@ -18,8 +19,9 @@ from database_support import fresh_database_url
 from features.importers.errors import MappingError
 from features.importers.mapping import DEFAULT_OMOP_MAPPING, load_omop_mapping
 from features.importers.omop import import_omop
+from features.importers.report import ImportReport
 from features.simulation import simulate
-from risingrisk.commands.importers import import_app
+from risingrisk.commands.importers import import_app, render_report
 
 #: 581476 "Home Visit": what a SUS-based ETL writes as admitted_from for admission source 19 (usual place of residence).
 HOME = 581476
@@ -364,3 +366,16 @@ def test_the_same_population_without_admission_methods_loses_its_emergency_admis
         f"{inpatient:,} of {inpatient:,} inpatient visits (visit_concept_id 9201) carry no admission method or ER marker"
     )
     assert f"most often '19' ({inpatient:,})" in report.warnings[0]
+
+
+def test_the_printed_report_shows_warnings_and_defaults_with_square_brackets_verbatim() -> None:
+    report = ImportReport(
+        source_format="omop", source="cdm", out_dir="out", mapping_file="omop_mapping.toml", created_at="2026-12-01T00:00:00Z",
+        inputs={}, rows_written={}, defaults_applied={"[visit] default for 9201 -> elective_admission": 3},
+        warnings=["set [visit] admission_method_columns to the column holding the admission method"],
+    )
+    console = Console(record=True, width=200)
+    render_report(report, console)
+    text = console.export_text()
+    assert "default applied 3×: [visit] default for 9201 -> elective_admission" in text
+    assert "warning: set [visit] admission_method_columns to the column holding the admission method" in text

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from features.errors import ConfigError
 from features.importers.errors import ImportSourceError
@@ -43,9 +44,9 @@ def render_report(report: ImportReport, console: Console) -> None:
     written = ", ".join(f"{name} {rows:,}" for name, rows in report.rows_written.items())
     console.print(f"Rows written to {report.out_dir}: {written}")
     for what, count in report.defaults_applied.items():
-        console.print(f"default applied {count:,}×: {what}")
+        console.print(f"default applied {count:,}×: {escape(what)}")
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     console.print(f"Report with the first examples of each reason: {Path(report.out_dir) / REPORT_FILE}")
     console.print(f"Next: risingrisk validate --data {report.out_dir}")
 
@@ -56,7 +57,7 @@ def _run(runner: Callable[..., ImportReport], src: Path | str, out: Path, mappin
         with stage_progress("import", console) as progress:
             report = runner(src, out, mapping=mapping, progress=progress, **options)
     except (ImportSourceError, ConfigError) as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {escape(str(error))}")
         raise typer.Exit(code=2) from error
     render_report(report, console)
 
