@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import typer
 from rich.console import Console, Group, RenderableType
+from rich.markup import escape
 
 from features.database import database_url, upgrade
 from features.home import HOME_ENV, Home, home as resolve_home
@@ -27,7 +28,7 @@ from serving.auth import TokenStore
 from serving.run import bentoml_argv
 from serving.scoring_run import MonitorGate, score_and_publish
 from training.config import load_config
-from training.errors import ModelNotFoundError
+from training.errors import ConfigError, ModelNotFoundError
 from training.promote import PromotionDecision, promote
 from training.registry import load_model
 from training.train import TrainResult, train
@@ -217,8 +218,12 @@ def demo_command(
     """Simulate a population, validate, train, promote, score, publish, create tokens and serve the lists."""
     console = new_console()
     where = resolve_home(home)
-    with stage_progress("demo", console, where=where) as stages:
-        result = run_demo(people=people, seed=seed, where=where, experiment=experiment, progress=stages, detail=stages.detail)
+    try:
+        with stage_progress("demo", console, where=where) as stages:
+            result = run_demo(people=people, seed=seed, where=where, experiment=experiment, progress=stages, detail=stages.detail)
+    except (ModelNotFoundError, ConfigError) as error:
+        console.print(f"[red]demo stopped:[/] {escape(str(error))}")
+        raise typer.Exit(code=1) from None
     console.print(_summary(result))
     if result.promotion is not None:
         print_decision(console, result.promotion, table=False)

@@ -84,3 +84,21 @@ def test_demo_publishes_lists_with_a_token_per_neighbourhood_prints_a_clean_log_
     live = [r for r in store.records() if r.label == DEMO_LABEL and r.revoked_at is None]
     assert len(live) == len(list_sizes) + 1
     assert dict(line.split("\t") for line in tokens_file.read_text().splitlines()) == second.tokens
+
+
+@pytest.mark.slow
+def test_a_demo_whose_model_is_not_promoted_stops_with_the_reasons_and_no_traceback(tmp_path: Path) -> None:
+    where = home(tmp_path / "home")
+    experiment = tmp_path / "strict.toml"
+    experiment.write_text(tomli_w.dumps({**FAST, "equity": {**FAST["equity"], "min_group_auroc": 0.999}}))
+
+    ran = CliRunner().invoke(
+        app, ["demo", "--people", "3000", "--seed", "3", "--home", str(where.root), "--experiment", str(experiment), "--no-serve"],
+        env={"COLUMNS": "200"}, terminal_width=200,
+    )
+
+    assert ran.exit_code == 1
+    said = " ".join(ran.output.split())
+    assert "demo: promote … " in said
+    assert "demo stopped: the demo needs a champion model to score with, and the model it trained was not promoted: " in said
+    assert "Traceback" not in ran.output and "│" not in ran.output
