@@ -80,7 +80,10 @@ def _train(d: dict[str, Any]) -> Iterator[Row]:
                 )
         passed = _get(body, "acceptance", "passed")
         if passed is not None:
-            yield f"train ({section}): every acceptance check", "pass", "pass" if passed else "FAIL", _run(body)
+            acceptance = body["acceptance"]
+            failed = [k for k, v in (acceptance.get("checks") or {}).items() if v is False]
+            failed += [f"equity: {f}" for f in acceptance.get("equity_failures") or []]
+            yield f"train ({section}): every acceptance check", "pass", "pass" if passed else "FAIL: " + "; ".join(failed), _run(body)
 
 
 def _score(d: dict[str, Any]) -> Iterator[Row]:
