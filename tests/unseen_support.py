@@ -19,7 +19,7 @@ from training.registry import MODEL_NAME, log_and_register
 from training.split import IndexDates
 from training.tracking import configure_tracking
 
-__all__ = ["HAND_DATES", "PREDICTORS", "hand_frame", "hand_data", "split_params", "register"]
+__all__ = ["HAND_DATES", "PREDICTORS", "hand_frame", "hand_data", "split_params", "fit_small", "register"]
 
 #: Two monthly training dates and two quarterly validation dates (each date's 6-18 month outcome window overlaps the next's).
 HAND_DATES = IndexDates(train=(date(2021, 1, 1), date(2021, 2, 1)), valid=(date(2021, 6, 1), date(2021, 9, 1)))
@@ -61,15 +61,19 @@ def split_params(config: ExperimentConfig, *, old_split: bool = False) -> dict[s
     return params
 
 
-def register(
-    home: Home, data: TrainingData, *, params: dict[str, str], aliases: tuple[str, ...], metrics: dict[str, float] | None = None,
-    tags: dict[str, str] | None = None,
-) -> str:
-    """Fit a small LightGBM on ``data``'s fit slice, calibrate it on its calibration slice and register it in a run with ``params``."""
+def fit_small(data: TrainingData) -> RiskModel:
+    """A small LightGBM grown on ``data``'s fit slice (trees chosen on its early-stopping slice), calibrated on its calibration slice."""
     fit, stop, cal = data.rows["fit"], data.rows["early_stop"], data.rows["calibrate"]
     model = RiskModel(n_estimators=30, learning_rate=0.1, num_leaves=7, min_child_samples=20, early_stopping_rounds=10, n_jobs=1)
     model.fit(data.X.iloc[fit], data.y[fit], X_valid=data.X.iloc[stop], y_valid=data.y[stop])
-    model.calibrate(data.X.iloc[cal], data.y[cal], method="platt")
+    return model.calibrate(data.X.iloc[cal], data.y[cal], method="platt")
+
+
+def register(
+    home: Home, model: RiskModel, *, params: dict[str, str], aliases: tuple[str, ...], metrics: dict[str, float] | None = None,
+    tags: dict[str, str] | None = None, example: pd.DataFrame,
+) -> str:
+    """Register ``model`` in a run that recorded ``params`` (and ``metrics``, ``tags``), as a training run would."""
     configure_tracking(home)
     metadata = {"feature_names": PREDICTORS, "outcome": "high_intensity_use", "feature_config": FeatureConfig().to_dict(),
                 "training_window": HAND_DATES.as_dict()}
@@ -77,4 +81,4 @@ def register(
         mlflow.log_params(params)
         mlflow.log_metrics(metrics or {})
         mlflow.set_tags(tags or {})
-        return log_and_register(model, name=MODEL_NAME, example=data.X.head(5), metadata=metadata, aliases=aliases)
+        return log_and_register(model, name=MODEL_NAME, example=example, metadata=metadata, aliases=aliases)
