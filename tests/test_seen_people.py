@@ -24,15 +24,15 @@ def _people(**changes: object) -> TrainingPeople:
 
 def test_the_validation_people_are_those_whose_keyed_hash_falls_below_the_recorded_fraction() -> None:
     assert (person_fraction(IDS, 7) < 0.4).sum() == 3  # the hand-read list above is the hash's
-    assert IDS[_people().never_fitted(IDS)].tolist() == SEED_7_VALIDATION
-    assert IDS[_people(seed=8).never_fitted(IDS)].tolist() == ["h01", "h04", "h06", "h08", "h11"]
-    assert IDS[_people(validation_fraction=0.2).never_fitted(IDS)].tolist() == ["h05"]
+    assert IDS[_people().never_trained_on(IDS)].tolist() == SEED_7_VALIDATION
+    assert IDS[_people(seed=8).never_trained_on(IDS)].tolist() == ["h01", "h04", "h06", "h08", "h11"]
+    assert IDS[_people(validation_fraction=0.2).never_trained_on(IDS)].tolist() == ["h05"]
 
 
-def test_a_model_trained_with_the_old_split_never_fitted_nobody() -> None:
+def test_a_model_trained_with_the_old_split_never_trained_on_nobody() -> None:
     old = _people(validation_fraction=None)
     assert old.recorded is False
-    assert not old.never_fitted(IDS).any()
+    assert not old.never_trained_on(IDS).any()
     assert old.describe() == f"v1 {OLD_SPLIT}"
 
 

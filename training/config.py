@@ -256,7 +256,7 @@ class PromotionConfig(_Table):
     )
     min_compared_outcomes: int = Field(
         100,
-        description="The champion is compared head to head only on the challenger's evaluation rows of people neither model was fitted "
+        description="The champion is compared head to head only on the challenger's evaluation rows of people neither model was trained "
         "on; with fewer than this many outcomes (or non-outcomes) among them the comparison is refused (about 100 events is the usual "
         "minimum for a validation sample).",
     )

@@ -37,7 +37,7 @@ class Evaluation:
     ``probabilities`` are each model's calibrated probabilities; ``ranking`` the scores its rank
     metrics use (the rules' raw scores: an isotonic map can merge levels, the ranking must be the
     rule's own). ``oracle`` is ``None`` on real data; ``champion`` holds the champion and the
-    challenger on the same rows of people neither was fitted on (:class:`HeadToHead`), or is ``None``.
+    challenger on the same rows of people neither was trained on (:class:`HeadToHead`), or is ``None``.
     """
 
     y: np.ndarray
@@ -109,9 +109,9 @@ def oracle_comparison(
 
 @dataclass(frozen=True)
 class HeadToHead:
-    """The champion and the challenger on the same evaluation rows: the challenger's ``evaluate`` rows of people neither was fitted on.
+    """The champion and the challenger on the same evaluation rows: the challenger's ``evaluate`` rows of people neither was trained on.
 
-    ``rows`` were compared and ``dropped`` left out (people the champion was fitted on, by its
+    ``rows`` were compared and ``dropped`` left out (people the champion was trained on, by its
     recorded split settings); ``basis`` says so in a sentence. ``champion`` and ``challenger`` are
     ``None`` when the comparison is refused (``basis`` then says why).
     """
@@ -140,12 +140,12 @@ class HeadToHead:
 def head_to_head(
     champion: LoadedModel | None, data: TrainingData, challenger_p: np.ndarray, *, config: ExperimentConfig, challenger_metrics: dict[str, MetricCI]
 ) -> HeadToHead | None:
-    """The champion and the challenger on the challenger's ``evaluate`` rows of people neither model was fitted on.
+    """The champion and the challenger on the challenger's ``evaluate`` rows of people neither model was trained on.
 
     The challenger's ``evaluate`` rows are its validation people by construction; the rows of people
     who were training people under the champion's recorded split settings (another ``split.seed``
     or ``validation_fraction``) are dropped, since the champion may have memorised their outcome. A
-    champion trained with the old split (no ``split.validation_fraction`` recorded) was fitted on
+    champion trained with the old split (no ``split.validation_fraction`` recorded) was trained on
     every person at its training dates, so no row is known to be unseen: the comparison is refused.
     It is refused too when fewer than ``promotion.min_compared_outcomes`` outcomes (or
     non-outcomes) remain. ``None`` when there is no champion or its predictors are not available.
@@ -172,7 +172,7 @@ def head_to_head(
             f"champion {trained.describe()}: its training people cannot be told apart, so no evaluation row is known to be unseen by it",
             None, None,
         )
-    kept = trained.never_fitted(data.frame["person_id"].iloc[rows])
+    kept = trained.never_trained_on(data.frame["person_id"].iloc[rows])
     y = data.y[rows][kept]
     outcomes, dropped, compared = int(y.sum()), int((~kept).sum()), int(kept.sum())
     why = (
@@ -218,7 +218,7 @@ def evaluate(
     data_dir
         The data directory; its ``_truth`` is read only when ``evaluation.use_truth`` is set.
     champion
-        The current champion, compared on the same rows of people neither model was fitted on, or ``None``.
+        The current champion, compared on the same rows of people neither model was trained on, or ``None``.
     """
     rows = data.rows["evaluate"]
     X_eval, y_eval = data.X.iloc[rows], data.y[rows]

@@ -9,7 +9,7 @@ with the old split (no ``split.validation_fraction`` recorded: people on both si
 inflated metrics and no row is known to be unseen by it, so the comparison is refused: retrain
 both with the current split, or promote on the challenger's own gates (``own_gates``). A
 challenger trained with the old split is refused outright: its own gates were measured on
-people it was fitted on.
+people it was trained on.
 """
 
 from __future__ import annotations

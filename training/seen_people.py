@@ -1,4 +1,4 @@
-"""Which people a registered model was fitted on, read from its recorded split settings, so it is measured only on people it never saw.
+"""Which people a registered model was trained on, read from its recorded split settings, so it is measured only on people it never saw.
 
 Since the split keeps each person on one side (``training.split``), a model's training people are
 those whose keyed hash (``split.seed``) is at or above ``split.validation_fraction``: the trees were
@@ -15,6 +15,14 @@ A person's outcome is *seen* at an index date T when they are a training person 
 window overlaps the outcome window of one of the training dates (a label at T and one at T + 3
 months share 9 of their 12 months). Outcome windows that start after the last training label's
 window ended were in no training label.
+
+Where each rule is used: the champion-challenger comparison keeps only people who are validation
+people under both models' settings, whatever the dates (its rows are the challenger's latest
+labelled dates, which a recent champion's windows overlap anyway, and it asks how each model does
+on people it never met). External validation and the backtest leave out only *seen* rows: an
+outcome after every training label's window is exactly what the model meets in use, training
+people included, so judging all of them there is honest and more precise. Either way the rows kept
+are a keyed-hash random share of people, so leaving the others out costs precision, not bias.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ OLD_SPLIT = "trained with the old split (people on both sides: no split.validati
 
 @dataclass(frozen=True)
 class TrainingPeople:
-    """Who a registered model was fitted on, and at which index dates (see the module docstring).
+    """Who a registered model was trained on, and at which index dates (see the module docstring).
 
     ``seed`` and ``validation_fraction`` are the run's ``split.seed`` and
     ``split.validation_fraction`` (``None`` when not recorded); ``train_dates`` its resolved
@@ -69,8 +77,8 @@ class TrainingPeople:
             return f"{self.model} {OLD_SPLIT}"
         return f"{self.model} (split seed {self.seed}, validation_fraction {self.validation_fraction:g})"
 
-    def never_fitted(self, person_id: pd.Series) -> np.ndarray:
-        """Boolean mask of the model's validation people: those it was never fitted on (all ``False`` when not recorded)."""
+    def never_trained_on(self, person_id: pd.Series) -> np.ndarray:
+        """Boolean mask of the model's validation people: those it was never trained on (all ``False`` when not recorded)."""
         if not self.recorded:
             return np.zeros(len(person_id), dtype=bool)
         sides = SplitConfig(seed=self.seed, validation_fraction=self.validation_fraction)
@@ -87,8 +95,8 @@ class TrainingPeople:
         return when.map(overlap).to_numpy(dtype=bool)
 
     def seen(self, person_id: pd.Series, as_of: pd.Series) -> np.ndarray:
-        """Boolean mask of rows whose outcome the model may have been fitted on: a training person at an overlapping date."""
-        return ~self.never_fitted(person_id) & self.overlaps_training_labels(as_of)
+        """Boolean mask of rows whose outcome the model may have been trained on: a training person at an overlapping date."""
+        return ~self.never_trained_on(person_id) & self.overlaps_training_labels(as_of)
 
     def first_unseen_date(self) -> date | None:
         """The earliest index date whose outcome window starts when the last training label's window has ended (``None``: dates unknown)."""
