@@ -19,6 +19,7 @@ from training.record import run_tags
 from training.registry import MODEL_NAME, load_model
 from training.split import validation_people
 from training.tracking import client
+from training.train import train
 from unseen_support import fit_small, hand_data, hand_frame, register, split_params
 
 #: The hand-built challenger (seed 7, validation_fraction 0.4) evaluates 1,152 rows of 576 people with 225 outcomes.
@@ -150,3 +151,31 @@ def test_the_promotion_report_says_how_many_rows_were_compared_and_why_the_other
     loaded = load_model("challenger", home=where, name=MODEL_NAME)
     assert f"AUROC {loaded.metrics['challenger_h2h.auroc']:.4f}" in auroc.detail and auroc.detail.endswith("(on the same evaluation rows)")
     assert loaded.metrics["challenger_h2h.auroc"] != loaded.metrics["auroc"]  # measured on the 438 rows, not the challenger's 1,152
+
+
+@pytest.mark.slow
+def test_retraining_with_another_seed_compares_the_champion_only_on_people_neither_was_trained_on_end_to_end(sim_dir: Path, tmp_path: Path) -> None:
+    small = {
+        "name": "unseen", "split": {"train_step_months": 1, "n_train_dates": 2},
+        "model": {"n_estimators": 60, "learning_rate": 0.1, "early_stopping_rounds": 10, "min_child_samples": 50},
+        "baselines": {"logistic_max_iter": 100}, "calibration": {"folds": 3}, "evaluation": {"n_bootstrap": 20, "shap_sample": 500},
+        "equity": {"min_group_auroc": 0.5, "max_abs_calibration_in_the_large": 0.5},
+        "promotion": {"slope_range": [0.5, 2.0], "auroc_tolerance": 0.1, "ece_tolerance": 0.1, "min_compared_outcomes": 20},
+    }
+    where = Home(tmp_path)
+    first = train(sim_dir, ExperimentConfig.load(small), home=where)
+    assert promote(home=where).promoted is True
+    second = train(sim_dir, ExperimentConfig.load({**small, "split": {**small["split"], "seed": 8}}), home=where)
+    run = client(where).get_run(second.run_id)
+    evaluated = int(second.slices.set_index("slice").loc["evaluate", "rows"])
+    rows, dropped = int(run.data.metrics["champion_h2h.rows"]), int(run.data.metrics["champion_h2h.rows_dropped"])
+    assert rows + dropped == evaluated and 0 < rows < evaluated
+    assert run.data.tags["risingrisk.champion_h2h_basis"] == (
+        f"on the same {rows:,} evaluation rows ({dropped:,} of {evaluated:,} dropped: people champion v{first.version} "
+        "(split seed 7, validation_fraction 0.4) was trained on)"
+    )
+    decision = promote(home=where)
+    assert next(c for c in decision.checks if c.name == "rows compared").detail == run.data.tags["risingrisk.champion_h2h_basis"]
+    assert next(c for c in decision.checks if c.name == "AUROC vs champion").detail.startswith(
+        f"AUROC {run.data.metrics['challenger_h2h.auroc']:.4f} "
+    )
