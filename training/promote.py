@@ -81,6 +81,7 @@ class PromotionDecision:
 
 
 def _versus_champion(challenger: dict[str, float], champion: dict[str, float], version: str | None, where: str, config: PromotionConfig) -> list[Check]:
+    """AUROC, ECE and (when both have it) calibration among the listed, challenger against champion within the tolerances."""
     floor = champion["auroc"] - config.auroc_tolerance
     checks = [
         Check(

@@ -86,13 +86,16 @@ class TrainingPeople:
 
     def overlaps_training_labels(self, as_of: pd.Series) -> np.ndarray:
         """Boolean mask of index dates whose outcome window overlaps a training label's outcome window."""
-        when = pd.Series(as_of).reset_index(drop=True).map(to_date)
+        stamps = pd.to_datetime(pd.Series(as_of).reset_index(drop=True))
         start, end = self.outcome_window
         if not self.train_dates:
-            return np.ones(len(when), dtype=bool)
+            return np.ones(len(stamps), dtype=bool)
         windows = [(add_months(t, start), add_months(t, end)) for t in self.train_dates]
-        overlap = {d: any(add_months(d, start) < t_end and t_start < add_months(d, end) for t_start, t_end in windows) for d in set(when)}
-        return when.map(overlap).to_numpy(dtype=bool)
+        overlapping = [
+            stamp for stamp in stamps.drop_duplicates()
+            if any(add_months(to_date(stamp), start) < t_end and t_start < add_months(to_date(stamp), end) for t_start, t_end in windows)
+        ]
+        return stamps.isin(overlapping).to_numpy(dtype=bool)
 
     def seen(self, person_id: pd.Series, as_of: pd.Series) -> np.ndarray:
         """Boolean mask of rows whose outcome the model may have been trained on: a training person at an overlapping date."""
@@ -134,6 +137,15 @@ def training_people(params: Mapping[str, str], *, model: str, outcome_window: tu
 
 def registered_training_people(home: Home, *, run_id: str | None = None, name: str | None = None, version: str | None = None) -> TrainingPeople:
     """The training people of a model identified by its training run id, or by registered name and version.
+
+    Parameters
+    ----------
+    home
+        risingrisk home whose MLflow store holds the model.
+    run_id
+        The model's training run (what a publication records as ``model_run_id``); wins when given.
+    name, version
+        The registered model name and version, used when there is no run id (and to name the model in reports).
 
     Raises
     ------
