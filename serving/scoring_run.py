@@ -91,7 +91,7 @@ def _monitor(
         )
     report = run_monitor(
         data_dir, as_of=as_of, config=gate.config, publications=root, drift=drift, no_drift_reason=gate.no_reference_reason,
-        feature_config=feature_config, today=gate.today,
+        feature_config=feature_config, today=gate.today, home=gate.home,
     )
     paths = write_report(report, home_report_dir(gate.home))
     run_id = log_report(report, gate.home, paths=paths) if gate.mlflow else None

@@ -14,8 +14,9 @@ from risingrisk.cli import app
 from risingrisk.commands.learning_curve import parse_sizes
 from training.config import ExperimentConfig
 from training.errors import TrainingError
-from training.learning_curve import ARTIFACT_DIR, LearningCurve, learning_curve, people_sample, training_sizes
+from training.learning_curve import ARTIFACT_DIR, LearningCurve, learning_curve, people_sample, training_sample, training_sizes
 from training.tracking import client
+from unseen_support import hand_data, hand_frame
 
 SMALL = {
     "name": "curve",
@@ -36,6 +37,22 @@ def test_a_person_sample_takes_whole_people_and_each_smaller_sample_sits_inside_
         assert len(chosen) - max(np.unique(persons, return_counts=True)[1]) < size  # stops at the first person past size
     assert set(samples[1]) <= set(samples[3]) <= set(samples[6]) <= set(samples[9])
     assert people_sample(persons, rows[2:], None, seed=3).tolist() == list(range(2, 10))
+
+
+def test_no_person_in_any_training_sample_is_in_the_evaluation_or_calibration_rows():
+    data, config = hand_data(hand_frame())
+    evaluated, calibrating = set(data.persons[data.rows["evaluate"]]), set(data.persons[data.rows["calibrate"]])
+    everyone = set(data.frame["person_id"])
+    assert len(everyone) == 2400 and (len(evaluated), len(calibrating)) == (576, 411)
+    at_training_dates = set(data.frame.loc[data.frame["as_of"] < pd.Timestamp("2021-06-01"), "person_id"])
+    assert evaluated <= at_training_dates  # they have labelled rows at training dates too: only the split keeps them out of the samples
+    pool = len(data.rows["fit"]) + len(data.rows["early_stop"])
+    plan = training_sizes([500, 1000, 2000], pool)
+    assert plan == [500, 1000, 2000, None]
+    for size in plan:
+        sampled = set(data.persons[training_sample(data, size, config.split.seed)])
+        assert sampled and not sampled & evaluated and not sampled & calibrating
+    assert len(set(data.persons[training_sample(data, None, config.split.seed)])) == 1119 + 294  # all training people: fit and early stopping
 
 
 def test_training_sizes_keep_those_below_the_rows_available_in_order_then_all():

@@ -12,7 +12,7 @@ import pytest
 from features.dates import add_months
 from features.errors import ConfigError
 from serving.monitoring.alerts import Alert
-from serving.monitoring.backtest import BacktestRow, backtest_scores, calibration_alerts, matured_dates
+from serving.monitoring.backtest import BacktestRow, backtest_scores, calibration_alerts, matured_dates, publication_training_people
 from serving.monitoring.config import MonitorConfig
 from serving.monitoring.drift import check_drift, psi
 from serving.monitoring.expectation import judge_series, lower_tail
@@ -161,6 +161,39 @@ def test_backtest_of_a_tiny_population_matches_the_hand_computation():
     assert row.predicted_listed == pytest.approx(0.85)
     assert row.ppv_at_capacity == pytest.approx(0.5)
     assert row.z_listed == pytest.approx(-1.4)
+
+
+def test_people_the_model_may_have_been_trained_on_are_left_out_of_the_backtest_and_counted():
+    population, labels = _hand_population()
+    labels["seen"] = [True, False, False, False, True, False, True]  # a (listed, outcome), e (unlabelled) and g (not scored) were seen
+    row = backtest_scores("pub1", date(2022, 1, 1), 0, population, labels, note="People left out: v1 was trained on them.")
+    # Left: b .8 (0, listed), c .7 (1), d .3 (0), f .1 (0); a and e are scored and seen, g has no score.
+    assert (row.people, row.unlabelled, row.excluded, row.positives, row.listed) == (4, 0, 2, 1, 1)
+    assert row.auroc == pytest.approx(2 / 3)  # positive .7 against .8, .3, .1
+    assert row.predicted_overall == pytest.approx(0.475) and row.observed_overall == pytest.approx(0.25)
+    assert row.ppv_at_capacity == 0.0 and row.note == "People left out: v1 was trained on them."
+    assert row.to_dict()["excluded"] == 2
+
+
+def test_a_backtest_with_too_few_outcomes_among_the_people_judged_gives_no_auroc_and_says_why():
+    population, labels = _hand_population()
+    row = backtest_scores("pub1", date(2022, 1, 1), 0, population, labels, min_outcomes=3, note="People left out: v1 was trained on them.")
+    assert row.auroc is None and row.positives == 2
+    assert row.note == (
+        "People left out: v1 was trained on them. AUROC not given: 2 outcomes and 3 non-outcomes among the people judged, fewer than 3 of each."
+    )
+    assert backtest_scores("pub1", date(2022, 1, 1), 0, population, labels, min_outcomes=2).auroc == pytest.approx(5 / 6)
+
+
+def test_a_publication_that_names_no_model_or_no_home_to_find_it_in_leaves_nobody_out_and_says_so(tmp_path):
+    unnamed = Publication("p1", tmp_path, {"as_of": "2022-01-01"})
+    named = Publication("p2", tmp_path, {"as_of": "2022-01-01", "model_run_id": "abc123"})
+    assert publication_training_people(unnamed, None) == (
+        None, "Nobody left out: the publication records no model, so whom it was trained on is unknown."
+    )
+    assert publication_training_people(named, None) == (
+        None, "Nobody left out: no risingrisk home was given to look up whom the scoring model was trained on."
+    )
 
 
 def test_calibration_drift_needs_both_a_large_ratio_and_a_large_z():

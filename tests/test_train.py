@@ -23,6 +23,7 @@ from training.evaluate import MODELS
 from training.external import external_validation
 from training.metrics import evaluate_scores
 from training.feedback import FeedbackConfig, apply_feedback_rule, enrolment_dates
+from training.split import validation_people
 from training.tracking import client
 from training.train import STAGES, TrainResult, train
 
@@ -135,6 +136,11 @@ def test_evaluate_on_a_held_out_population_matches_trains_metric_code_on_the_sam
     loaded = load_model("challenger", home=home(root))
     rows = build_features(other, as_of=as_of, labels=True, config=loaded.feature_config)
     rows = rows[rows["in_cohort"].fillna(False).astype(bool) & rows["label_high_intensity_use"].notna()]
+    # The other population's pseudonyms (P0001…) coincide with the training population's, at an overlapping date: the ids of the
+    # challenger's training people are left out (a keyed-hash random share, so the estimate stays unbiased) and counted.
+    never_seen = validation_people(rows["person_id"], ExperimentConfig.load(SMALL).split)
+    assert (validation.rows_seen, validation.people_seen) == (int((~never_seen).sum()), int((~never_seen).sum()))
+    rows = rows[never_seen]
     y = rows["label_high_intensity_use"].astype(int).to_numpy()
     p = loaded.model.predict_proba(rows[loaded.feature_names])[:, 1]
     expected = evaluate_scores(
@@ -150,3 +156,4 @@ def test_evaluate_on_a_held_out_population_matches_trains_metric_code_on_the_sam
     )
     assert outcome.exit_code == 0, outcome.output
     assert f"{expected['auroc'].value:.3f}" in outcome.output and "Net benefit around capacity" in outcome.output
+    assert f"{validation.rows_seen:,} labelled rows ({validation.people_seen:,} people) were left out" in " ".join(outcome.output.split())

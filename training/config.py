@@ -254,6 +254,12 @@ class PromotionConfig(_Table):
         0.02,
         description="Among the listed (capacity): the challenger's |observed - mean predicted| may be this much above the champion's.",
     )
+    min_compared_outcomes: int = Field(
+        100,
+        description="The champion is compared head to head only on the challenger's evaluation rows of people neither model was trained "
+        "on; with fewer than this many outcomes (or non-outcomes) among them the comparison is refused (about 100 events is the usual "
+        "minimum for a validation sample).",
+    )
 
     @model_validator(mode="after")
     def _in_range(self) -> Self:
@@ -263,6 +269,7 @@ class PromotionConfig(_Table):
             (self.auroc_tolerance >= 0, f"promotion.auroc_tolerance must be >= 0; got {self.auroc_tolerance}. Use e.g. 0.005."),
             (self.ece_tolerance >= 0, f"promotion.ece_tolerance must be >= 0; got {self.ece_tolerance}. Use e.g. 0.002."),
             (self.listed_tolerance >= 0, f"promotion.listed_tolerance must be >= 0; got {self.listed_tolerance}. Use e.g. 0.02."),
+            (self.min_compared_outcomes >= 1, f"promotion.min_compared_outcomes must be >= 1; got {self.min_compared_outcomes}. Use e.g. 100."),
         ))
         return self
 

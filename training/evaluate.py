@@ -17,7 +17,7 @@ from training.metrics import MetricCI, evaluate_scores
 from training.oracle import oracle_probability, truth_path
 from training.registry import LoadedModel
 
-__all__ = ["MODELS", "HEADLINE", "Evaluation", "evaluate", "oracle_comparison", "head_to_head", "headline_metrics", "top_mask"]
+__all__ = ["MODELS", "HEADLINE", "Evaluation", "HeadToHead", "evaluate", "oracle_comparison", "head_to_head", "headline_metrics", "top_mask"]
 
 #: Model keys in evaluation order: ours first, then the three incumbents.
 MODELS: dict[str, str] = {
@@ -36,8 +36,8 @@ class Evaluation:
 
     ``probabilities`` are each model's calibrated probabilities; ``ranking`` the scores its rank
     metrics use (the rules' raw scores: an isotonic map can merge levels, the ranking must be the
-    rule's own). ``oracle`` is ``None`` on real data; ``champion`` holds the champion's version and
-    metrics on the same rows, or is ``None``.
+    rule's own). ``oracle`` is ``None`` on real data; ``champion`` holds the champion and the
+    challenger on the same rows of people neither was trained on (:class:`HeadToHead`), or is ``None``.
     """
 
     y: np.ndarray
@@ -45,7 +45,7 @@ class Evaluation:
     ranking: dict[str, np.ndarray]
     metrics: dict[str, dict[str, MetricCI]]
     oracle: dict[str, float] | None
-    champion: tuple[str, dict[str, MetricCI]] | None
+    champion: HeadToHead | None
 
 
 def headline_metrics(metrics: dict[str, MetricCI]) -> dict[str, float]:
@@ -107,13 +107,91 @@ def oracle_comparison(
     }
 
 
-def head_to_head(champion: LoadedModel | None, data: TrainingData, *, config: ExperimentConfig) -> tuple[str, dict[str, MetricCI]] | None:
-    """The champion's version and metrics on the challenger's ``evaluate`` rows, when it exists and its predictors are available."""
-    X_eval = data.X.iloc[data.rows["evaluate"]]
+@dataclass(frozen=True)
+class HeadToHead:
+    """The champion and the challenger on the same evaluation rows: the challenger's ``evaluate`` rows of people neither was trained on.
+
+    ``rows`` were compared and ``dropped`` left out (people the champion was trained on, by its
+    recorded split settings); ``basis`` says so in a sentence. ``champion`` and ``challenger`` are
+    ``None`` when the comparison is refused (``basis`` then says why).
+    """
+
+    version: str
+    rows: int
+    dropped: int
+    outcomes: int
+    basis: str
+    champion: dict[str, MetricCI] | None
+    challenger: dict[str, MetricCI] | None
+
+    @property
+    def refused(self) -> bool:
+        """Whether no comparison was made (champion trained with the old split, or too few outcomes left)."""
+        return self.champion is None
+
+    def flat(self) -> dict[str, float]:
+        """MLflow metrics: ``champion_h2h.<metric>`` and ``challenger_h2h.<metric>`` (when compared) and the row counts."""
+        out = {"champion_h2h.rows": float(self.rows), "champion_h2h.rows_dropped": float(self.dropped), "champion_h2h.outcomes": float(self.outcomes)}
+        for prefix, metrics in (("champion_h2h", self.champion), ("challenger_h2h", self.challenger)):
+            out.update({f"{prefix}.{k}": v.value for k, v in (metrics or {}).items()})
+        return out
+
+
+def head_to_head(
+    champion: LoadedModel | None, data: TrainingData, challenger_p: np.ndarray, *, config: ExperimentConfig, challenger_metrics: dict[str, MetricCI]
+) -> HeadToHead | None:
+    """The champion and the challenger on the challenger's ``evaluate`` rows of people neither model was trained on.
+
+    The challenger's ``evaluate`` rows are its validation people by construction; the rows of people
+    who were training people under the champion's recorded split settings (another ``split.seed``
+    or ``validation_fraction``) are dropped, since the champion may have memorised their outcome. A
+    champion trained with the old split (no ``split.validation_fraction`` recorded) was trained on
+    every person at its training dates, so no row is known to be unseen: the comparison is refused.
+    It is refused too when fewer than ``promotion.min_compared_outcomes`` outcomes (or
+    non-outcomes) remain. ``None`` when there is no champion or its predictors are not available.
+
+    Parameters
+    ----------
+    champion
+        The current champion (with its recorded training people), or ``None``.
+    data
+        The challenger's split rows.
+    challenger_p, challenger_metrics
+        The challenger's probabilities and metrics on the whole ``evaluate`` slice.
+    config
+        The challenger's experiment (bootstrap settings and ``promotion.min_compared_outcomes``).
+    """
+    rows = data.rows["evaluate"]
+    X_eval = data.X.iloc[rows]
     if champion is None or not set(champion.feature_names) <= set(X_eval.columns):
         return None
-    champion_p = champion.model.predict_proba(X_eval)[:, 1]
-    return champion.version, evaluate_scores(data.y[data.rows["evaluate"]], champion_p, probabilistic=True, **_common(data, config))
+    trained = champion.training_people
+    if not trained.recorded:
+        return HeadToHead(
+            champion.version, 0, len(rows), 0,
+            f"champion {trained.describe()}: its training people cannot be told apart, so no evaluation row is known to be unseen by it",
+            None, None,
+        )
+    kept = trained.never_trained_on(data.frame["person_id"].iloc[rows])
+    y = data.y[rows][kept]
+    outcomes, dropped, compared = int(y.sum()), int((~kept).sum()), int(kept.sum())
+    why = (
+        f"{dropped:,} of {len(rows):,} dropped: people champion {trained.describe()} was trained on" if dropped
+        else "none dropped: every one is a validation person under both models' split settings"
+    )
+    least = config.promotion.min_compared_outcomes
+    if min(outcomes, y.size - outcomes) < least:
+        return HeadToHead(
+            champion.version, compared, dropped, outcomes,
+            f"only {compared:,} of the challenger's evaluation rows are of people neither model was trained on ({why}), with {outcomes:,} "
+            f"outcomes and {y.size - outcomes:,} non-outcomes: fewer than promotion.min_compared_outcomes = {least} (training the challenger "
+            "with the champion's split.seed and validation_fraction drops none)",
+            None, None,
+        )
+    common = {**_common(data, config), "groups": data.persons[rows][kept]}
+    champion_metrics = evaluate_scores(y, champion.model.predict_proba(X_eval[kept])[:, 1], probabilistic=True, **common)
+    same = challenger_metrics if kept.all() else evaluate_scores(y, challenger_p[kept], probabilistic=True, **common)
+    return HeadToHead(champion.version, compared, dropped, outcomes, f"on the same {compared:,} evaluation rows ({why})", champion_metrics, same)
 
 
 def evaluate(
@@ -140,7 +218,7 @@ def evaluate(
     data_dir
         The data directory; its ``_truth`` is read only when ``evaluation.use_truth`` is set.
     champion
-        The current champion, compared on the same rows, or ``None``.
+        The current champion, compared on the same rows of people neither model was trained on, or ``None``.
     """
     rows = data.rows["evaluate"]
     X_eval, y_eval = data.X.iloc[rows], data.y[rows]
@@ -166,5 +244,5 @@ def evaluate(
     )
     return Evaluation(
         y=y_eval, probabilities=probabilities, ranking=ranking, metrics=metrics, oracle=oracle,
-        champion=head_to_head(champion, data, config=config),
+        champion=head_to_head(champion, data, probabilities["lightgbm"], config=config, challenger_metrics=metrics["lightgbm"]),
     )

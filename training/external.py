@@ -4,6 +4,18 @@ After OHDSI PatientLevelPrediction's ``externalValidate`` and Vickers and Elkin'
 the model is applied as registered (features, calibration map) to labelled rows of another data
 directory; nothing is refitted. Where calibration-in-the-large is off, the log-odds shift that
 would fix it (recalibration-in-the-large) is suggested, not applied.
+
+People the model was trained on are left out, not merely warned about. A PHM team often runs
+this on a later extract of the same population: a person who was one of the model's training
+people (by its recorded ``split.seed`` and ``split.validation_fraction``) and is evaluated at an
+index date whose outcome window overlaps a training label's window may have had this very outcome
+memorised, which inflates every metric (``training.split`` measured 0.856 against 0.842 AUROC).
+Which rows those are can be known exactly, and leaving them out costs only precision: the
+validation people are a keyed-hash random share of everyone, so the estimate stays unbiased even
+when the extract is another population whose pseudonyms merely coincide. A warning would leave a
+biased headline figure for a reader to discount. The counts left out are reported
+(``rows_seen``, ``people_seen``, :attr:`ExternalValidation.seen_note`). For a model trained with
+the old split every person at an overlapping date is left out.
 """
 
 from __future__ import annotations
@@ -38,6 +50,10 @@ class ExternalValidation:
     the list metrics at capacity, each with a person-grouped bootstrap interval. ``recalibrate`` is
     true when the intercept's interval excludes 0. ``net_benefit`` has one row per threshold:
     ``threshold``, ``listed_share``, ``model``, ``treat_all`` (treat none is 0 by definition).
+    ``rows_seen`` / ``people_seen`` are the labelled rows (and their people) left out because the
+    model may have been trained on their outcome (see the module docstring); ``trained_on``
+    describes the model's recorded split settings and ``first_unseen_date`` is the earliest index
+    date no training label's outcome window overlaps (``None`` when not recorded).
     """
 
     model_name: str
@@ -54,6 +70,22 @@ class ExternalValidation:
     metrics: dict[str, MetricCI]
     recalibrate: bool
     net_benefit: pd.DataFrame
+    rows_seen: int
+    people_seen: int
+    trained_on: str
+    first_unseen_date: date | None
+
+    @property
+    def seen_note(self) -> str:
+        """One sentence: how many labelled rows were left out because the model may have been trained on their outcome, and why."""
+        if not self.rows_seen:
+            return f"No row was left out: none is of a person {self.trained_on} was trained on at a date whose outcome window overlaps its training labels'."
+        after = f" Index dates from {self.first_unseen_date} on overlap no training label." if self.first_unseen_date else ""
+        return (
+            f"{self.rows_seen:,} labelled rows ({self.people_seen:,} people) were left out: the model {self.trained_on} was trained on these "
+            f"people with outcome windows overlapping these rows', so it may have memorised their outcome. The metrics are on the "
+            f"{self.rows:,} rows of people it never saw (a random share of everyone, so unbiased).{after}"
+        )
 
     @property
     def suggestion(self) -> str:
@@ -99,17 +131,22 @@ def validate_loaded(
     seed: int = 7,
     progress: ProgressCallback | None = None,
 ) -> ExternalValidation:
-    """Score the labelled cohort rows of ``data_dir`` at ``as_of`` with ``loaded`` and measure it (see :func:`external_validation`)."""
+    """Score the labelled cohort rows of ``data_dir`` at ``as_of`` of people ``loaded`` never saw and measure it (see :func:`external_validation`)."""
     report(progress, _STEPS[1], 1, len(_STEPS))
-    table = build_features(data_dir, as_of=as_of, labels=True, config=loaded.feature_config)
+    built = build_features(data_dir, as_of=as_of, labels=True, config=loaded.feature_config)
+    trained = loaded.training_people
+    seen = trained.seen(built["person_id"], built["as_of"])
     label = f"label_{loaded.outcome}"
-    in_cohort = table["in_cohort"].fillna(False).astype(bool)
-    labelled = table[in_cohort & table[label].notna()]
+    usable = (built["in_cohort"].fillna(False).astype(bool) & built[label].notna()).to_numpy()
+    table, left_out, labelled = built[~seen], built[usable & seen], built[usable & ~seen]
     y = labelled[label].astype(int).to_numpy()
     if y.size == 0 or y.sum() in (0, y.size):
+        unseen = trained.first_unseen_date()
+        later = f" (index dates from {unseen} on overlap no training label)" if unseen else ""
         raise TrainingError(
-            f"the external rows must hold both outcomes; got {int(y.sum())} outcomes in {y.size} labelled rows at {[str(d) for d in as_of]}. "
-            "Choose --as-of dates whose whole outcome window lies inside the data."
+            f"the external rows of people the model never saw must hold both outcomes; got {int(y.sum())} outcomes in {y.size} labelled "
+            f"rows at {[str(d) for d in as_of]} ({len(left_out)} more left out: {trained.describe()} was trained on those people at "
+            f"overlapping outcome windows). Choose --as-of dates whose whole outcome window lies inside the data{later}."
         )
     report(progress, _STEPS[2], 2, len(_STEPS))
     p = loaded.model.predict_proba(labelled[loaded.feature_names])[:, 1]
@@ -139,6 +176,10 @@ def validate_loaded(
         metrics=metrics,
         recalibrate=not (intercept.low <= 0.0 <= intercept.high),
         net_benefit=net_benefit(y, p, thresholds),
+        rows_seen=len(left_out),
+        people_seen=int(left_out["person_id"].nunique()),
+        trained_on=trained.describe(),
+        first_unseen_date=trained.first_unseen_date(),
     )
 
 
@@ -156,6 +197,9 @@ def external_validation(
     progress: ProgressCallback | None = None,
 ) -> ExternalValidation:
     """Validate the registered model (default: the champion) on another data directory, without retraining.
+
+    Rows whose outcome the model may have been trained on (its training people at index dates
+    whose outcome window overlaps a training label's) are left out and counted (module docstring).
 
     Parameters
     ----------
@@ -178,7 +222,7 @@ def external_validation(
     ModelNotFoundError
         If the alias does not exist.
     TrainingError
-        If the rows lack either outcome.
+        If the rows of people the model never saw lack either outcome.
     """
     report(progress, _STEPS[0], 0, len(_STEPS))
     loaded = load_model(alias, home=home, name=model_name(outcome))

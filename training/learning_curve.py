@@ -4,6 +4,9 @@ As OHDSI PatientLevelPrediction's learning curve: the training slice (fit and ea
 at the training index dates) is subsampled by whole people, the same model is fitted and
 calibrated, and every size is scored on the same out-of-time ``evaluate`` rows. Whether the
 curve has flattened tells whether training needs the whole population or a sample suffices.
+The samples are drawn from the training people only and the ``evaluate`` rows are validation
+people (``training.split``: each person on one side), so no size is scored on a person it was
+fitted on.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from training.metrics import auroc, brier_score, calibration_intercept_slope, ex
 from training.split import choose_index_dates, data_start  # noqa: E402
 from training.tracking import configure_tracking  # noqa: E402
 
-__all__ = ["DEFAULT_SIZES", "ARTIFACT_DIR", "CurvePoint", "LearningCurve", "training_sizes", "people_sample", "learning_curve"]
+__all__ = ["DEFAULT_SIZES", "ARTIFACT_DIR", "CurvePoint", "LearningCurve", "training_sizes", "people_sample", "training_sample", "learning_curve"]
 
 #: Training-row counts tried by default (those below the rows available), then all of them.
 DEFAULT_SIZES: tuple[int, ...] = (25_000, 50_000, 100_000, 200_000, 400_000, 800_000, 1_600_000, 3_200_000)
@@ -121,6 +124,11 @@ def people_sample(persons: np.ndarray, rows: np.ndarray, size: int | None, seed:
     return np.sort(rows[rank[first] < keep])
 
 
+def training_sample(data: TrainingData, size: int | None, seed: int) -> np.ndarray:
+    """Rows of whole training people (``fit`` and ``early_stop`` slices) for one curve size (``None`` = all of them)."""
+    return people_sample(data.persons, np.concatenate([data.rows[r] for r in _FIT]), size, seed)
+
+
 def _digest(frame: pd.DataFrame, rows: np.ndarray) -> str:
     keys = frame.iloc[rows][["person_id", "as_of"]].astype("str").agg("|".join, axis=1).sort_values()
     return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
@@ -129,8 +137,7 @@ def _digest(frame: pd.DataFrame, rows: np.ndarray) -> str:
 def _point(data: TrainingData, size: int | None, config: ExperimentConfig, specs: dict, digest: str) -> CurvePoint:
     started = time.perf_counter()
     seed = config.split.seed
-    pool = np.concatenate([data.rows[r] for r in _FIT])
-    chosen = people_sample(data.persons, pool, size, seed)
+    chosen = training_sample(data, size, seed)
     sub = replace(data, rows={**data.rows, **{r: np.intersect1d(data.rows[r], chosen) for r in _FIT}})
     model = fit_risk_model(sub, config=config, specs=specs)
     cal = data.rows["calibrate"]
@@ -200,7 +207,8 @@ def learning_curve(
     -------
     LearningCurve
         Every size is calibrated on the same ``calibrate`` rows and scored on the same ``evaluate``
-        rows (later index dates than any training row: no leakage from the validation outcomes).
+        rows (later index dates than any training row, and people no sample holds: no leakage from
+        the validation outcomes).
 
     Raises
     ------

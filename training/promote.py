@@ -1,4 +1,16 @@
-"""Promotion: move alias ``champion`` to the challenger only if it is at least as good and passes the equity gates."""
+"""Promotion: move alias ``champion`` to the challenger only if it is at least as good and passes the equity gates.
+
+Every metric either model brings is measured on people that model was never trained on. The
+head-to-head (measured when the challenger was trained, ``training.evaluate.head_to_head``) uses
+the challenger's evaluation rows of people who were validation people under both models'
+recorded split settings; when it is missing or was measured against another champion, each
+model's own evaluation metrics are compared (each on people it never saw). A champion trained
+with the old split (no ``split.validation_fraction`` recorded: people on both sides) has
+inflated metrics and no row is known to be unseen by it, so the comparison is refused: retrain
+both with the current split, or promote on the challenger's own gates (``own_gates``). A
+challenger trained with the old split is refused outright: its own gates were measured on
+people it was trained on.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +24,13 @@ import mlflow
 from features.home import Home, home as default_home
 from training.config import PromotionConfig
 from training.errors import PromotionError
-from training.registry import CHALLENGER, CHAMPION, load_model, model_name
+from training.registry import CHALLENGER, CHAMPION, LoadedModel, load_model, model_name
 from training.tracking import client, configure_tracking
 
-__all__ = ["Check", "PromotionDecision", "decide", "promote"]
+__all__ = ["REFUSED_FIX", "Check", "Comparison", "PromotionDecision", "decide", "comparison_with", "promote"]
+
+#: The fix printed when the comparison with the champion is refused.
+REFUSED_FIX = "retrain both with the current split, or promote on the challenger's own gates (risingrisk promote --own-gates)"
 
 
 @dataclass(frozen=True)
@@ -25,6 +40,26 @@ class Check:
     name: str
     passed: bool
     detail: str
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The champion's and the challenger's metrics that are compared, where they were measured, or why there is no comparison.
+
+    ``where`` is the short phrase each check ends with (``on the same evaluation rows`` or ``each
+    on its own validation rows``); ``basis`` the full sentence (rows compared, rows dropped and
+    why). ``champion`` ``None``: the comparison is refused and ``basis`` says why.
+    """
+
+    champion: dict[str, float] | None
+    challenger: dict[str, float] | None
+    where: str
+    basis: str
+
+    @classmethod
+    def refused(cls, reason: str) -> Comparison:
+        """No metric comparison, for ``reason``."""
+        return cls(None, None, "", reason)
 
 
 @dataclass(frozen=True)
@@ -45,15 +80,51 @@ class PromotionDecision:
         return {**asdict(self), "reasons": self.reasons}
 
 
+def _versus_champion(challenger: dict[str, float], champion: dict[str, float], version: str | None, where: str, config: PromotionConfig) -> list[Check]:
+    """AUROC, ECE and (when both have it) calibration among the listed, challenger against champion within the tolerances."""
+    floor = champion["auroc"] - config.auroc_tolerance
+    checks = [
+        Check(
+            "AUROC vs champion",
+            challenger["auroc"] >= floor,
+            f"AUROC {challenger['auroc']:.4f} {'>=' if challenger['auroc'] >= floor else '<'} champion v{version} {champion['auroc']:.4f} "
+            f"- tolerance {config.auroc_tolerance} ({where})",
+        )
+    ]
+    ceiling = champion["ece"] + config.ece_tolerance
+    checks.append(
+        Check(
+            "calibration vs champion",
+            challenger["ece"] <= ceiling,
+            f"ECE {challenger['ece']:.4f} {'<=' if challenger['ece'] <= ceiling else '>'} champion v{version} {champion['ece']:.4f} "
+            f"+ tolerance {config.ece_tolerance} ({where})",
+        )
+    )
+    listed = "listed_calibration_capacity"
+    if listed in challenger and listed in champion:
+        ceiling = abs(champion[listed]) + config.listed_tolerance
+        ok = abs(challenger[listed]) <= ceiling
+        checks.append(
+            Check(
+                "listed calibration vs champion",
+                ok,
+                f"|observed - predicted| among the listed {abs(challenger[listed]):.4f} {'<=' if ok else '>'} champion "
+                f"v{version} {abs(champion[listed]):.4f} + tolerance {config.listed_tolerance} ({where})",
+            )
+        )
+    return checks
+
+
 def decide(
     challenger: dict[str, float],
-    champion: dict[str, float] | None,
+    comparison: Comparison | None,
     *,
     challenger_version: str,
     champion_version: str | None,
     equity_failures: list[str],
     config: PromotionConfig,
-    same_rows: bool = False,
+    own_gates: bool = False,
+    challenger_split: str | None = None,
 ) -> PromotionDecision:
     """Apply the promotion rule to out-of-time metrics.
 
@@ -62,22 +133,25 @@ def decide(
     bootstrap interval of their observed rate (when recorded), and — when there is a champion — an
     AUROC no lower than the champion's minus ``auroc_tolerance``, an expected calibration error no
     higher than the champion's plus ``ece_tolerance``, and an absolute calibration error among the
-    listed no higher than the champion's plus ``listed_tolerance``.
+    listed no higher than the champion's plus ``listed_tolerance``, all measured as ``comparison``
+    says. A refused comparison fails unless ``own_gates``.
 
     Parameters
     ----------
-    challenger, champion
-        Metrics with keys ``auroc``, ``calibration_slope``, ``ece`` (``champion`` ``None`` when
-        there is no champion yet).
+    challenger
+        The challenger's own metrics with keys ``auroc``, ``calibration_slope``, ``ece`` (its gates).
+    comparison
+        The metrics compared with the champion's (``None`` when there is no champion yet).
     challenger_version, champion_version
         Registered versions, for the record.
     equity_failures
         The challenger's failed equity gates (empty = passed).
     config
         Tolerances and slope range.
-    same_rows
-        Whether the champion's metrics were measured on the challenger's evaluation rows
-        (head-to-head) rather than on its own validation rows.
+    own_gates
+        Promote on the challenger's own gates when the comparison is refused (the operator's choice).
+    challenger_split
+        Why the challenger's own metrics cannot be trusted (trained with the old split), or ``None``.
     """
     missing = [k for k in ("auroc", "calibration_slope", "ece") if k not in challenger]
     if missing:
@@ -85,6 +159,8 @@ def decide(
     checks = []
     if champion_version is not None and champion_version == challenger_version:
         checks.append(Check("distinct versions", False, f"challenger v{challenger_version} is already the champion; train a new model first"))
+    if challenger_split is not None:
+        checks.append(Check("challenger split", False, challenger_split))
     checks.append(
         Check(
             "equity gates",
@@ -109,40 +185,43 @@ def decide(
                 f"{'includes' if ok else 'excludes'} 0",
             )
         )
-    if champion is not None:
-        where = "on the same evaluation rows" if same_rows else "each on its own validation rows"
-        floor = champion["auroc"] - config.auroc_tolerance
-        ok = challenger["auroc"] >= floor
-        checks.append(
-            Check(
-                "AUROC vs champion",
-                ok,
-                f"AUROC {challenger['auroc']:.4f} {'>=' if ok else '<'} champion v{champion_version} {champion['auroc']:.4f} "
-                f"- tolerance {config.auroc_tolerance} ({where})",
-            )
-        )
-        ceiling = champion["ece"] + config.ece_tolerance
-        ok = challenger["ece"] <= ceiling
-        checks.append(
-            Check(
-                "calibration vs champion",
-                ok,
-                f"ECE {challenger['ece']:.4f} {'<=' if ok else '>'} champion v{champion_version} {champion['ece']:.4f} "
-                f"+ tolerance {config.ece_tolerance} ({where})",
-            )
-        )
-        if listed in challenger and listed in champion:
-            ceiling = abs(champion[listed]) + config.listed_tolerance
-            ok = abs(challenger[listed]) <= ceiling
-            checks.append(
-                Check(
-                    "listed calibration vs champion",
-                    ok,
-                    f"|observed - predicted| among the listed {abs(challenger[listed]):.4f} {'<=' if ok else '>'} champion "
-                    f"v{champion_version} {abs(champion[listed]):.4f} + tolerance {config.listed_tolerance} ({where})",
-                )
-            )
+    if comparison is not None:
+        if comparison.champion is None or comparison.challenger is None:
+            outcome = "promoted on the challenger's own gates, as asked" if own_gates else REFUSED_FIX
+            checks.append(Check("comparison with champion", own_gates, f"no comparison with champion v{champion_version}: {comparison.basis}; {outcome}"))
+        else:
+            checks.append(Check("rows compared", True, comparison.basis))
+            checks.extend(_versus_champion(comparison.challenger, comparison.champion, champion_version, comparison.where, config))
     return PromotionDecision(all(c.passed for c in checks), challenger_version, champion_version, tuple(checks))
+
+
+def comparison_with(champion: LoadedModel, challenger: LoadedModel, tags: dict[str, str]) -> Comparison:
+    """How the challenger is compared with ``champion``: head to head on the same rows when recorded against it, else each on its own rows.
+
+    Parameters
+    ----------
+    champion, challenger
+        The two registered models (their metrics and recorded training people).
+    tags
+        The challenger's training-run tags (which champion the head-to-head was measured against, on which rows).
+    """
+    trained = champion.training_people
+    if not trained.recorded:
+        return Comparison.refused(
+            f"champion {trained.describe()}: its metrics include people it was trained on, and which evaluation rows it never saw cannot be known"
+        )
+    metrics = challenger.metrics
+    if tags.get("risingrisk.champion_h2h_version") == champion.version and "champion_h2h.rows" in metrics:
+        basis = tags.get("risingrisk.champion_h2h_basis", "")
+        if tags.get("risingrisk.champion_h2h_refused") == "True":
+            return Comparison.refused(basis)
+        pick = {prefix: {k.removeprefix(f"{prefix}."): v for k, v in metrics.items() if k.startswith(f"{prefix}.")} for prefix in ("champion_h2h", "challenger_h2h")}
+        return Comparison(pick["champion_h2h"], pick["challenger_h2h"], "on the same evaluation rows", basis)
+    return Comparison(
+        dict(champion.metrics), dict(metrics), "each on its own validation rows",
+        f"each model on its own evaluation rows, of people it was never trained on (no head-to-head with champion v{champion.version} "
+        "on people neither was trained on was recorded when the challenger was trained)",
+    )
 
 
 def _promotion_config(params: dict[str, str]) -> PromotionConfig:
@@ -155,11 +234,25 @@ def _promotion_config(params: dict[str, str]) -> PromotionConfig:
     return PromotionConfig.load(logged, where="[promotion] of the challenger run")
 
 
-def promote(*, home: Home | None = None, outcome: str = "high_intensity_use", challenger_alias: str = CHALLENGER) -> PromotionDecision:
+def promote(
+    *, home: Home | None = None, outcome: str = "high_intensity_use", challenger_alias: str = CHALLENGER, own_gates: bool = False
+) -> PromotionDecision:
     """Compare the challenger with the champion, move ``champion`` if the rule allows, and log the decision to MLflow.
 
-    The decision (every check with its numbers) is logged as a ``promote`` run in the
-    ``risingrisk`` experiment and as tags on the challenger's training run and model version.
+    The decision (every check with its numbers, including the rows compared and why some were
+    dropped) is logged as a ``promote`` run in the ``risingrisk`` experiment and as tags on the
+    challenger's training run and model version.
+
+    Parameters
+    ----------
+    home
+        risingrisk home holding the registry.
+    outcome, challenger_alias
+        Which registered model and which version of it.
+    own_gates
+        When the comparison with the champion is refused (champion trained with the old split, or
+        too few outcomes among people neither model was trained on), promote on the challenger's
+        own gates instead of refusing; ignored when a comparison can be made.
 
     Raises
     ------
@@ -178,21 +271,18 @@ def promote(*, home: Home | None = None, outcome: str = "high_intensity_use", ch
     failures = json.loads(run.data.tags.get("risingrisk.equity_failures", "[]"))
     if run.data.metrics.get("equity_gates_passed", 0.0) < 1.0 and not failures:
         failures = ["the challenger run did not record passing equity gates"]
-    same_rows = False
-    champion_metrics = None
-    if champion is not None:
-        champion_metrics = dict(champion.metrics)
-        h2h = {k.removeprefix("champion_h2h."): v for k, v in challenger.metrics.items() if k.startswith("champion_h2h.")}
-        if h2h and run.data.tags.get("risingrisk.champion_h2h_version") == champion.version:
-            champion_metrics, same_rows = h2h, True
+    trained = challenger.training_people
     decision = decide(
         challenger.metrics,
-        champion_metrics,
+        comparison_with(champion, challenger, dict(run.data.tags)) if champion is not None else None,
         challenger_version=challenger.version,
         champion_version=champion.version if champion is not None else None,
         equity_failures=failures,
         config=_promotion_config(run.data.params),
-        same_rows=same_rows,
+        own_gates=own_gates,
+        challenger_split=None if trained.recorded else (
+            f"challenger {trained.describe()}: its own metrics include people it was trained on; retrain it with the current split"
+        ),
     )
     configure_tracking(home)
     stamp = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
@@ -203,6 +293,7 @@ def promote(*, home: Home | None = None, outcome: str = "high_intensity_use", ch
             "risingrisk.challenger_version": challenger.version,
             "risingrisk.champion_version": str(decision.champion_version),
             "risingrisk.challenger_run_id": challenger.run_id,
+            "risingrisk.own_gates": str(own_gates),
         })
         mlflow.log_metric("promoted", float(decision.promoted))
         mlflow.log_dict(decision.as_dict(), "promotion/decision.json")

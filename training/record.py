@@ -21,7 +21,7 @@ from training.calibration import CalibrationChoice
 from training.config import ExperimentConfig
 from training.dataset import TrainingData
 from training.equity import EquityAudit
-from training.evaluate import Evaluation, headline_metrics
+from training.evaluate import Evaluation, HeadToHead, headline_metrics
 from training.model_card import CardFacts, write_model_card
 from training.registry import MODEL_CARD_ARTIFACT
 from training.split import IndexDates
@@ -67,14 +67,14 @@ def run_metrics(evaluation: Evaluation, *, choice: CalibrationChoice, audit: Equ
     logged.update({f"calibration_cv_brier.{m}": b for m, b in choice.cv_brier.items()})
     logged.update({f"oracle.{k}": v for k, v in (evaluation.oracle or {}).items()})
     if evaluation.champion is not None:
-        logged.update({f"champion_h2h.{k}": v.value for k, v in evaluation.champion[1].items()})
+        logged.update(evaluation.champion.flat())
     logged["equity_gates_passed"] = float(audit.passed)
     logged["best_iteration"] = float(best_iteration)
     return logged
 
 
-def run_tags(config: ExperimentConfig, *, data_dir: Path, audit: EquityAudit, champion_version: str | None) -> dict[str, str]:
-    """Tags promotion reads (equity outcome, champion compared on the same rows) and the run's provenance."""
+def run_tags(config: ExperimentConfig, *, data_dir: Path, audit: EquityAudit, champion: HeadToHead | None) -> dict[str, str]:
+    """Tags promotion reads (equity outcome; champion compared on the same rows, on which rows or why not) and the run's provenance."""
     tags = {
         "risingrisk.stage": "train",
         "risingrisk.outcome": config.outcome,
@@ -83,8 +83,10 @@ def run_tags(config: ExperimentConfig, *, data_dir: Path, audit: EquityAudit, ch
         "risingrisk.equity_passed": str(audit.passed),
         "risingrisk.equity_failures": json.dumps(list(audit.failures))[:_TAG_CHARS],
     }
-    if champion_version is not None:
-        tags["risingrisk.champion_h2h_version"] = champion_version
+    if champion is not None:
+        tags["risingrisk.champion_h2h_version"] = champion.version
+        tags["risingrisk.champion_h2h_basis"] = champion.basis[:_TAG_CHARS]
+        tags["risingrisk.champion_h2h_refused"] = str(champion.refused)
     return tags
 
 

@@ -22,6 +22,7 @@ from models.config import DEFAULT_CAPACITY_PER_1000
 from models.risk_model import RiskModel
 from training.errors import ModelNotFoundError
 from training.list_policy import ListsConfig
+from training.seen_people import TrainingPeople, training_people
 from training.tracking import client as tracking_client
 
 __all__ = [
@@ -70,7 +71,11 @@ class RiskPyfunc(mlflow.pyfunc.PythonModel):
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A registered model version resolved from an alias, with what scoring and explanation need."""
+    """A registered model version resolved from an alias, with what scoring and explanation need.
+
+    ``training_people`` says whom it was fitted on (its recorded split settings), so every later
+    measurement on labelled rows can keep to people it never saw (``training.seen_people``).
+    """
 
     name: str
     version: str
@@ -83,6 +88,7 @@ class LoadedModel:
     metrics: dict[str, float]
     training_window: dict[str, list[str]]
     model_card_path: Path | None
+    training_people: TrainingPeople
     lists: ListsConfig = field(default_factory=ListsConfig)
     capacity_per_1000: float = DEFAULT_CAPACITY_PER_1000
     drift_reference_path: Path | None = None
@@ -180,6 +186,7 @@ def load_version(version: Any, *, alias: str, home: Home) -> LoadedModel:
     artifacts = _model_dir(registry, version) / "artifacts"
     model = RiskModel.load(artifacts / _RISK_MODEL_DIR)
     metadata = json.loads((artifacts / _METADATA_FILE).read_text())
+    feature_config = FeatureConfig.load(metadata["feature_config"])
     run = registry.get_run(version.run_id)
     card = _local_path(run.info.artifact_uri) / MODEL_CARD_ARTIFACT
     reference = artifacts / DRIFT_REFERENCE_FILE
@@ -191,10 +198,14 @@ def load_version(version: Any, *, alias: str, home: Home) -> LoadedModel:
         model=model,
         feature_names=list(metadata["feature_names"]),
         outcome=str(metadata["outcome"]),
-        feature_config=FeatureConfig.load(metadata["feature_config"]),
+        feature_config=feature_config,
         metrics=dict(run.data.metrics),
         training_window={k: list(v) for k, v in metadata["training_window"].items()},
         model_card_path=card if card.exists() else None,
+        training_people=training_people(
+            {"resolved.train_dates": json.dumps(metadata["training_window"].get("train", [])), **run.data.params},
+            model=f"v{version.version}", outcome_window=feature_config.outcome_window,
+        ),
         lists=ListsConfig.load(metadata.get("lists", {})),
         capacity_per_1000=float(metadata.get("capacity_per_1000", DEFAULT_CAPACITY_PER_1000)),
         drift_reference_path=reference if reference.exists() else None,

@@ -192,7 +192,7 @@ def train(
                 ),
                 metrics=run_metrics(evaluation, choice=choice, audit=audit, best_iteration=model.best_iteration_),
                 tags=run_tags(
-                    config, data_dir=data_dir, audit=audit, champion_version=evaluation.champion[0] if evaluation.champion else None
+                    config, data_dir=data_dir, audit=audit, champion=evaluation.champion
                 ),
                 figures=figures, config=config, feature_config=feature_config, evaluation=evaluation, audit=audit, data=data,
                 importance=importance,

@@ -89,4 +89,5 @@ def evaluate_command(
         raise typer.Exit(code=1) from None
     for table in validation_tables(result):
         console.print(table)
+    console.print(("[yellow]" if result.rows_seen else "[green]") + result.seen_note + "[/]")
     console.print(("[yellow]" if result.recalibrate else "[green]") + result.suggestion + "[/]")

@@ -45,6 +45,11 @@ def print_decision(console: Console, decision: PromotionDecision, *, table: bool
 def promote_command(
     outcome: Annotated[str, typer.Option(metavar="OUTCOME", help=f"Outcome whose model to promote: {', '.join(OUTCOMES)}.")] = "high_intensity_use",
     challenger: Annotated[str, typer.Option(metavar="ALIAS", help="Alias of the candidate version.")] = CHALLENGER,
+    own_gates: Annotated[
+        bool,
+        typer.Option(help="When no fair comparison with the champion can be made (it was trained with the old split, or too few "
+                     "outcomes among people neither model was trained on), promote on the challenger's own gates instead of refusing."),
+    ] = False,
     home: HomeOption = None,
 ) -> None:
     """Make the challenger the champion if it is at least as good out-of-time and passes the equity gates (exit 1 if refused)."""
@@ -52,7 +57,7 @@ def promote_command(
     where = resolve_home(home)
     try:
         with library_log(where):
-            decision = promote(home=where, outcome=outcome, challenger_alias=challenger)
+            decision = promote(home=where, outcome=outcome, challenger_alias=challenger, own_gates=own_gates)
     except (ModelNotFoundError, PromotionError) as exc:
         console.print(f"[red]promote failed:[/] {exc}")
         raise typer.Exit(code=1) from None

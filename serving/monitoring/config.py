@@ -39,6 +39,7 @@ class MonitorConfig(TypedConfig):
     psi_noise_multiplier: float = Field(5.0, ge=1, description="The PSI threshold is raised to this multiple of the sampling noise floor (bins-1)(1/n_ref + 1/n_cur) for small samples.")
     top_features: int = Field(10, ge=1, description="Most shifted features listed in the report and chart.")
     backtest_ages_months: tuple[int, ...] = Field((0, 3, 6, 12), description="Score ages (months after a publication's as_of) at which its scores are evaluated against later outcomes.")
+    backtest_min_outcomes: int = Field(10, ge=1, description="A backtest's AUROC is given only with at least this many outcomes and non-outcomes among the people judged (people the scoring model never saw).")
     calibration_ratio_tolerance: float = Field(0.25, gt=0, description="Observed/predicted outside [1 - t, 1 + t] is calibration drift ...")
     calibration_z: float = Field(4.0, gt=0, description="... when also this many binomial SDs from the prediction.")
     refresh_days: int = Field(35, ge=1, description="A publication whose data are older than this many days is stale (warning).")

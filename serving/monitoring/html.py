@@ -168,9 +168,11 @@ def render_html(report: MonitorReport) -> str:
             lines.setdefault(f"{r.publication_id} ({r.as_of})", []).append((r.age_months, r.auroc if r.auroc is not None else math.nan))
         out.append(line_chart(lines, title="Realised AUROC by score age", x_label="score age (months after as_of)", y_label="AUROC"))
         out.append(_table(
-            ["publication", "as of", "age (months)", "people", "AUROC", "predicted", "observed", "listed", "predicted listed", "PPV at capacity"],
-            [(r.publication_id, r.as_of, r.age_months, f"{r.people:,}", _fmt(r.auroc), _fmt(r.predicted_overall, ".2%"),
-              _fmt(r.observed_overall, ".2%"), r.listed, _fmt(r.predicted_listed, ".2%"), _fmt(r.ppv_at_capacity, ".2%")) for r in report.backtest],
+            ["publication", "as of", "age (months)", "people", "left out (seen by the model)", "AUROC", "predicted", "observed", "listed",
+             "predicted listed", "PPV at capacity", "note"],
+            [(r.publication_id, r.as_of, r.age_months, f"{r.people:,}", f"{r.excluded:,}", _fmt(r.auroc), _fmt(r.predicted_overall, ".2%"),
+              _fmt(r.observed_overall, ".2%"), r.listed, _fmt(r.predicted_listed, ".2%"), _fmt(r.ppv_at_capacity, ".2%"), r.note)
+             for r in report.backtest],
         ))
     else:
         out.append("<p class='note'>No publication's outcome window has passed yet.</p>")

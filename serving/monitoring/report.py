@@ -150,6 +150,7 @@ def run_monitor(
     feature_config: FeatureConfig | None = None,
     backtest: bool = True,
     today: date | None = None,
+    home: Home | None = None,
     progress: ProgressCallback | None = None,
 ) -> MonitorReport:
     """Run the feed, code, recording-lag, drift, backtest and staleness checks on one extract.
@@ -176,6 +177,9 @@ def run_monitor(
         Run the backtest (it builds labels, the slowest check).
     today
         Date staleness is judged on; default today (UTC).
+    home
+        risingrisk home whose MLflow store says whom each publication's model was trained on, so the
+        backtest judges only people it never saw; default ``publications`` when that is a ``Home``.
     progress
         Optional progress callback.
     """
@@ -233,7 +237,7 @@ def run_monitor(
     if backtest and publications is not None:
         rows = backtest_publications(
             data_dir, list_publications(publications), config=config, feature_config=feature_config,
-            data_end=as_of - timedelta(days=1),
+            data_end=as_of - timedelta(days=1), home=home if home is not None else publications if isinstance(publications, Home) else None,
         )
         alerts += calibration_alerts(rows, config)
     seconds["backtest"] = time.perf_counter() - tick
