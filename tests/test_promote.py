@@ -116,3 +116,17 @@ def test_a_challenger_trained_with_the_old_split_is_refused_even_on_its_own_gate
     why = "challenger v2 trained with the old split (people on both sides): its own metrics include people it was trained on; retrain it"
     decision = decide(GOOD, None, challenger_version="2", champion_version=None, equity_failures=[], config=RULE, own_gates=True, challenger_split=why)
     assert decision.promoted is False and decision.reasons == [why]
+
+
+def test_the_slope_gate_refuses_only_when_the_whole_interval_lies_outside_the_range() -> None:
+    wide = {**GOOD, "calibration_slope": 1.19, "calibration_slope_low": 0.95, "calibration_slope_high": 1.45}
+    passed = decide(wide, None, challenger_version="1", champion_version=None, equity_failures=[], config=RULE)
+    assert passed.promoted is True
+    assert passed.checks[1].detail == "calibration slope 1.190 (interval 0.950 to 1.450) overlaps [0.9, 1.1]"
+    tight = {**GOOD, "calibration_slope": 1.19, "calibration_slope_low": 1.12, "calibration_slope_high": 1.26}
+    refused = decide(tight, None, challenger_version="1", champion_version=None, equity_failures=[], config=RULE)
+    assert refused.reasons == ["calibration slope 1.190 (interval 1.120 to 1.260) wholly outside [0.9, 1.1]"]
+    inside = {**GOOD, "calibration_slope": 1.0, "calibration_slope_low": 0.95, "calibration_slope_high": 1.05}
+    assert decide(inside, None, challenger_version="1", champion_version=None, equity_failures=[], config=RULE).checks[1].detail == (
+        "calibration slope 1.000 (interval 0.950 to 1.050) within [0.9, 1.1]"
+    )

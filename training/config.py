@@ -249,7 +249,7 @@ class PromotionConfig(_Table):
 
     auroc_tolerance: float = Field(0.005, description="The challenger may be this much below the champion's AUROC (bootstrap noise).")
     ece_tolerance: float = Field(0.002, description="The challenger's ECE may be this much above the champion's.")
-    slope_range: tuple[float, float] = Field((0.9, 1.1), description="The challenger's calibration slope must lie in [low, high].")
+    slope_range: tuple[float, float] = Field((0.9, 1.1), description="The challenger's calibration slope must reach [low, high]: refused when its whole bootstrap interval lies outside (the point estimate when no interval is recorded).")
     listed_tolerance: float = Field(
         0.02,
         description="Among the listed (capacity): the challenger's |observed - mean predicted| may be this much above the champion's.",

@@ -128,8 +128,8 @@ def decide(
 ) -> PromotionDecision:
     """Apply the promotion rule to out-of-time metrics.
 
-    The challenger must pass the equity gates, have a calibration slope within
-    ``config.slope_range``, a mean predicted risk among the listed (capacity) people inside the
+    The challenger must pass the equity gates, have a calibration slope whose bootstrap interval
+    reaches ``config.slope_range`` (the point estimate when no interval is recorded), a mean predicted risk among the listed (capacity) people inside the
     bootstrap interval of their observed rate (when recorded), and — when there is a champion — an
     AUROC no lower than the champion's minus ``auroc_tolerance``, an expected calibration error no
     higher than the champion's plus ``ece_tolerance``, and an absolute calibration error among the
@@ -168,11 +168,7 @@ def decide(
             "all equity gates passed" if not equity_failures else f"equity gates failed: {'; '.join(equity_failures[:5])}",
         )
     )
-    low, high = config.slope_range
-    slope = challenger["calibration_slope"]
-    checks.append(
-        Check("calibration slope", low <= slope <= high, f"calibration slope {slope:.3f} {'within' if low <= slope <= high else 'outside'} [{low}, {high}]")
-    )
+    checks.append(_slope_check(challenger, config.slope_range))
     listed = "listed_calibration_capacity"
     if all(f"{listed}{s}" in challenger for s in ("", "_low", "_high")):
         gap, gap_low, gap_high = (challenger[f"{listed}{s}"] for s in ("", "_low", "_high"))
@@ -193,6 +189,25 @@ def decide(
             checks.append(Check("rows compared", True, comparison.basis))
             checks.extend(_versus_champion(comparison.challenger, comparison.champion, champion_version, comparison.where, config))
     return PromotionDecision(all(c.passed for c in checks), challenger_version, champion_version, tuple(checks))
+
+
+def _slope_check(challenger: dict[str, float], slope_range: tuple[float, float]) -> Check:
+    """The calibration slope gate: refused on evidence of miscalibration, not on noise.
+
+    With the slope's bootstrap interval recorded, the gate fails only when the whole interval lies
+    outside ``slope_range`` (a small population's wide interval cannot show miscalibration, and its
+    point estimate alone would refuse well-calibrated models at random); without it, the point
+    estimate must lie in the range.
+    """
+    low, high = slope_range
+    slope = challenger["calibration_slope"]
+    s_low, s_high = challenger.get("calibration_slope_low"), challenger.get("calibration_slope_high")
+    if s_low is None or s_high is None:
+        ok = low <= slope <= high
+        return Check("calibration slope", ok, f"calibration slope {slope:.3f} {'within' if ok else 'outside'} [{low}, {high}]")
+    ok = s_high >= low and s_low <= high
+    where = "within" if low <= s_low and s_high <= high else ("overlaps" if ok else "wholly outside")
+    return Check("calibration slope", ok, f"calibration slope {slope:.3f} (interval {s_low:.3f} to {s_high:.3f}) {where} [{low}, {high}]")
 
 
 def comparison_with(champion: LoadedModel, challenger: LoadedModel, tags: dict[str, str]) -> Comparison:
