@@ -230,6 +230,11 @@ class EquityConfig(_Table):
     max_abs_calibration_in_the_large: float = Field(
         0.02, description="Gate: every gated group's |mean predicted - observed rate| must stay within this."
     )
+    gate_level: float = Field(
+        0.95,
+        description="A group fails a gate only when its whole interval at this level lies beyond the threshold (AUROC: "
+        "Hanley-McNeil; calibration: binomial), so a small group's noise does not refuse a model; 0 = gate on the point estimates.",
+    )
 
     @model_validator(mode="after")
     def _in_range(self) -> Self:
@@ -240,6 +245,7 @@ class EquityConfig(_Table):
                 self.max_abs_calibration_in_the_large > 0,
                 f"equity.max_abs_calibration_in_the_large must be > 0; got {self.max_abs_calibration_in_the_large}. Use e.g. 0.02.",
             ),
+            (0 <= self.gate_level < 1, f"equity.gate_level must be in [0, 1); got {self.gate_level}. Use e.g. 0.95."),
         ))
         return self
 

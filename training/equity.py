@@ -7,12 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame
+from scipy.stats import norm
 
 from training.config import EquityConfig
 from training.errors import TrainingError
 from training.metrics import auroc
 
-__all__ = ["EquityAudit", "audit_equity", "MISSING_GROUP"]
+__all__ = ["EquityAudit", "audit_equity", "auroc_standard_error", "MISSING_GROUP"]
 
 #: Group label given to rows whose attribute is missing (reported, never dropped).
 MISSING_GROUP = "missing"
@@ -77,14 +78,27 @@ def _natural_key(group: str) -> tuple[int, float, str]:
     return (0, float(digits), group) if digits else (1, 0.0, group)
 
 
+def auroc_standard_error(area: float, positives: int, negatives: int) -> float:
+    """Hanley and McNeil's (1982) standard error of an AUROC from ``positives`` and ``negatives`` rows."""
+    q1, q2 = area / (2.0 - area), 2.0 * area**2 / (1.0 + area)
+    variance = (area * (1 - area) + (positives - 1) * (q1 - area**2) + (negatives - 1) * (q2 - area**2)) / (positives * negatives)
+    return float(np.sqrt(max(variance, 0.0)))
+
+
 def _gate(row: pd.Series, config: EquityConfig) -> list[str]:
+    """A gated group's failures: each threshold is failed only when the group's whole interval at ``gate_level`` lies beyond it."""
+    z = float(norm.ppf(0.5 + config.gate_level / 2.0))
     failures = []
-    if row["auroc"] < config.min_group_auroc:
-        failures.append(f"AUROC {row['auroc']:.3f} < {config.min_group_auroc}")
-    if abs(row["calibration_in_the_large"]) > config.max_abs_calibration_in_the_large:
-        failures.append(
-            f"|mean predicted - observed| {abs(row['calibration_in_the_large']):.4f} > {config.max_abs_calibration_in_the_large}"
-        )
+    area, positives = row["auroc"], int(row["positives"])
+    half = z * auroc_standard_error(area, positives, int(row["count"]) - positives)
+    if area + half < config.min_group_auroc:
+        interval = f" (interval to {area + half:.3f})" if half > 0 else ""
+        failures.append(f"AUROC {area:.3f}{interval} < {config.min_group_auroc}")
+    gap = abs(row["calibration_in_the_large"])
+    half = z * np.sqrt(row["prevalence"] * (1.0 - row["prevalence"]) / row["count"])
+    if gap - half > config.max_abs_calibration_in_the_large:
+        interval = f" (interval from {gap - half:.4f})" if half > 0 else ""
+        failures.append(f"|mean predicted - observed| {gap:.4f}{interval} > {config.max_abs_calibration_in_the_large}")
     return failures
 
 
@@ -94,8 +108,10 @@ def audit_equity(
     """Audit a model's out-of-time predictions by subgroup and apply the equity gates.
 
     Groups with at least ``min_group_size`` rows and ``min_group_positives`` positives are gated
-    (AUROC floor and absolute calibration-in-the-large ceiling); smaller groups are reported but
-    too noisy to gate. Error rates at capacity (TPR, FPR, false-omission rate) are reported, not
+    (AUROC floor and absolute calibration-in-the-large ceiling), each failed only when the group's
+    whole interval at ``gate_level`` lies beyond the threshold (Hanley-McNeil for AUROC, binomial
+    for the observed rate; rows are treated as independent, which slightly narrows the interval
+    when people recur at several dates); smaller groups are reported but too noisy to gate. Error rates at capacity (TPR, FPR, false-omission rate) are reported, not
     gated: calibration can hold in every group while these still differ, and reviewers should see both.
 
     Parameters
