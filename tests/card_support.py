@@ -67,7 +67,7 @@ def write_card(run: Path) -> Path:
         capacity_fraction=0.0064, top_fractions=[0.01, 0.05],
         headline={"auroc": "0.812", "ppv_capacity": "0.31", "calibration_slope": "0.98"},
         oracle=None, equity_passed=False, equity_failures=[f"sex = F: AUROC 0.600 < 0.65 {HOSTILE}"],
-        equity_gates={"min_group_size": 1000, "min_group_positives": 25, "min_group_auroc": 0.65, "max_abs_calibration_in_the_large": 0.02},
+        equity_gates={"min_group_size": 1000, "min_group_positives": 25, "min_group_auroc": 0.65, "max_abs_calibration_in_the_large": 0.02, "gate_level": 0.95},
         n_bootstrap=200,
         tables={"slices": small, "exclusions": small, "predictors": predictors, "missing": small, "performance": small,
                 "calibration": small, "equity": _equity(), "intersections": small},

@@ -17,7 +17,7 @@ def _facts(oracle: dict[str, float] | None) -> CardFacts:
         calibration_method="platt", calibration_cv_brier={"isotonic": 0.0141, "platt": 0.0139}, capacity_per_1000=6.0,
         capacity_fraction=0.0064, top_fractions=[0.01, 0.05], headline={"auroc": "0.812", "ppv_capacity": "0.3", "calibration_slope": "1.0"},
         oracle=oracle, equity_passed=False, equity_failures=["sex = F: AUROC 0.600 < 0.65"],
-        equity_gates={"min_group_size": 1000, "min_group_positives": 25, "min_group_auroc": 0.65, "max_abs_calibration_in_the_large": 0.02},
+        equity_gates={"min_group_size": 1000, "min_group_positives": 25, "min_group_auroc": 0.65, "max_abs_calibration_in_the_large": 0.02, "gate_level": 0.95},
         n_bootstrap=200, tables={k: table for k in ("slices", "exclusions", "predictors", "missing", "performance", "calibration", "equity", "intersections")},
         figures={"Calibration plot": "../figures/calibration.png"},
     )
@@ -52,6 +52,7 @@ def test_model_card_states_failed_equity_gates_and_the_oracle_ratio() -> None:
     markdown, _ = render_model_card(_facts({"oracle_auroc": 0.9, "model_auroc": 0.81, "ratio": 0.9}))
     assert "Equity gates: **FAILED**" in markdown
     assert "- sex = F: AUROC 0.600 < 0.65" in markdown
+    assert "a group failing only when its whole 95%\ninterval lies beyond the threshold" in markdown
     assert "**90.0%** of the" in markdown
 
 

@@ -181,6 +181,7 @@ def card_facts(
             "min_group_positives": config.equity.min_group_positives,
             "min_group_auroc": config.equity.min_group_auroc,
             "max_abs_calibration_in_the_large": config.equity.max_abs_calibration_in_the_large,
+            "gate_level": config.equity.gate_level,
         },
         n_bootstrap=ev.n_bootstrap,
         tables={
