@@ -90,7 +90,7 @@ def test_demo_publishes_lists_with_a_token_per_neighbourhood_prints_a_clean_log_
 def test_a_demo_whose_model_is_not_promoted_stops_with_the_reasons_and_no_traceback(tmp_path: Path) -> None:
     where = home(tmp_path / "home")
     experiment = tmp_path / "strict.toml"
-    experiment.write_text(tomli_w.dumps({**FAST, "equity": {**FAST["equity"], "min_group_auroc": 0.999}}))
+    experiment.write_text(tomli_w.dumps({**FAST, "equity": {**FAST["equity"], "min_group_size": 1, "min_group_positives": 1, "min_group_auroc": 0.999, "gate_level": 0.0}}))
 
     ran = CliRunner().invoke(
         app, ["demo", "--people", "3000", "--seed", "3", "--home", str(where.root), "--experiment", str(experiment), "--no-serve"],
