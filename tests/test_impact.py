@@ -73,14 +73,14 @@ def test_a_person_enrolled_before_the_window_start_is_never_a_control(planted_re
 
 
 @pytest.mark.slow
-def test_controls_enrolled_later_are_censored_at_their_enrolment_and_never_before_day_zero(planted_result):
+def test_controls_enrolled_later_are_censored_from_the_first_day_of_their_enrolment_month_never_before_day_zero(planted_result):
     data, result = planted_result
     enrolled = extract_enrolments(data, config=result.config).dates.set_index("person_id")["enrolled_on"]
     controls = result.pairs[~result.pairs["treated"]]
     later = controls[controls["person_id"].isin(enrolled.index)]
     assert len(later) > 0
-    assert (later["stop"].to_numpy() == later["person_id"].map(enrolled).to_numpy()).all()
-    assert (later["stop"] >= later["trial"] + pd.offsets.MonthBegin(1)).all()
+    assert (later["stop"].to_numpy() == later["person_id"].map(enrolled).dt.to_period("M").dt.start_time.to_numpy()).all()
+    assert (later["stop"] >= later["trial"] + pd.offsets.MonthBegin(1)).all() and (later["stop"] > later["start"]).all()
     assert controls.loc[~controls["person_id"].isin(enrolled.index), "stop"].isna().all()
 
 

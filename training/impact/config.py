@@ -51,9 +51,17 @@ class ImpactConfig(TypedConfig):
         "(entropy balancing, Hainmueller 2012); 'none' keeps the matching weights.",
     )
     censoring_weights: bool = Field(
-        True, description="Weight controls' person-time by the inverse probability of not yet being enrolled (IPCW)."
+        True,
+        description="Weight controls' person-time by the inverse probability of not yet being enrolled (IPCW): a control "
+        "enrolled later is censored from the first day of that month, and the ones left stand for them.",
     )
-    weight_truncation: float = Field(0.99, gt=0.5, le=1.0, description="Quantile at which censoring weights are truncated.")
+    weight_truncation: float = Field(
+        1.0,
+        gt=0.5,
+        le=1.0,
+        description="Quantile of the followed control months at which censoring weights are capped; 1.0 = no cap. "
+        "A cap lowers variance but brings back part of the censoring bias towards 1.",
+    )
     cost_settings: tuple[str, ...] = Field(
         COUNT_MEASURES, description="Settings whose event costs make up the cost outcome (urgent and emergency care)."
     )

@@ -20,18 +20,28 @@ from training.impact.design import BalanceRow, balance_table, censoring_weights,
 from training.impact.enrolment import Enrolments, extract_enrolments
 from training.impact.errors import ImpactError
 from training.impact.estimate import Estimate, EventStudyPoint, arm_estimates, discontinuity, event_study, naive_ratio
-from training.impact.followup import Timeline, day_number, load_timeline, monthly_matrices, person_numbers
+from training.impact.followup import (
+    Timeline,
+    day_number,
+    load_timeline,
+    month_first_day,
+    month_index,
+    monthly_matrices,
+    person_numbers,
+)
 from training.impact.randomised import randomised_comparison
 
 __all__ = ["ImpactResult", "evaluate_impact", "METHOD"]
 
 METHOD = (
-    "Sequential target-trial emulation: one trial per enrolment month. People enrolled in the month are compared "
-    "with people not enrolled by the month's end who had the same recent A&E use bands at the enrolment day and the "
-    "nearest propensity score on the model's point-in-time features (matched with replacement within a caliper), "
-    "then reweighted so every feature mean matches (entropy balancing). Controls enrolled later are censored at "
-    "enrolment and their remaining time is reweighted by the inverse probability of staying unenrolled. Outcomes are "
-    "person-time rates over the follow-up; 95% CIs from a person-level bootstrap."
+    "Sequential target-trial emulation: one trial per calendar month of enrolment. People enrolled in the month are "
+    "compared with people not enrolled by the month's end who had the same A&E use bands in the calendar months before "
+    "it and in the days of the month before the enrolment day, and the nearest propensity score on the model's "
+    "point-in-time features (matched with replacement within a caliper), then reweighted so every feature mean matches "
+    "(entropy balancing). A control enrolled in a later month is censored from that month's first day; the controls "
+    "left are weighted by the inverse probability of staying unenrolled, month by month, given the same A&E history, "
+    "the baseline score and the calendar month. Outcomes are person-time rates over the follow-up; 95% CIs from a "
+    "person-level bootstrap."
 )
 _STEPS = 6
 #: Feature rows whose person cannot be in a trial at its month start.
@@ -183,7 +193,7 @@ def _trial_index(timeline: Timeline, enrol_day: pd.Series, months: list[date], c
         treated = at_risk & (enrolled_at >= t) & (enrolled_at < e)
         eligible = at_risk & ~(enrolled_at < e)
         used = np.zeros(timeline.ids.size, dtype=bool)
-        used[ed.person[(ed.day >= t - max(config.exact_months) * DAYS_PER_MONTH) & (ed.day < e)]] = True
+        used[ed.person[(ed.day >= month_first_day(month_index(t) - max(config.exact_months))) & (ed.day < e)]] = True
         recent = np.flatnonzero(eligible & used)
         quiet = np.flatnonzero(eligible & ~used)
         size = min(quiet.size, config.quiet_controls_per_enrolled * int(treated.sum()))
@@ -298,22 +308,14 @@ def evaluate_impact(
     before = max(config.history_months, 12)
     last_bin = max(config.follow_up_months - 1, 12)
     person = rows["person"].to_numpy(dtype=int)
-    matrices = monthly_matrices(timeline, person, rows["start"].to_numpy(float), rows["stop"].to_numpy(float), -before, last_bin)
+    start = rows["start"].to_numpy(float)
+    calendar = None
+    if config.censoring_weights:
+        calendar = censoring_weights(timeline, rows, start + config.follow_up_months * DAYS_PER_MONTH, config)
+    matrices = monthly_matrices(timeline, person, start, rows["stop"].to_numpy(float), -before, last_bin, calendar)
     post = slice(before, before + config.follow_up_months)
     pre = slice(before - config.history_months, before)
-    full = np.ones(matrices.days.shape)
-    if config.censoring_weights:
-        ed = matrices.events["ed"]
-        k = np.arange(config.follow_up_months)
-        prev = ed[:, before - 1 + k]
-        recent = ed[:, before - 3 + k] + ed[:, before - 2 + k] + ed[:, before - 1 + k]
-        bin_lo = rows["start"].to_numpy(float)[:, None] + k[None, :] * DAYS_PER_MONTH
-        stop = rows["stop"].to_numpy(float)[:, None]
-        at_risk = (stop > bin_lo) & (matrices.days[:, post] > 0) & ~treated[:, None]
-        censored = at_risk & (stop < bin_lo + DAYS_PER_MONTH)
-        ipcw = censoring_weights(prev, recent, rows["logit"].to_numpy(float), at_risk, censored, config.weight_truncation)
-        full[:, post] = np.where(treated[:, None], 1.0, ipcw)
-    weights = weight[:, None] * full
+    weights = np.broadcast_to(weight[:, None], matrices.days.shape)
     report(progress, "Estimating rates and bootstrap intervals", 4, _STEPS)
     measures = arm_estimates(matrices, post, treated, weights[:, post], person, config.bootstrap, config.seed)
     naive = naive_ratio(matrices, pre, post, treated)
