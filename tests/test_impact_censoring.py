@@ -1,4 +1,4 @@
-"""The impact design's time axis: burst windows are the calendar months before the trial month, and censoring weights are per calendar month."""
+"""The impact design's time axis and later enrolment: calendar-month burst windows, the switching adjustment, censoring weights."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from features.definitions import DAYS_PER_MONTH
-from training.impact import ImpactConfig
+from training.impact import MEASURES, ImpactConfig
 from training.impact.design import censoring_weights, match_trials
-from training.impact.followup import day_number, load_timeline, month_first_day, month_index, monthly_matrices
+from training.impact.estimate import arm_estimates
+from training.impact.followup import Matrices, day_number, load_timeline, month_first_day, month_index, monthly_matrices
 
 
 def _day(text: str) -> float:
@@ -111,3 +112,49 @@ def test_a_burst_event_recorded_after_day_zero_still_counts_in_the_burst_band(tm
               ("A", "2022-02-10", "2022-02-10"),
               ("B", "2022-02-03", "2022-02-03"), ("B", "2022-02-20", "2022-02-20")]
     assert _match_case(tmp_path, events) == ["B"]
+
+
+def _matrices(events: list[float], exposed: list[float], days: list[float]) -> tuple[Matrices, dict[str, np.ndarray]]:
+    """One follow-up bin per row, the same counts for every measure."""
+    column = np.array(events, dtype=float)[:, None]
+    switched = np.array(exposed, dtype=float)[:, None]
+    matrices = Matrices(events=dict.fromkeys(MEASURES, column), days=np.array(days, dtype=float)[:, None], first_bin=0)
+    return matrices, dict.fromkeys(MEASURES, switched)
+
+
+def test_a_controls_events_after_a_later_enrolment_are_divided_by_the_effect_itself():
+    # enrolled: 10 events in 100 days; controls: 35 events in 200 days, 5 of them after a later enrolment
+    matrices, exposed = _matrices([10, 35], [0, 5], [100, 200])
+    arm, weights, people = np.array([True, False]), np.ones((2, 1)), np.array([0, 1])
+    adjusted = arm_estimates(matrices, slice(0, 1), arm, weights, people, 100, 0, exposed)["ed"]
+    plain = arm_estimates(matrices, slice(0, 1), arm, weights, people, 100, 0)["ed"]
+    # 0.1 a day = ratio x (30 + 5 / ratio) / 200  =>  ratio = (0.1 - 0.025) / 0.15 = 0.5
+    assert adjusted.rate_ratio == pytest.approx(0.5, rel=1e-12)
+    assert adjusted.rate_controls == pytest.approx(0.2 * 365.25, rel=1e-12)  # the controls' rate had nobody been enrolled
+    assert plain.rate_ratio == pytest.approx(0.1 / 0.175, rel=1e-12)  # counted as if unenrolled: leans towards 1
+
+
+def test_enrolment_after_bursts_in_the_control_arm_no_longer_pulls_the_estimate_towards_one():
+    """Exchangeable arms; controls enrolled (probability 0.8) in the month after a burst; true ratio 0.5 from enrolment on."""
+    rng = np.random.default_rng(3)
+    n, months = 40_000, 12
+    level, drift = rng.normal(-1.5, 0.8, n), rng.normal(0.0, 0.5, n)
+    counts = np.zeros((n, months))
+    for k in range(months):
+        drift = 0.8 * drift + rng.normal(0.0, 0.4, n)
+        counts[:, k] = rng.poisson(np.exp(level + drift))
+    treated = np.arange(n) < n // 2
+    enrolled_in = np.where(treated, 0, months)
+    for k in range(1, months):
+        enrolled_in[(enrolled_in == months) & (counts[:, k - 1] >= 2) & (rng.random(n) < 0.8)] = k
+    after = np.arange(months)[None, :] >= enrolled_in[:, None]
+    seen = np.where(after, rng.binomial(counts.astype(int), 0.5), counts)
+    switched = np.where(after & ~treated[:, None], seen, 0.0)
+    assert switched.sum() > 0.2 * seen[~treated].sum()  # a fifth of the controls' events follow a later enrolment
+    days = np.full((n, months), DAYS_PER_MONTH)
+    matrices = Matrices(events=dict.fromkeys(MEASURES, seen), days=days, first_bin=0)
+    exposed = dict.fromkeys(MEASURES, switched)
+    args = (matrices, slice(0, months), treated, np.ones((n, months)), np.arange(n), 200, 0)
+    adjusted, plain = arm_estimates(*args, exposed)["ed"], arm_estimates(*args)["ed"]
+    assert abs(adjusted.rate_ratio - 0.5) < 0.02 and adjusted.ci_low <= 0.5 <= adjusted.ci_high
+    assert plain.rate_ratio > 0.6  # diluted towards 1 by the controls' enrolled time

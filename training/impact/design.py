@@ -56,8 +56,9 @@ class BalanceRow:
 class Matched:
     """The stacked trials: one row per enrolled person and per matched control.
 
-    ``person`` is the person number, ``start`` day zero, ``stop`` the censoring day (a control's later
-    enrolment, else ``inf``), ``weight`` the matching (and balancing) weight, ``treated`` the arm,
+    ``person`` is the person number, ``start`` day zero, ``later`` a control's later enrolment day
+    (``inf`` for none; what happens to their follow-up then is ``later_enrolment``'s choice), ``weight``
+    the matching (and balancing) weight, ``treated`` the arm,
     ``pair`` the enrolled row each control belongs to, ``trial`` the month's first day, ``logit``
     the propensity logit.
     """
@@ -131,7 +132,7 @@ def match_trials(
     rows: list[tuple[int, float, float, float, bool, int, object, float]] = []
     unmatched = 0
     treated_idx = np.flatnonzero(treated)
-    censor_day = np.where(np.isnan(enrolled_at), np.inf, month_first_day(month_index(np.nan_to_num(enrolled_at))))
+    later_day = np.where(np.isnan(enrolled_at), np.inf, enrolled_at)
     day_zero = np.floor(enrolled_at)
     for (trial, day), group in pd.DataFrame({"t": t0[treated_idx], "d": day_zero[treated_idx], "i": treated_idx}).groupby(["t", "d"]):
         cand = np.flatnonzero(eligible & (t0 == trial))
@@ -153,8 +154,8 @@ def match_trials(
             chosen = near[np.argsort(gap[gap <= caliper], kind="stable")[: config.controls_per_enrolled]]
             rows.append((i, day, np.inf, 1.0, True, i, trial, logit[i]))
             for j in chosen:
-                rows.append((j, day, censor_day[j], 1.0 / chosen.size, False, i, trial, logit[j]))
-    frame = pd.DataFrame(rows, columns=["row", "start", "stop", "weight", "treated", "pair", "trial", "logit"])
+                rows.append((j, day, later_day[j], 1.0 / chosen.size, False, i, trial, logit[j]))
+    frame = pd.DataFrame(rows, columns=["row", "start", "later", "weight", "treated", "pair", "trial", "logit"])
     frame["person"] = person[frame["row"].to_numpy()] if len(frame) else np.array([], dtype=int)
     pw = features["pool_weight"].to_numpy(dtype=float)[eligible]
     eligible_means = np.average(x[eligible], axis=0, weights=pw)
@@ -238,7 +239,8 @@ def censoring_weights(
     timeline
         Person entry/exit days and events.
     rows
-        The stacked trial rows (``person, start, stop, treated, trial, logit``).
+        The stacked trial rows (``person, start, stop, treated, trial, logit``), ``stop`` the first day
+        of a control's later enrolment month (``inf`` for none).
     follow_up_end
         Day each row's follow-up ends (day zero plus the follow-up).
     config
