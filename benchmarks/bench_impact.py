@@ -7,7 +7,8 @@ urgent-care event of an enrolled person kept with probability = the true ratio),
 :func:`training.impact.evaluate_impact` estimates the effect. Recorded per run: the A&E and
 emergency-admission rate ratios with their bootstrap 95% CIs, whether the CI covers the truth, and
 the naive before/after ratio. Per mechanism: the mean estimate per ratio, the mean error, the bias
-factor ``exp(mean log(estimate / truth))`` with its standard error, and the coverage count.
+factor ``exp(mean log(estimate / truth))`` with its 95% CI (1 = unbiased; above 1 = towards the null
+for true ratios below 1), and the coverage count.
 
 Mechanisms (structurally different population processes, the same planting function):
 
@@ -24,10 +25,11 @@ unenrolled among 40,000, too few valid controls to balance the model's ~100 feat
 A run whose evaluation stops with an error (e.g. no enrolled person has a matched control) is
 recorded with the error and left out of the summary.
 
-Run ``python benchmarks/bench_impact.py --label after`` (about 10 minutes on 2 cores with the
-defaults). Each label's results replace that label's entry in ``benchmarks/results/impact_bias.json``
-and other labels are kept, so the estimator before and after a change can be recorded side by side
-(run the script with ``PYTHONPATH`` pointing at the older tree for the ``before`` entry).
+Run from the repository root with ``PYTHONPATH=. python benchmarks/bench_impact.py --label after
+--estimator "..."`` (about 3 minutes on 2 cores with the defaults). Each label's results replace that
+label's entry in ``benchmarks/results/impact_bias.json`` and other labels are kept, so the estimator
+before and after a change can be recorded side by side: for the ``before`` entry, point
+``PYTHONPATH`` at a checkout of the older commit (``git archive OLD | tar -x -C /tmp/old``).
 """
 
 from __future__ import annotations
@@ -140,6 +142,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     """Parse arguments, run every mechanism x ratio x seed, write the labelled entry and return it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--label", required=True, help="name of this entry, e.g. 'before' or 'after'")
+    parser.add_argument("--estimator", default="", help="what this entry measures (e.g. the commit and its design), stored with it")
     parser.add_argument("--ratios", type=float, nargs="+", default=[0.5, 0.7, 0.85, 1.0], help="true rate ratios to plant")
     parser.add_argument("--seeds", type=int, default=3, help="replicates (independent populations) per mechanism and ratio")
     parser.add_argument("--simulator-people", type=int, default=40_000, help="people per simulator population (the tests' size)")
@@ -159,14 +162,15 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                 row = run_one(mechanism, people, 1000 + 100 * k + replicate, ratio, work)
                 runs.append(row)
                 print(json.dumps(row), flush=True)
-                entry = _write(args.out, args.label, runs, time.perf_counter() - began)  # after every run: a stopped run keeps its rows
+                entry = _write(args.out, args.label, args.estimator, runs, time.perf_counter() - began)  # after every run: a stopped run keeps its rows
     print(json.dumps(entry["summary"], indent=2))
     return entry
 
 
-def _write(path: Path, label: str, runs: list[dict[str, object]], seconds: float) -> dict[str, object]:
+def _write(path: Path, label: str, estimator: str, runs: list[dict[str, object]], seconds: float) -> dict[str, object]:
     """Replace ``label``'s entry in the results JSON (other labels kept); return the entry."""
     entry = {
+        "estimator": estimator,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": describe(),
         "seconds": round(seconds, 1),

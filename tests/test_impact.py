@@ -100,6 +100,9 @@ def test_controls_enrolled_later_keep_being_followed_with_their_enrolment_record
     assert (later["later_enrolment"].to_numpy() == later["person_id"].map(enrolled).to_numpy()).all()
     assert (later["later_enrolment"] >= later["trial"] + pd.offsets.MonthBegin(1)).all()
     assert controls.loc[~controls["person_id"].isin(enrolled.index), "later_enrolment"].isna().all()
+    later_doc = result.to_json()["later_enrolment"]
+    assert later_doc["handling"] == "adjust" and later_doc["control_rows_enrolled_later"] == len(later)
+    assert 0 < later_doc["share_of_control_events_after_it"]["ed"] < 0.5
 
 
 @pytest.mark.slow

@@ -61,7 +61,10 @@ class ImpactResult:
     """Everything the evaluation found; :meth:`to_json` gives the ``impact.json`` document.
 
     ``pairs`` holds the stacked trial rows: ``person_id, trial`` (month), ``treated``, ``start`` (day
-    zero), ``stop`` (a control's later enrolment, else missing) and ``weight``.
+    zero), ``later_enrolment`` (a control's own enrolment during follow-up, else missing), ``stop``
+    (where follow-up was cut: with ``later_enrolment = "censor"`` the first day of that month, else
+    missing) and ``weight``. ``after_later_enrolment`` is, per measure, the share of the controls'
+    follow-up events that came after their own later enrolment (``adjust`` only).
     """
 
     measures: dict[str, Estimate]
@@ -85,6 +88,7 @@ class ImpactResult:
     randomised: dict[str, Estimate] | None = None
     randomised_n: dict[str, int] = field(default_factory=dict)
     discontinuity: dict[str, dict[str, float]] | None = None
+    after_later_enrolment: dict[str, float] = field(default_factory=dict)
 
     @property
     def max_smd_after(self) -> float:
@@ -131,6 +135,11 @@ class ImpactResult:
                 "not_registered_at_month_start": self.not_at_risk,
                 "no_control_within_caliper": self.unmatched,
                 "matched": self.n_enrolled,
+            },
+            "later_enrolment": {
+                "handling": self.config.later_enrolment,
+                "control_rows_enrolled_later": int(self.pairs["later_enrolment"].notna().sum()) if len(self.pairs) else 0,
+                "share_of_control_events_after_it": self.after_later_enrolment,
             },
             "event_study": [p.__dict__ for p in self.event_study],
             "naive_explanation": NAIVE_EXPLANATION,
@@ -272,6 +281,20 @@ def _counterfactual(matrices: Matrices, exposed: dict[str, np.ndarray] | None, m
     return Matrices(events=events, days=matrices.days, first_bin=matrices.first_bin)
 
 
+def _share_after(
+    matrices: Matrices, exposed: dict[str, np.ndarray], controls: np.ndarray, weights: np.ndarray, post: slice
+) -> dict[str, float]:
+    """Per measure, the weighted share of the controls' follow-up events that came after their own later enrolment.
+
+    The switching adjustment leans on the common-effect assumption in proportion to this share.
+    """
+    out = {}
+    for name, values in matrices.events.items():
+        total = (values[controls][:, post] * weights[controls][:, post]).sum()
+        out[name] = float((exposed[name][controls][:, post] * weights[controls][:, post]).sum() / total) if total > 0 else 0.0
+    return out
+
+
 def _dates(days: pd.Series) -> pd.Series:
     values = days.to_numpy(float)
     return pd.to_datetime(np.where(np.isfinite(values), values, np.nan), unit="D")
@@ -372,6 +395,7 @@ def evaluate_impact(
     weights = np.broadcast_to(weight[:, None], matrices.days.shape)
     report(progress, "Estimating rates and bootstrap intervals", 4, _STEPS)
     measures = arm_estimates(matrices, post, treated, weights[:, post], person, config.bootstrap, config.seed, exposed)
+    after_later = {} if exposed is None else _share_after(matrices, exposed, ~treated, weights, post)
     naive = naive_ratio(matrices, pre, post, treated)
     study = event_study(_counterfactual(matrices, exposed, measures), treated, weights, range(-12, 13))
     balance = balance_table(matched, weight)
@@ -408,4 +432,5 @@ def evaluate_impact(
         randomised=randomised.estimates if randomised is not None else None,
         randomised_n=randomised.counts if randomised is not None else {},
         discontinuity=rd,
+        after_later_enrolment=after_later,
     )
