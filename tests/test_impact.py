@@ -17,9 +17,13 @@ from features.simulation.errors import SimulationError
 from risingrisk.commands.impact import impact_command
 from training.impact import ImpactConfig, MEASURES, evaluate_impact, extract_enrolments, write_impact
 
-from impact_support import burst_population, planted_population
+from impact_support import burst_population, mechanism_b_population, planted_population
 
 WINDOW = {"enrol_from": date(2022, 1, 1), "enrol_to": date(2023, 12, 1)}
+#: Largest error of the A&E rate ratio on the fixed-seed populations below: the corrected estimator's errors are
+#: 0.005 (simulator), 0.030 (mechanism B) and 0.006 (AR(1) process); the estimator that censored and reweighted later
+#: enrolments missed the first two by 0.162 and 0.073 (benchmarks/results/impact_bias.json has the bias over 24 runs).
+TOLERANCE = 0.04
 
 
 @pytest.fixture(scope="session")
@@ -35,17 +39,31 @@ def null_result(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def mechanism_b_result(tmp_path_factory):
+    data = mechanism_b_population(tmp_path_factory.mktemp("mechanism_b") / "data", people=20_000, seed=11, rate_ratio=0.75)
+    return data, evaluate_impact(data, config=ImpactConfig(**WINDOW))
+
+
+@pytest.fixture(scope="session")
 def burst(tmp_path_factory):
     population = burst_population(tmp_path_factory.mktemp("burst") / "data", people=8_000, seed=1, rate_ratio=0.75)
     return population, evaluate_impact(population.data, holdout=population.holdout, ranks=population.ranks)
 
 
 @pytest.mark.slow
-def test_planted_rate_ratio_of_075_is_recovered_within_007_and_covered_by_the_ci(planted_result):
+def test_planted_rate_ratio_of_075_is_recovered_within_004_and_covered_by_the_ci(planted_result):
     _, result = planted_result
     ed = result.measures["ed"]
-    assert abs(ed.rate_ratio - 0.75) <= 0.07
+    assert abs(ed.rate_ratio - 0.75) <= TOLERANCE
     assert ed.ci_low <= 0.75 <= ed.ci_high
+
+
+@pytest.mark.slow
+def test_planted_rate_ratio_of_075_is_recovered_within_004_on_mechanism_b(mechanism_b_result):
+    _, result = mechanism_b_result
+    ed = result.measures["ed"]
+    assert abs(ed.rate_ratio - 0.75) <= TOLERANCE and ed.ci_low <= 0.75 <= ed.ci_high
+    assert result.naive["ed"] < 0.6 and result.max_smd_after < 0.1
 
 
 @pytest.mark.slow
@@ -73,15 +91,30 @@ def test_a_person_enrolled_before_the_window_start_is_never_a_control(planted_re
 
 
 @pytest.mark.slow
-def test_controls_enrolled_later_are_censored_at_their_enrolment_and_never_before_day_zero(planted_result):
+def test_controls_enrolled_later_keep_being_followed_with_their_enrolment_recorded_after_day_zero(planted_result):
     data, result = planted_result
     enrolled = extract_enrolments(data, config=result.config).dates.set_index("person_id")["enrolled_on"]
     controls = result.pairs[~result.pairs["treated"]]
     later = controls[controls["person_id"].isin(enrolled.index)]
+    assert len(later) > 0 and controls["stop"].isna().all()
+    assert (later["later_enrolment"].to_numpy() == later["person_id"].map(enrolled).to_numpy()).all()
+    assert (later["later_enrolment"] >= later["trial"] + pd.offsets.MonthBegin(1)).all()
+    assert controls.loc[~controls["person_id"].isin(enrolled.index), "later_enrolment"].isna().all()
+    later_doc = result.to_json()["later_enrolment"]
+    assert later_doc["handling"] == "adjust" and later_doc["control_rows_enrolled_later"] == len(later)
+    assert 0 < later_doc["share_of_control_events_after_it"]["ed"] < 0.5
+
+
+@pytest.mark.slow
+def test_with_censor_a_control_enrolled_later_is_followed_until_the_first_day_of_that_month(planted_result):
+    data, _ = planted_result
+    result = evaluate_impact(data, config=ImpactConfig(**WINDOW, later_enrolment="censor", bootstrap=100))
+    controls = result.pairs[~result.pairs["treated"]]
+    later = controls[controls["later_enrolment"].notna()]
     assert len(later) > 0
-    assert (later["stop"].to_numpy() == later["person_id"].map(enrolled).to_numpy()).all()
-    assert (later["stop"] >= later["trial"] + pd.offsets.MonthBegin(1)).all()
-    assert controls.loc[~controls["person_id"].isin(enrolled.index), "stop"].isna().all()
+    assert (later["stop"] == later["later_enrolment"].dt.to_period("M").dt.start_time).all()
+    assert controls.loc[controls["later_enrolment"].isna(), "stop"].isna().all()
+    assert "censored from that month's first day" in result.to_json()["method"]
 
 
 @pytest.mark.slow
@@ -103,7 +136,7 @@ def test_impact_json_has_the_issue_shape_and_the_html_fetches_nothing(planted_re
 def test_the_method_recovers_a_planted_effect_on_an_ar1_burst_process(burst):
     _, result = burst
     ed = result.measures["ed"]
-    assert abs(ed.rate_ratio - 0.75) <= 0.07 and ed.ci_low <= 0.75 <= ed.ci_high
+    assert abs(ed.rate_ratio - 0.75) <= TOLERANCE and ed.ci_low <= 0.75 <= ed.ci_high
     assert result.naive["ed"] < 0.6  # regression to the mean makes the naive fall far larger than 25%
     assert result.max_smd_after < 0.1
 

@@ -35,8 +35,9 @@ class ImpactConfig(TypedConfig):
     )
     exact_months: tuple[int, ...] = Field(
         (1, 3),
-        description="A&E windows (months before the enrolment month) matched exactly on their use band, "
-        "besides the days of the enrolment month before day zero.",
+        description="Windows of calendar months before the enrolment month whose A&E use band (by event date) is "
+        "matched exactly, besides the days of the enrolment month before day zero (the 'censor' option's model of "
+        "later enrolment uses the same windows).",
     )
     ed_bands: tuple[int, ...] = Field(
         (0, 1, 2, 3, 5, 10), description="Lower edges of the A&E-use bands used for exact matching."
@@ -50,10 +51,21 @@ class ImpactConfig(TypedConfig):
         description="After matching, reweight controls so their covariate means equal the enrolled people's "
         "(entropy balancing, Hainmueller 2012); 'none' keeps the matching weights.",
     )
-    censoring_weights: bool = Field(
-        True, description="Weight controls' person-time by the inverse probability of not yet being enrolled (IPCW)."
+    later_enrolment: Literal["adjust", "censor"] = Field(
+        "adjust",
+        description="Controls enrolled during follow-up (treatment switchers). 'adjust': keep following them and count "
+        "their events after enrolment divided by the estimated effect (a common-effect switching adjustment, as RPSFTM; "
+        "assumes enrolment works the same whenever it happens). 'censor': stop their follow-up at the first day of their "
+        "enrolment month and weight the controls left by the inverse probability of staying unenrolled (IPCW; assumes "
+        "enough people stay unenrolled after each burst, which fails when most people with a burst are enrolled).",
     )
-    weight_truncation: float = Field(0.99, gt=0.5, le=1.0, description="Quantile at which censoring weights are truncated.")
+    weight_truncation: float = Field(
+        1.0,
+        gt=0.5,
+        le=1.0,
+        description="With later_enrolment = 'censor': quantile of the followed control months at which censoring weights "
+        "are capped; 1.0 = no cap. A cap lowers variance but brings back part of the censoring bias towards 1.",
+    )
     cost_settings: tuple[str, ...] = Field(
         COUNT_MEASURES, description="Settings whose event costs make up the cost outcome (urgent and emergency care)."
     )

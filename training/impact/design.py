@@ -1,15 +1,24 @@
 """Sequential target-trial emulation: one trial per enrolment month, exact + propensity matching, balance and censoring weights.
 
-Trial for month ``T`` (its first day): the *enrolled* arm is everyone first enrolled during the
-month, day zero = their enrolment day; the *control* arm is drawn from people registered and alive
-at ``T`` who were not enrolled before the end of the month (never enrolled, or enrolled later).
-Each enrolled person is matched, with replacement, to ``k`` controls with the same A&E use bands in
-the months before ``T`` (``exact_months``) and in ``[T, day zero)`` (events known by day zero: both
-clocks), so whatever burst triggered enrolment is matched exactly, and the nearest
-propensity score (model features as of ``T``), within a caliper; a control inherits the enrolled
-person's day zero. Controls later enrolled are censored at their enrolment, and their remaining
-person-time is reweighted by the inverse probability of staying unenrolled (IPCW), so the control
-arm stands for "not enrolled during follow-up". Nobody enrolled before ``T`` is in trial ``T``.
+Trial for calendar month ``T`` (its first day): the *enrolled* arm is everyone first enrolled
+during the month, day zero = their enrolment day; the *control* arm is drawn from people
+registered and alive at ``T`` who were not enrolled before the end of the month (never enrolled,
+or enrolled later). Each enrolled person is matched, with replacement, to ``k`` controls with the
+same A&E use band in each ``exact_months`` window of *calendar months* before ``T`` (the month
+before ``T`` is where a burst that triggers enrolment in ``T`` lies) and in ``[T, day zero)``, and
+the nearest propensity score (model features as of ``T``), within a caliper; a control inherits
+the enrolled person's day zero. The burst windows count events by event date, whether or not the
+extract had recorded them by day zero: they happened before enrolment, so enrolment cannot have
+changed them, and the team may have heard of them first (a discharge letter, a call). The
+propensity features keep the model's two clocks.
+
+Nobody enrolled before ``T`` is in trial ``T``. A control may be enrolled in a later month (their
+day is kept as ``later``); by default they stay in the control arm and the estimate divides their
+events after it by the effect (:func:`training.impact.estimate.arm_estimates`). The ``censor``
+option instead works on the trials' own time axis, calendar months: such a control has left the
+"not enrolled" strategy in month ``c`` and is censored from ``c``'s first day, and the controls left
+are reweighted by the inverse probability of staying unenrolled month by month, modelled on the
+same history the matching uses (:func:`censoring_weights`).
 """
 
 from __future__ import annotations
@@ -22,10 +31,15 @@ from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
 
 from training.impact.config import ImpactConfig
-from features.definitions import DAYS_PER_MONTH
-from training.impact.followup import Timeline, count_between
+from training.impact.followup import Timeline, count_between, counts_in_months, month_first_day, month_index
 
 __all__ = ["Matched", "BalanceRow", "covariate_matrix", "match_trials", "balance_table", "entropy_weights", "censoring_weights"]
+
+#: Inverse L2 strength of the enrolment-hazard model: weak, only so coefficients stay finite when a
+#: band or month has no enrolments at all (its hazard is then ~0, as observed); sklearn's default
+#: C=1 shrank an observed hazard of 0.83 after a burst to 0.75 and gave months without any
+#: enrolment a hazard of 0.13-0.16 (simulator, 40,000 people).
+_HAZARD_C = 1e4
 
 
 @dataclass(frozen=True)
@@ -44,8 +58,9 @@ class BalanceRow:
 class Matched:
     """The stacked trials: one row per enrolled person and per matched control.
 
-    ``person`` is the person number, ``start`` day zero, ``stop`` the censoring day (a control's later
-    enrolment, else ``inf``), ``weight`` the matching (and balancing) weight, ``treated`` the arm,
+    ``person`` is the person number, ``start`` day zero, ``later`` a control's later enrolment day
+    (``inf`` for none; what happens to their follow-up then is ``later_enrolment``'s choice), ``weight``
+    the matching (and balancing) weight, ``treated`` the arm,
     ``pair`` the enrolled row each control belongs to, ``trial`` the month's first day, ``logit``
     the propensity logit.
     """
@@ -119,15 +134,17 @@ def match_trials(
     rows: list[tuple[int, float, float, float, bool, int, object, float]] = []
     unmatched = 0
     treated_idx = np.flatnonzero(treated)
+    later_day = np.where(np.isnan(enrolled_at), np.inf, enrolled_at)
     day_zero = np.floor(enrolled_at)
     for (trial, day), group in pd.DataFrame({"t": t0[treated_idx], "d": day_zero[treated_idx], "i": treated_idx}).groupby(["t", "d"]):
         cand = np.flatnonzero(eligible & (t0 == trial))
         cand = cand[(timeline.exit[person[cand]] > day) & (timeline.entry[person[cand]] <= day)]
         who = group["i"].to_numpy()
         both = person[np.concatenate([who, cand])]
-        key = _band(count_between(timeline, trial, day, day), config.ed_bands)[both]
+        key = _band(count_between(timeline, trial, day), config.ed_bands)[both]
         for months in config.exact_months:
-            key = key * 100 + _band(count_between(timeline, trial - months * DAYS_PER_MONTH, trial, day), config.ed_bands)[both]
+            window_start = float(month_first_day(month_index(trial) - months))
+            key = key * 100 + _band(count_between(timeline, window_start, trial), config.ed_bands)[both]
         key_t, key_c = key[: who.size], key[who.size:]
         for i, k in zip(who, key_t):
             same = cand[key_c == k]
@@ -139,9 +156,8 @@ def match_trials(
             chosen = near[np.argsort(gap[gap <= caliper], kind="stable")[: config.controls_per_enrolled]]
             rows.append((i, day, np.inf, 1.0, True, i, trial, logit[i]))
             for j in chosen:
-                later = enrolled_at[j]
-                rows.append((j, day, later if not np.isnan(later) else np.inf, 1.0 / chosen.size, False, i, trial, logit[j]))
-    frame = pd.DataFrame(rows, columns=["row", "start", "stop", "weight", "treated", "pair", "trial", "logit"])
+                rows.append((j, day, later_day[j], 1.0 / chosen.size, False, i, trial, logit[j]))
+    frame = pd.DataFrame(rows, columns=["row", "start", "later", "weight", "treated", "pair", "trial", "logit"])
     frame["person"] = person[frame["row"].to_numpy()] if len(frame) else np.array([], dtype=int)
     pw = features["pool_weight"].to_numpy(dtype=float)[eligible]
     eligible_means = np.average(x[eligible], axis=0, weights=pw)
@@ -177,6 +193,8 @@ def entropy_weights(x_controls: np.ndarray, base: np.ndarray, target: np.ndarray
     """
     sd = x_controls.std(axis=0)
     use = sd > 1e-12
+    if not use.any():  # every covariate is constant among the controls: nothing can move their means
+        return base.copy() if np.allclose(x_controls.mean(axis=0), target) else None
     z = (x_controls[:, use] - target[use]) / sd[use]
     q = base / base.sum()
     best, best_gap = None, tolerance
@@ -203,48 +221,84 @@ def entropy_weights(x_controls: np.ndarray, base: np.ndarray, target: np.ndarray
 
 
 def censoring_weights(
-    ed_before: np.ndarray, ed_recent: np.ndarray, logit: np.ndarray, at_risk: np.ndarray, censored: np.ndarray, truncate: float
+    timeline: Timeline, rows: pd.DataFrame, follow_up_end: np.ndarray, config: ImpactConfig
 ) -> np.ndarray:
-    """Stabilised inverse-probability-of-censoring weights per control row and follow-up month.
+    """Inverse probability of a control staying unenrolled, per row and calendar month of its follow-up.
 
-    A pooled logistic model of being enrolled in month ``k`` (given not yet) on A&E use in the month
-    before and in the two months before that (each as 0, 1, 2, 3+: enrolment rules are thresholds,
-    not lines), and the baseline propensity logit; the weight for month ``k``
-    is the product over earlier months of ``P(stay | month) / P(stay | month, history)``, truncated
-    at the ``truncate`` quantile.
+    The trials are calendar months, so a control *deviates* (is enrolled) in a calendar month and
+    is censored from that month's first day (``rows["stop"]``). The chance of being enrolled in
+    month ``c``, given not yet, is a pooled logistic model on the same history the matching uses
+    — the A&E use band in each ``exact_months`` window of calendar months before ``c`` (by event
+    date) — plus the baseline propensity logit and the calendar month (enrolment intensity changes
+    over time: a programme starts, stops, fills up). A control still followed in month ``c`` counts
+    with weight ``1 / prod_{j <= c} (1 - p_j)``: the people like them who were enrolled and censored.
+    Weights are not stabilised: the rate ratio pools all follow-up, so each month of the control arm
+    must stand for the whole cohort, as the enrolled arm's does. They are truncated at the
+    ``weight_truncation`` quantile of the followed control months.
 
     Parameters
     ----------
-    ed_before, ed_recent
-        A&E attendances in the month before and the three months before each follow-up month (rows x months).
-    logit
-        Baseline propensity logit per row.
-    at_risk
-        True where the row is still followed at the start of the month.
-    censored
-        True in the month a control is enrolled.
-    truncate
-        Quantile of the weights above which they are capped.
+    timeline
+        Person entry/exit days and events.
+    rows
+        The stacked trial rows (``person, start, stop, treated, trial, logit``), ``stop`` the first day
+        of a control's later enrolment month (``inf`` for none).
+    follow_up_end
+        Day each row's follow-up ends (day zero plus the follow-up).
+    config
+        The exact-match windows and A&E bands (the history), the truncation quantile.
+
+    Returns
+    -------
+    numpy.ndarray
+        Weights (rows x months): column ``k`` for the ``k``-th calendar month after the one holding
+        day zero (column 0, the trial month, is 1: nobody in it is enrolled by construction);
+        enrolled rows are 1 throughout.
     """
-    n, months = at_risk.shape
-    weights = np.ones((n, months))
-    if not censored.any():
+    person = rows["person"].to_numpy(dtype=int)
+    start, stop = rows["start"].to_numpy(float), rows["stop"].to_numpy(float)
+    control = ~rows["treated"].to_numpy(bool)
+    first = month_index(start)
+    months = month_index(follow_up_end.max()) - first.min() + 2 if len(rows) else 1
+    month = first[:, None] + np.arange(months)[None, :]
+    opens = month_first_day(month)
+    end = np.minimum(timeline.exit[person], follow_up_end)[:, None]
+    at_risk = control[:, None] & (opens < end) & (stop[:, None] >= opens)
+    at_risk[:, 0] = False
+    weights = np.ones(month.shape)
+    if not at_risk.any():
         return weights
-    month = np.broadcast_to(np.arange(months), (n, months))
-    levels = np.arange(4)
-    onehot = [np.minimum(counts[at_risk], 3)[:, None] == levels[None, :] for counts in (ed_before, ed_recent - ed_before)]
-    design = np.column_stack([*onehot, np.broadcast_to(logit[:, None], (n, months))[at_risk]]).astype(float)
-    y = censored[at_risk].astype(int)
-    model = LogisticRegression(C=1.0, max_iter=2000).fit(design, y)
-    p = np.zeros((n, months))
-    p[at_risk] = model.predict_proba(design)[:, 1]
-    marginal = np.array([y[month[at_risk] == k].mean() if (month[at_risk] == k).any() else 0.0 for k in range(months)])
-    ratio = (1.0 - marginal)[None, :] / np.clip(1.0 - p, 1e-6, None)
-    ratio = np.where(at_risk, ratio, 1.0)
-    cumulative = np.cumprod(ratio, axis=1)
-    weights[:, 1:] = cumulative[:, :-1]
-    cap = np.quantile(weights[at_risk], truncate)
-    return np.minimum(weights, cap)
+    censored = at_risk & (stop[:, None] == opens)
+    r, k = np.nonzero(at_risk)
+    # one record per person, trial and month: a control matched to several enrolled people is one person at risk
+    key = np.column_stack([person[r], rows["trial"].to_numpy(float)[r], month[r, k]])
+    _, first_of, record = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    fit_r, fit_k = r[first_of], k[first_of]
+    design = _hazard_design(timeline, person[fit_r], month[fit_r, fit_k], rows["logit"].to_numpy(float)[fit_r], config)
+    y = censored[fit_r, fit_k].astype(int)
+    hazard = np.zeros(month.shape)
+    if 0 < y.sum() < y.size:
+        model = LogisticRegression(C=_HAZARD_C, max_iter=5000).fit(design, y)
+        hazard[r, k] = model.predict_proba(design)[:, 1][record.ravel()]
+    stay = np.where(at_risk & ~censored, 1.0 - hazard, 1.0)
+    weights = 1.0 / np.clip(np.cumprod(stay, axis=1), 1e-12, None)
+    followed = at_risk & ~censored
+    if followed.any():
+        weights = np.minimum(weights, np.quantile(weights[followed], config.weight_truncation))
+    return np.where(control[:, None], weights, 1.0)
+
+
+def _hazard_design(timeline: Timeline, person: np.ndarray, month: np.ndarray, logit: np.ndarray, config: ImpactConfig) -> np.ndarray:
+    """Covariates of the enrolment hazard: A&E band per exact-match window (one-hot), baseline logit, calendar month."""
+    columns = []
+    bands = np.arange(len(config.ed_bands))
+    for back in config.exact_months:
+        band = _band(counts_in_months(timeline, person, month, back), config.ed_bands)
+        columns.append((band[:, None] == bands[None, :]).astype(float))
+    calendar = np.unique(month)
+    columns.append((month[:, None] == calendar[None, :]).astype(float))
+    columns.append(logit[:, None])
+    return np.column_stack(columns)
 
 
 def balance_table(matched: Matched, weights: np.ndarray) -> list[BalanceRow]:

@@ -68,8 +68,18 @@ def arm_estimates(
     people: np.ndarray,
     replicates: int,
     seed: int,
-) -> dict[str, Estimate]:
+    exposed: dict[str, np.ndarray] | None = None,
+) -> dict[str, Estimate]:  # noqa: PLR0913 - the comparison's parts travel together
     """Compare weighted person-time rates of ``arm`` (True) with the rest, for every measure.
+
+    With ``exposed``, some comparison rows were enrolled during follow-up and kept (treatment
+    switchers): their events after enrolment are divided by the effect itself, solved from
+    ``rate_arm / ratio = unexposed_rate + exposed_rate / ratio`` (both comparison rates per the
+    comparison arm's person-time), i.e. ``ratio = (rate_arm - exposed_rate) / unexposed_rate``. This is
+    the common-effect switching adjustment (as the rank-preserving structural model, Robins & Tsiatis
+    1991): it assumes enrolment multiplies the rate by the same ratio whenever it happens. The
+    comparison rate reported is then the counterfactual unenrolled rate, ``rate_arm / ratio``. Each
+    bootstrap replicate solves its own ratio.
 
     Parameters
     ----------
@@ -85,6 +95,9 @@ def arm_estimates(
         Person number per row: the bootstrap resamples people, keeping all of a person's rows together.
     replicates, seed
         Bootstrap replicates and seed.
+    exposed
+        Optional per measure (rows x all bins of ``matrices``): the part of ``matrices.events`` that
+        falls after a comparison row's later enrolment (zero elsewhere).
     """
     counts, column = bootstrap_counts(people, replicates, seed)
     n = counts.shape[1]
@@ -94,24 +107,41 @@ def arm_estimates(
     for measure in MEASURES:
         ev = (matrices.events[measure][:, bins] * weights).sum(axis=1)
         e = [_by_person(np.where(a, ev, 0.0), column, n) for a in (arm, ~arm)]
-        point = [e[k].sum() / pt[k].sum() * DAYS_PER_YEAR for k in range(2)]
-        boot = [(counts @ e[k]) / (counts @ pt[k]) * DAYS_PER_YEAR for k in range(2)]
+        switched = np.zeros(n) if exposed is None else _by_person(np.where(~arm, (exposed[measure][:, bins] * weights).sum(axis=1), 0.0), column, n)
+        point_ratio, point_control = _ratio(e[0].sum(), pt[0].sum(), e[1].sum(), switched.sum(), pt[1].sum())
+        boot_ratio, boot_control = _ratio(counts @ e[0], counts @ pt[0], counts @ e[1], counts @ switched, counts @ pt[1])
+        point_enrolled = e[0].sum() / pt[0].sum() * DAYS_PER_YEAR
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = boot[0] / boot[1]
-        diff = (boot[0] - boot[1]) * 100.0
-        lo, hi = np.nanquantile(ratio, [0.025, 0.975])
-        dlo, dhi = np.nanquantile(diff, [0.025, 0.975])
+            diff = (counts @ e[0]) / (counts @ pt[0]) * DAYS_PER_YEAR - boot_control
+        lo, hi = np.nanquantile(boot_ratio, [0.025, 0.975])
+        dlo, dhi = np.nanquantile(diff * 100.0, [0.025, 0.975])
         out[measure] = Estimate(
-            rate_ratio=float(point[0] / point[1]) if point[1] > 0 else float("nan"),
+            rate_ratio=float(point_ratio),
             ci_low=float(lo),
             ci_high=float(hi),
-            rate_enrolled=float(point[0]),
-            rate_controls=float(point[1]),
-            difference_per_100_person_years=float((point[0] - point[1]) * 100.0),
+            rate_enrolled=float(point_enrolled),
+            rate_controls=float(point_control),
+            difference_per_100_person_years=float((point_enrolled - point_control) * 100.0),
             diff_ci_low=float(dlo),
             diff_ci_high=float(dhi),
         )
     return out
+
+
+def _ratio(
+    events_arm: np.ndarray, days_arm: np.ndarray, events_other: np.ndarray, switched: np.ndarray, days_other: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rate ratio and the comparison's (counterfactual unenrolled) rate per person-year; NaN where undefined.
+
+    Works on totals (scalars) and on bootstrap replicates (arrays) alike; see :func:`arm_estimates`.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate_arm = events_arm / days_arm
+        unexposed, exposed = (events_other - switched) / days_other, switched / days_other
+        ratio = (rate_arm - exposed) / unexposed
+        ratio = np.where(np.isfinite(ratio) & (ratio >= 0), ratio, np.nan)
+        other = np.where(switched > 0, unexposed + exposed / ratio, unexposed)
+    return ratio, other * DAYS_PER_YEAR
 
 
 def naive_ratio(matrices: Matrices, before: slice, after: slice, rows: np.ndarray) -> dict[str, float]:

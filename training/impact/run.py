@@ -20,19 +20,37 @@ from training.impact.design import BalanceRow, balance_table, censoring_weights,
 from training.impact.enrolment import Enrolments, extract_enrolments
 from training.impact.errors import ImpactError
 from training.impact.estimate import Estimate, EventStudyPoint, arm_estimates, discontinuity, event_study, naive_ratio
-from training.impact.followup import Timeline, day_number, load_timeline, monthly_matrices, person_numbers
+from training.impact.followup import (
+    Matrices,
+    Timeline,
+    day_number,
+    load_timeline,
+    month_first_day,
+    month_index,
+    monthly_matrices,
+    person_numbers,
+)
 from training.impact.randomised import randomised_comparison
 
-__all__ = ["ImpactResult", "evaluate_impact", "METHOD"]
+__all__ = ["ImpactResult", "evaluate_impact", "METHOD", "LATER_ENROLMENT_TEXT", "method_text"]
 
 METHOD = (
-    "Sequential target-trial emulation: one trial per enrolment month. People enrolled in the month are compared "
-    "with people not enrolled by the month's end who had the same recent A&E use bands at the enrolment day and the "
-    "nearest propensity score on the model's point-in-time features (matched with replacement within a caliper), "
-    "then reweighted so every feature mean matches (entropy balancing). Controls enrolled later are censored at "
-    "enrolment and their remaining time is reweighted by the inverse probability of staying unenrolled. Outcomes are "
-    "person-time rates over the follow-up; 95% CIs from a person-level bootstrap."
+    "Sequential target-trial emulation: one trial per calendar month of enrolment. People enrolled in the month are "
+    "compared with people not enrolled by the month's end who had the same A&E use bands in the calendar months before "
+    "it and in the days of the month before the enrolment day, and the nearest propensity score on the model's "
+    "point-in-time features (matched with replacement within a caliper), then reweighted so every feature mean matches "
+    "(entropy balancing). {later} Outcomes are person-time rates over the follow-up; 95% CIs from a person-level "
+    "bootstrap."
 )
+#: How the method text describes each ``later_enrolment`` choice.
+LATER_ENROLMENT_TEXT = {
+    "adjust": "Controls enrolled later stay in the control arm, and their events after enrolment are divided by the "
+    "estimated effect (a common-effect switching adjustment, as in rank-preserving structural models), so the control "
+    "arm stands for people never enrolled during follow-up.",
+    "censor": "A control enrolled in a later month is censored from that month's first day; the controls left are "
+    "weighted by the inverse probability of staying unenrolled, month by month, given the same A&E history, the "
+    "baseline score and the calendar month.",
+}
 _STEPS = 6
 #: Feature rows whose person cannot be in a trial at its month start.
 _NOT_AT_RISK = ("not_registered", "deceased")
@@ -43,7 +61,10 @@ class ImpactResult:
     """Everything the evaluation found; :meth:`to_json` gives the ``impact.json`` document.
 
     ``pairs`` holds the stacked trial rows: ``person_id, trial`` (month), ``treated``, ``start`` (day
-    zero), ``stop`` (a control's later enrolment, else missing) and ``weight``.
+    zero), ``later_enrolment`` (a control's own enrolment during follow-up, else missing), ``stop``
+    (where follow-up was cut: with ``later_enrolment = "censor"`` the first day of that month, else
+    missing) and ``weight``. ``after_later_enrolment`` is, per measure, the share of the controls'
+    follow-up events that came after their own later enrolment (``adjust`` only).
     """
 
     measures: dict[str, Estimate]
@@ -67,6 +88,7 @@ class ImpactResult:
     randomised: dict[str, Estimate] | None = None
     randomised_n: dict[str, int] = field(default_factory=dict)
     discontinuity: dict[str, dict[str, float]] | None = None
+    after_later_enrolment: dict[str, float] = field(default_factory=dict)
 
     @property
     def max_smd_after(self) -> float:
@@ -93,9 +115,7 @@ class ImpactResult:
             }
         doc: dict[str, Any] = {
             "measures": measures,
-            "method": METHOD if self.balance_weighting == "entropy" else METHOD.replace(
-                ", then reweighted so every feature mean matches (entropy balancing)", ""
-            ),
+            "method": method_text(self.balance_weighting, self.config.later_enrolment),
             "balance": {
                 "max_abs_smd_after": self.max_smd_after,
                 "limit": self.config.smd_limit,
@@ -116,6 +136,11 @@ class ImpactResult:
                 "no_control_within_caliper": self.unmatched,
                 "matched": self.n_enrolled,
             },
+            "later_enrolment": {
+                "handling": self.config.later_enrolment,
+                "control_rows_enrolled_later": int(self.pairs["later_enrolment"].notna().sum()) if len(self.pairs) else 0,
+                "share_of_control_events_after_it": self.after_later_enrolment,
+            },
             "event_study": [p.__dict__ for p in self.event_study],
             "naive_explanation": NAIVE_EXPLANATION,
             "config": self.config.to_dict(),
@@ -125,6 +150,14 @@ class ImpactResult:
         if self.discontinuity is not None:
             doc["discontinuity"] = self.discontinuity
         return doc
+
+
+def method_text(balance_weighting: str, later_enrolment: str) -> str:
+    """The one-paragraph method description for ``impact.json`` and the report."""
+    text = METHOD.format(later=LATER_ENROLMENT_TEXT[later_enrolment])
+    if balance_weighting == "entropy":
+        return text
+    return text.replace(", then reweighted so every feature mean matches (entropy balancing)", "")
 
 
 NAIVE_EXPLANATION = (
@@ -183,7 +216,7 @@ def _trial_index(timeline: Timeline, enrol_day: pd.Series, months: list[date], c
         treated = at_risk & (enrolled_at >= t) & (enrolled_at < e)
         eligible = at_risk & ~(enrolled_at < e)
         used = np.zeros(timeline.ids.size, dtype=bool)
-        used[ed.person[(ed.day >= t - max(config.exact_months) * DAYS_PER_MONTH) & (ed.day < e)]] = True
+        used[ed.person[(ed.day >= month_first_day(month_index(t) - max(config.exact_months))) & (ed.day < e)]] = True
         recent = np.flatnonzero(eligible & used)
         quiet = np.flatnonzero(eligible & ~used)
         size = min(quiet.size, config.quiet_controls_per_enrolled * int(treated.sum()))
@@ -208,6 +241,63 @@ def _discontinuity(timeline: Timeline, ranks: pd.DataFrame, config: ImpactConfig
     start = np.floor(day_number(ranks["listed_at"]))
     matrices = monthly_matrices(timeline, person, start, np.full(person.size, np.inf), 0, last_bin)
     return discontinuity(matrices, bins, distance, person, bandwidth, config.bootstrap, config.seed)
+
+
+def _censoring_day(rows: pd.DataFrame, config: ImpactConfig) -> np.ndarray:
+    """Where each row's follow-up is cut: with ``censor``, the first day of a control's later enrolment month."""
+    later = rows["later"].to_numpy(float)
+    if config.later_enrolment == "adjust":
+        return np.full(later.size, np.inf)
+    return np.where(np.isfinite(later), month_first_day(month_index(np.where(np.isfinite(later), later, 0.0))), np.inf)
+
+
+def _follow_up(
+    timeline: Timeline, rows: pd.DataFrame, config: ImpactConfig, first_bin: int, last_bin: int
+) -> tuple[Matrices, dict[str, np.ndarray] | None]:
+    """Monthly matrices of every row and, with ``adjust``, the events of controls after their later enrolment.
+
+    ``censor`` cuts follow-up at ``rows["stop"]`` and weights the time left per calendar month
+    (:func:`~training.impact.design.censoring_weights`); ``adjust`` follows everyone and returns the
+    exposed events for :func:`~training.impact.estimate.arm_estimates` to divide by the effect.
+    """
+    person, start = rows["person"].to_numpy(dtype=int), rows["start"].to_numpy(float)
+    stop = rows["stop"].to_numpy(float)
+    if config.later_enrolment == "censor":
+        calendar = censoring_weights(timeline, rows, start + config.follow_up_months * DAYS_PER_MONTH, config)
+        return monthly_matrices(timeline, person, start, stop, first_bin, last_bin, calendar), None
+    followed = monthly_matrices(timeline, person, start, stop, first_bin, last_bin)
+    before = monthly_matrices(timeline, person, start, rows["later"].to_numpy(float), first_bin, last_bin)
+    return followed, {m: followed.events[m] - before.events[m] for m in followed.events}
+
+
+def _counterfactual(matrices: Matrices, exposed: dict[str, np.ndarray] | None, measures: dict[str, Estimate]) -> Matrices:
+    """The matrices with controls' events after a later enrolment divided by the measure's estimated effect (event study)."""
+    if exposed is None:
+        return matrices
+    events = {}
+    for name, values in matrices.events.items():
+        ratio = measures[name].rate_ratio
+        events[name] = values if not ratio > 0 else values - exposed[name] * (1.0 - 1.0 / ratio)
+    return Matrices(events=events, days=matrices.days, first_bin=matrices.first_bin)
+
+
+def _share_after(
+    matrices: Matrices, exposed: dict[str, np.ndarray], controls: np.ndarray, weights: np.ndarray, post: slice
+) -> dict[str, float]:
+    """Per measure, the weighted share of the controls' follow-up events that came after their own later enrolment.
+
+    The switching adjustment leans on the common-effect assumption in proportion to this share.
+    """
+    out = {}
+    for name, values in matrices.events.items():
+        total = (values[controls][:, post] * weights[controls][:, post]).sum()
+        out[name] = float((exposed[name][controls][:, post] * weights[controls][:, post]).sum() / total) if total > 0 else 0.0
+    return out
+
+
+def _dates(days: pd.Series) -> pd.Series:
+    values = days.to_numpy(float)
+    return pd.to_datetime(np.where(np.isfinite(values), values, np.nan), unit="D")
 
 
 def evaluate_impact(
@@ -298,26 +388,16 @@ def evaluate_impact(
     before = max(config.history_months, 12)
     last_bin = max(config.follow_up_months - 1, 12)
     person = rows["person"].to_numpy(dtype=int)
-    matrices = monthly_matrices(timeline, person, rows["start"].to_numpy(float), rows["stop"].to_numpy(float), -before, last_bin)
+    rows = rows.assign(stop=_censoring_day(rows, config))
+    matrices, exposed = _follow_up(timeline, rows, config, -before, last_bin)
     post = slice(before, before + config.follow_up_months)
     pre = slice(before - config.history_months, before)
-    full = np.ones(matrices.days.shape)
-    if config.censoring_weights:
-        ed = matrices.events["ed"]
-        k = np.arange(config.follow_up_months)
-        prev = ed[:, before - 1 + k]
-        recent = ed[:, before - 3 + k] + ed[:, before - 2 + k] + ed[:, before - 1 + k]
-        bin_lo = rows["start"].to_numpy(float)[:, None] + k[None, :] * DAYS_PER_MONTH
-        stop = rows["stop"].to_numpy(float)[:, None]
-        at_risk = (stop > bin_lo) & (matrices.days[:, post] > 0) & ~treated[:, None]
-        censored = at_risk & (stop < bin_lo + DAYS_PER_MONTH)
-        ipcw = censoring_weights(prev, recent, rows["logit"].to_numpy(float), at_risk, censored, config.weight_truncation)
-        full[:, post] = np.where(treated[:, None], 1.0, ipcw)
-    weights = weight[:, None] * full
+    weights = np.broadcast_to(weight[:, None], matrices.days.shape)
     report(progress, "Estimating rates and bootstrap intervals", 4, _STEPS)
-    measures = arm_estimates(matrices, post, treated, weights[:, post], person, config.bootstrap, config.seed)
+    measures = arm_estimates(matrices, post, treated, weights[:, post], person, config.bootstrap, config.seed, exposed)
+    after_later = {} if exposed is None else _share_after(matrices, exposed, ~treated, weights, post)
     naive = naive_ratio(matrices, pre, post, treated)
-    study = event_study(matrices, treated, weights, range(-12, 13))
+    study = event_study(_counterfactual(matrices, exposed, measures), treated, weights, range(-12, 13))
     balance = balance_table(matched, weight)
     report(progress, "Randomised and discontinuity comparisons", 5, _STEPS)
     fu = slice(0, config.follow_up_months)
@@ -327,8 +407,7 @@ def evaluate_impact(
     pairs = pd.DataFrame({
         "person_id": timeline.ids[person], "trial": pd.to_datetime(rows["trial"].to_numpy(), unit="D"),
         "treated": treated, "start": pd.to_datetime(rows["start"].to_numpy(), unit="D"),
-        "stop": pd.to_datetime(np.where(np.isinf(rows["stop"].to_numpy(float)), np.nan, rows["stop"].to_numpy(float)), unit="D"),
-        "weight": weight,
+        "later_enrolment": _dates(rows["later"]), "stop": _dates(rows["stop"]), "weight": weight,
     })
     enrolled_people = set(enrol_day.index[(enrol_day >= lo) & (enrol_day < hi)])
     return ImpactResult(
@@ -353,4 +432,5 @@ def evaluate_impact(
         randomised=randomised.estimates if randomised is not None else None,
         randomised_n=randomised.counts if randomised is not None else {},
         discontinuity=rd,
+        after_later_enrolment=after_later,
     )
