@@ -13,6 +13,7 @@ import pandas as pd
 from features.importers.mapping import DEFAULT_FHIR_MAPPING
 
 __all__ = [
+    "write_table",
     "SNOMED",
     "REGISTRATION_URL",
     "LSOA_URL",
@@ -79,6 +80,16 @@ def condition(cid: str, pid: str, code: str, system: str = SNOMED, **fields: Any
         "code": {"coding": [{"system": system, "code": code}]},
         **fields,
     }
+
+
+def write_table(folder: Path, name: str, rows: list[dict], parquet: bool = False) -> None:
+    """Write one OMOP table of ``rows`` as ``name.csv`` (or ``name.parquet``) in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame(rows)
+    if parquet:
+        frame.to_parquet(folder / f"{name}.parquet", index=False)
+    else:
+        frame.to_csv(folder / f"{name}.csv", index=False)
 
 
 def write_ndjson(path: Path, resources: Iterable[dict[str, Any]]) -> Path:

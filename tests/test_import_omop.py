@@ -21,33 +21,25 @@ from features.importers.errors import ImportSourceError, MappingError
 from features.importers.mapping import DEFAULT_OMOP_MAPPING, load_omop_mapping
 from features.importers.omop import import_omop
 from features.validate import validate
+from import_support import write_table
 from risingrisk.commands.importers import import_app
-
-
-def _write(folder: Path, name: str, rows: list[dict], parquet: bool = False) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    frame = pd.DataFrame(rows)
-    if parquet:
-        frame.to_parquet(folder / f"{name}.parquet", index=False)
-    else:
-        frame.to_csv(folder / f"{name}.csv", index=False)
 
 
 @pytest.fixture
 def cdm(tmp_path: Path) -> Path:
     """Three people, five visits, four codes, two costs; every mapping rule and reason appears once."""
     src = tmp_path / "cdm"
-    _write(src, "person", [
+    write_table(src, "person", [
         {"person_id": 1, "gender_concept_id": 8532, "year_of_birth": 1950, "month_of_birth": 3, "day_of_birth": 4, "care_site_id": 77},
         {"person_id": 2, "gender_concept_id": 8507, "year_of_birth": 1980, "month_of_birth": None, "day_of_birth": None, "care_site_id": None},
         {"person_id": 3, "gender_concept_id": 0, "year_of_birth": None, "month_of_birth": None, "day_of_birth": None, "care_site_id": None},
     ])
-    _write(src, "observation_period", [
+    write_table(src, "observation_period", [
         {"person_id": 1, "observation_period_start_date": "2015-01-01", "observation_period_end_date": "2020-06-30"},
         {"person_id": 1, "observation_period_start_date": "2020-07-01", "observation_period_end_date": "2024-12-31"},
     ], parquet=True)
-    _write(src, "death", [{"person_id": 1, "death_date": "2024-12-01"}])
-    _write(src, "visit_occurrence", [
+    write_table(src, "death", [{"person_id": 1, "death_date": "2024-12-01"}])
+    write_table(src, "visit_occurrence", [
         {"visit_occurrence_id": 10, "person_id": 1, "visit_concept_id": 9203, "visit_start_date": "2023-01-01", "admitted_from_concept_id": None},
         {"visit_occurrence_id": 11, "person_id": 1, "visit_concept_id": 9201, "visit_start_date": "2023-01-02", "admitted_from_concept_id": 8870},
         {"visit_occurrence_id": 12, "person_id": 2, "visit_concept_id": 9201, "visit_start_date": "2023-01-03", "admitted_from_concept_id": None},
@@ -55,26 +47,26 @@ def cdm(tmp_path: Path) -> Path:
         {"visit_occurrence_id": 14, "person_id": 2, "visit_concept_id": 581478, "visit_start_date": "2023-01-05", "admitted_from_concept_id": None},
         {"visit_occurrence_id": 15, "person_id": 2, "visit_concept_id": 32036, "visit_start_date": "2023-01-06", "admitted_from_concept_id": None},
     ])
-    _write(src, "visit_detail", [{"visit_detail_id": 1, "person_id": 1, "visit_occurrence_id": 11}])
-    _write(src, "concept", [
+    write_table(src, "visit_detail", [{"visit_detail_id": 1, "person_id": 1, "visit_occurrence_id": 11}])
+    write_table(src, "concept", [
         {"concept_id": 201826, "concept_code": "44054006", "vocabulary_id": "SNOMED"},
         {"concept_id": 4053118, "concept_code": "160903007", "vocabulary_id": "SNOMED"},
         {"concept_id": 45542411, "concept_code": "E11", "vocabulary_id": "ICD10"},
     ])
-    _write(src, "condition_occurrence", [
+    write_table(src, "condition_occurrence", [
         {"person_id": 1, "condition_concept_id": 201826, "condition_source_concept_id": 45542411,
          "condition_start_date": "2019-05-05", "condition_end_date": None},
         {"person_id": 2, "condition_concept_id": 0, "condition_source_concept_id": 45542411,
          "condition_start_date": "2019-05-05", "condition_end_date": None},
     ])
-    _write(src, "observation", [
+    write_table(src, "observation", [
         {"person_id": 2, "observation_concept_id": 0, "observation_source_concept_id": 4053118, "observation_date": "2022-02-02"},
     ])
-    _write(src, "procedure_occurrence", [
+    write_table(src, "procedure_occurrence", [
         {"person_id": 1, "procedure_concept_id": 4053118, "procedure_source_concept_id": 0,
          "procedure_date": None, "procedure_end_date": None},
     ])
-    _write(src, "cost", [
+    write_table(src, "cost", [
         {"cost_event_id": 10, "cost_domain_id": "Visit", "total_cost": 180.0, "total_charge": None},
         {"cost_event_id": 11, "cost_domain_id": "Visit", "total_cost": None, "total_charge": 2500.0},
         {"cost_event_id": 99, "cost_domain_id": "Visit", "total_cost": 5.0, "total_charge": None},
@@ -137,8 +129,8 @@ def test_uk_ambulance_concept_38004353_and_ambulance_visit_581478_both_map_to_am
     # NHS SUS-based ETLs (answerdigital/oxford-omop-data-mapper) code arrival by ambulance as 38004353 "Ambulance";
     # the OHDSI Visit vocabulary's own concept is 581478 "Ambulance Visit".
     src = tmp_path / "cdm"
-    _write(src, "person", [{"person_id": 1, "gender_concept_id": 8507, "year_of_birth": 1950, "month_of_birth": 1, "day_of_birth": 2}])
-    _write(src, "visit_occurrence", [
+    write_table(src, "person", [{"person_id": 1, "gender_concept_id": 8507, "year_of_birth": 1950, "month_of_birth": 1, "day_of_birth": 2}])
+    write_table(src, "visit_occurrence", [
         {"visit_occurrence_id": 1, "person_id": 1, "visit_concept_id": 38004353, "visit_start_date": "2023-01-01"},
         {"visit_occurrence_id": 2, "person_id": 1, "visit_concept_id": 581478, "visit_start_date": "2023-01-02"},
     ])
@@ -168,7 +160,7 @@ def test_imported_cdm_is_accepted_by_validate(cdm: Path, tmp_path: Path) -> None
 
 
 def test_folder_without_person_table_is_an_error_naming_the_fix(tmp_path: Path) -> None:
-    _write(tmp_path / "cdm", "death", [{"person_id": 1, "death_date": "2024-12-01"}])
+    write_table(tmp_path / "cdm", "death", [{"person_id": 1, "death_date": "2024-12-01"}])
     with pytest.raises(ImportSourceError, match="SRC must hold the OMOP person table as person.parquet or person.csv"):
         import_omop(tmp_path / "cdm", tmp_path / "out")
 
@@ -248,7 +240,7 @@ def test_a_database_password_never_reaches_the_report(cdm_database: str, tmp_pat
 
 def test_a_database_without_the_person_table_names_the_url_the_tables_found_and_the_schema_option(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cdm.sqlite'}"
-    _write(tmp_path / "cdm", "death", [{"person_id": 1, "death_date": "2024-12-01"}])
+    write_table(tmp_path / "cdm", "death", [{"person_id": 1, "death_date": "2024-12-01"}])
     _load_into_database(tmp_path / "cdm", url, None)
     with pytest.raises(ImportSourceError, match=rf"SRC database {url} must hold the OMOP person table; found death\. "
                                                 r"Name the CDM schema with --schema"):

@@ -21,23 +21,15 @@ from features.importers.mapping import DEFAULT_OMOP_MAPPING, load_omop_mapping
 from features.importers.omop import import_omop
 from features.importers.report import ImportReport
 from features.simulation import simulate
+from import_support import write_table
 from risingrisk.commands.importers import import_app, render_report
 
 #: 581476 "Home Visit": what a SUS-based ETL writes as admitted_from for admission source 19 (usual place of residence).
 HOME = 581476
 
 
-def _write(folder: Path, name: str, rows: list[dict], parquet: bool = False) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    frame = pd.DataFrame(rows)
-    if parquet:
-        frame.to_parquet(folder / f"{name}.parquet", index=False)
-    else:
-        frame.to_csv(folder / f"{name}.csv", index=False)
-
-
 def _person(src: Path) -> None:
-    _write(src, "person", [{"person_id": 1, "gender_concept_id": 8507, "year_of_birth": 1950, "month_of_birth": 1, "day_of_birth": 2}])
+    write_table(src, "person", [{"person_id": 1, "gender_concept_id": 8507, "year_of_birth": 1950, "month_of_birth": 1, "day_of_birth": 2}])
 
 
 def _visit(number: int, concept: int | None, source_value: str | None, admitted_from: int | None = HOME, **columns: object) -> dict:
@@ -71,7 +63,7 @@ def sus_cdm(tmp_path: Path) -> Path:
     """Inpatient stays as a SUS/HES ETL writes them: 9201 admitted from home, the admission method in admitted_from_source_value."""
     src = tmp_path / "cdm"
     _person(src)
-    _write(src, "visit_occurrence", [
+    write_table(src, "visit_occurrence", [
         _visit(1, 9201, "21"),       # emergency via the Emergency Care Department
         _visit(2, 9201, "2a"),       # emergency via another provider's ED, lower case
         _visit(3, 9201, "11"),       # elective from the waiting list
@@ -139,7 +131,7 @@ def test_an_oxford_mapper_cdm_without_admission_methods_warns_in_the_printed_and
     # answerdigital/oxford-omop-data-mapper copies the admission SOURCE into admitted_from_source_value and no method anywhere.
     src = tmp_path / "cdm"
     _person(src)
-    _write(src, "visit_occurrence", [
+    write_table(src, "visit_occurrence", [
         *(_visit(day, 9201, "19") for day in range(1, 5)), _visit(5, 9201, "51", admitted_from=8717), _visit(6, 9201, None),
         _visit(7, 9203, None, admitted_from=None),
     ])
@@ -166,7 +158,7 @@ def test_an_oxford_mapper_cdm_without_admission_methods_warns_in_the_printed_and
 def test_a_few_inpatient_visits_without_a_method_are_counted_but_not_warned(tmp_path: Path) -> None:
     src = tmp_path / "cdm"
     _person(src)
-    _write(src, "visit_occurrence", [*(_visit(day, 9201, "21") for day in range(1, 10)), _visit(10, 9201, None)])
+    write_table(src, "visit_occurrence", [*(_visit(day, 9201, "21") for day in range(1, 10)), _visit(10, 9201, None)])
     report = import_omop(src, tmp_path / "out")  # 1 of 10 = 10%, not above warn_default_share 0.1
     assert report.warnings == [_absent(src)]
     assert report.visit_classification == {
@@ -178,7 +170,7 @@ def test_a_numeric_admission_method_column_in_parquet_is_read_as_the_code(tmp_pa
     # Parquet turns an integer column with NULLs into floats (21.0): the code is still 21.
     src = tmp_path / "cdm"
     _person(src)
-    _write(src, "visit_occurrence", [_visit(1, 9201, None), _visit(2, 9201, None), _visit(3, 9201, None)], parquet=True)
+    write_table(src, "visit_occurrence", [_visit(1, 9201, None), _visit(2, 9201, None), _visit(3, 9201, None)], parquet=True)
     frame = pd.read_parquet(src / "visit_occurrence.parquet")
     frame["admitted_from_source_value"] = [21, 12, None]
     frame.to_parquet(src / "visit_occurrence.parquet", index=False)
@@ -200,7 +192,7 @@ def test_a_uk_biobank_style_cdm_is_classified_once_its_column_and_concept_are_co
     # EHDEN/ETL-UK-Biobank: unplanned admissions are 9203 and visit_source_value reads "record origin:…/admission method:…".
     src = tmp_path / "cdm"
     _person(src)
-    _write(src, "visit_occurrence", [
+    write_table(src, "visit_occurrence", [
         _visit(1, 9203, "record origin:HES/admission method:19", visit_source_value="record origin:HES/admission method:21"),
         _visit(2, 9201, "record origin:HES/admission method:19", visit_source_value="record origin:HES/admission method:12"),
         _visit(3, 9203, None, admitted_from=None, visit_source_value=None),
@@ -224,8 +216,8 @@ def test_a_uk_biobank_style_cdm_is_classified_once_its_column_and_concept_are_co
 def test_visit_detail_columns_give_the_method_of_the_earliest_episode_when_the_visit_has_none(tmp_path: Path) -> None:
     src = tmp_path / "cdm"
     _person(src)
-    _write(src, "visit_occurrence", [_visit(1, 9201, None), _visit(2, 9201, "11"), _visit(3, 9201, None)])
-    _write(src, "visit_detail", [
+    write_table(src, "visit_occurrence", [_visit(1, 9201, None), _visit(2, 9201, "11"), _visit(3, 9201, None)])
+    write_table(src, "visit_detail", [
         {"visit_detail_id": 1, "visit_occurrence_id": 1, "visit_detail_start_date": "2023-01-03", "admitted_from_source_value": "19/11"},
         {"visit_detail_id": 2, "visit_occurrence_id": 1, "visit_detail_start_date": "2023-01-01", "admitted_from_source_value": "19/21"},
         {"visit_detail_id": 3, "visit_occurrence_id": 2, "visit_detail_start_date": "2023-01-02", "admitted_from_source_value": "19/21"},
@@ -321,7 +313,7 @@ _SUS_SHAPES: dict[str, tuple[int, int | None, tuple[str | None, ...]]] = {
 def _sus_cdm_from_contract(data_dir: Path, out: Path, with_methods: bool = True) -> Path:
     """A contract folder written as SUS-style OMOP person and visit_occurrence tables (concept 0 for settings OMOP lacks)."""
     persons = pd.read_parquet(data_dir / "persons.parquet")
-    _write(out, "person", [
+    write_table(out, "person", [
         {"person_id": row.person_id, "gender_concept_id": 8507, "year_of_birth": pd.Timestamp(row.birth_date).year,
          "month_of_birth": pd.Timestamp(row.birth_date).month, "day_of_birth": pd.Timestamp(row.birth_date).day}
         for row in persons.itertuples(index=False)
@@ -334,7 +326,7 @@ def _sus_cdm_from_contract(data_dir: Path, out: Path, with_methods: bool = True)
             "visit_start_datetime": pd.Timestamp(row.event_date).isoformat(), "admitted_from_concept_id": admitted_from,
             "admitted_from_source_value": methods[number % len(methods)] if with_methods else "19" if concept == 9201 else None,
         })
-    _write(out, "visit_occurrence", visits)
+    write_table(out, "visit_occurrence", visits)
     return out
 
 
