@@ -9,14 +9,19 @@ import pandas as pd
 from fairlearn.metrics import MetricFrame
 from scipy.stats import norm
 
-from training.config import EquityConfig
+from training.config import EquityConfig, EvaluationConfig
+from training.equity_intervals import group_standard_errors
 from training.errors import TrainingError
 from training.metrics import auroc
 
-__all__ = ["EquityAudit", "audit_equity", "auroc_standard_error", "MISSING_GROUP"]
+__all__ = ["EquityAudit", "audit_equity", "auroc_standard_error", "MISSING_GROUP", "PERSON_COLUMN"]
 
 #: Group label given to rows whose attribute is missing (reported, never dropped).
 MISSING_GROUP = "missing"
+#: Column of the evaluation rows naming the person: the bootstrap resamples people, not rows.
+PERSON_COLUMN = "person_id"
+#: ``[evaluation]`` defaults, used for the bootstrap when the caller passes none.
+_EVALUATION = EvaluationConfig()
 
 AUDIT_COLUMNS: tuple[str, ...] = (
     "attribute",
@@ -24,9 +29,12 @@ AUDIT_COLUMNS: tuple[str, ...] = (
     "count",
     "positives",
     "prevalence",
+    "prevalence_se",
     "mean_predicted",
     "calibration_in_the_large",
+    "calibration_in_the_large_se",
     "auroc",
+    "auroc_se",
     "selection_rate",
     "tpr",
     "fpr",
@@ -39,7 +47,10 @@ AUDIT_COLUMNS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class EquityAudit:
-    """One row per (attribute, group) with the metrics and gate outcome; ``failures`` lists every failed gate."""
+    """One row per (attribute, group) with the metrics, their person-level bootstrap standard errors (``*_se``) and gate outcome.
+
+    ``failures`` lists every failed gate.
+    """
 
     table: pd.DataFrame
     failures: tuple[str, ...]
@@ -79,23 +90,32 @@ def _natural_key(group: str) -> tuple[int, float, str]:
 
 
 def auroc_standard_error(area: float, positives: int, negatives: int) -> float:
-    """Hanley and McNeil's (1982) standard error of an AUROC from ``positives`` and ``negatives`` rows."""
+    """Hanley and McNeil's (1982) standard error of an AUROC from ``positives`` and ``negatives`` independent rows.
+
+    Not used by the gates (rows of one person are not independent); kept as the row-level reference
+    the person-level bootstrap reduces to when every person appears once.
+    """
     q1, q2 = area / (2.0 - area), 2.0 * area**2 / (1.0 + area)
     variance = (area * (1 - area) + (positives - 1) * (q1 - area**2) + (negatives - 1) * (q2 - area**2)) / (positives * negatives)
     return float(np.sqrt(max(variance, 0.0)))
 
 
 def _gate(row: pd.Series, config: EquityConfig) -> list[str]:
-    """A gated group's failures: each threshold is failed only when the group's whole interval at ``gate_level`` lies beyond it."""
+    """A gated group's failures: each threshold is failed only when the group's whole interval at ``gate_level`` lies beyond it.
+
+    The interval is the point estimate +- z x its person-level bootstrap standard error (z = 0 at
+    ``gate_level`` 0: the point estimate alone). An undefined standard error (a group with no
+    spread in any replicate) counts as zero width.
+    """
     z = float(norm.ppf(0.5 + config.gate_level / 2.0))
     failures = []
-    area, positives = row["auroc"], int(row["positives"])
-    half = z * auroc_standard_error(area, positives, int(row["count"]) - positives)
+    area = row["auroc"]
+    half = z * np.nan_to_num(row["auroc_se"])
     if area + half < config.min_group_auroc:
         interval = f" (interval to {area + half:.3f})" if half > 0 else ""
         failures.append(f"AUROC {area:.3f}{interval} < {config.min_group_auroc}")
     gap = abs(row["calibration_in_the_large"])
-    half = z * np.sqrt(row["prevalence"] * (1.0 - row["prevalence"]) / row["count"])
+    half = z * np.nan_to_num(row["calibration_in_the_large_se"])
     if gap - half > config.max_abs_calibration_in_the_large:
         interval = f" (interval from {gap - half:.4f})" if half > 0 else ""
         failures.append(f"|mean predicted - observed| {gap:.4f}{interval} > {config.max_abs_calibration_in_the_large}")
@@ -103,21 +123,33 @@ def _gate(row: pd.Series, config: EquityConfig) -> list[str]:
 
 
 def audit_equity(
-    frame: pd.DataFrame, y: np.ndarray, p: np.ndarray, selected: np.ndarray, *, config: EquityConfig
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    p: np.ndarray,
+    selected: np.ndarray,
+    *,
+    config: EquityConfig,
+    n_bootstrap: int = _EVALUATION.n_bootstrap,
+    seed: int = _EVALUATION.seed,
 ) -> EquityAudit:
     """Audit a model's out-of-time predictions by subgroup and apply the equity gates.
 
     Groups with at least ``min_group_size`` rows and ``min_group_positives`` positives are gated
     (AUROC floor and absolute calibration-in-the-large ceiling), each failed only when the group's
-    whole interval at ``gate_level`` lies beyond the threshold (Hanley-McNeil for AUROC, binomial
-    for the observed rate; rows are treated as independent, which slightly narrows the interval
-    when people recur at several dates); smaller groups are reported but too noisy to gate. Error rates at capacity (TPR, FPR, false-omission rate) are reported, not
-    gated: calibration can hold in every group while these still differ, and reviewers should see both.
+    whole interval at ``gate_level`` lies beyond the threshold; smaller groups are reported but too
+    noisy to gate. The intervals are the point estimate +- z x a person-level (cluster) bootstrap
+    standard error (:func:`training.equity_intervals.group_standard_errors`): a person evaluated at
+    two index dates gives two correlated rows, and the row-level formulas used before (Hanley-McNeil,
+    binomial) were too narrow, so the gate refused groups too eagerly. A normal interval on the
+    bootstrap standard error rather than percentiles: a few hundred replicates estimate a spread far more
+    stably than a 2.5% tail, and ``gate_level`` 0 then gives the point estimate exactly. Error
+    rates at capacity (TPR, FPR, false-omission rate) are reported, not gated: calibration can hold
+    in every group while these still differ, and reviewers should see both.
 
     Parameters
     ----------
     frame
-        Evaluation rows holding the attribute columns named in ``config``.
+        Evaluation rows holding ``person_id`` and the attribute columns named in ``config``.
     y
         Outcomes (0/1), aligned with ``frame``.
     p
@@ -126,6 +158,8 @@ def audit_equity(
         Whether each row is within capacity (the list a neighbourhood would receive).
     config
         Attributes, intersections and gate thresholds.
+    n_bootstrap, seed
+        Person-level bootstrap replicates and their seed (pass ``[evaluation] n_bootstrap`` and ``seed``).
     """
     wanted = list(config.attributes) + [c for combo in config.intersections for c in combo]
     missing = sorted(set(wanted) - set(frame.columns))
@@ -134,15 +168,25 @@ def audit_equity(
             f"equity attributes must be columns of the feature table; got missing {missing}. "
             "Fix [equity] attributes/intersections in the experiment config."
         )
+    if PERSON_COLUMN not in frame.columns:
+        raise TrainingError(
+            f"equity audit rows must hold {PERSON_COLUMN!r} (the bootstrap resamples people); got columns {sorted(map(str, frame.columns))}. "
+            "Pass the evaluation rows of the feature table."
+        )
     y = np.asarray(y, dtype=int)
     selected = np.asarray(selected, dtype=int)
     scores = np.asarray(p, dtype=float)
     groupings = [(attribute,) for attribute in config.attributes] + [tuple(c) for c in config.intersections]
-    parts = []
+    parts, codes = [], []
     for columns in groupings:
         sensitive = pd.DataFrame(
             {c: frame[c].astype("string").fillna(MISSING_GROUP).to_numpy(dtype=object) for c in columns}
         )
+        label = sensitive[columns[0]]
+        for column in columns[1:]:
+            label = label + " × " + sensitive[column]
+        row_codes, labels = pd.factorize(label)
+        codes.append(row_codes)
         per_group = MetricFrame(
             metrics=_group_metrics, y_true=y, y_pred=selected, sensitive_features=sensitive, sample_params={"scores": scores}
         ).by_group
@@ -151,8 +195,14 @@ def audit_equity(
         by_group = by_group.iloc[sorted(range(len(by_group)), key=lambda i: [_natural_key(str(by_group[c].iloc[i])) for c in columns])]
         by_group.insert(0, "group", by_group[list(columns)].astype(str).agg(" × ".join, axis=1))
         by_group.insert(0, "attribute", " × ".join(columns))
-        parts.append(by_group.drop(columns=list(columns)))
-    table = pd.concat(parts, ignore_index=True)
+        parts.append((by_group.drop(columns=list(columns)), pd.Index(labels)))
+    spreads = group_standard_errors(codes, y, scores, frame[PERSON_COLUMN].to_numpy(dtype=object), n_bootstrap=n_bootstrap, seed=seed)
+    for (by_group, labels), spread in zip(parts, spreads):
+        at = labels.get_indexer(by_group["group"])
+        by_group["prevalence_se"] = spread.observed_rate_se[at]
+        by_group["calibration_in_the_large_se"] = spread.calibration_in_the_large_se[at]
+        by_group["auroc_se"] = spread.auroc_se[at]
+    table = pd.concat([by_group for by_group, _ in parts], ignore_index=True)
     table["count"] = table["count"].astype(int)
     table["positives"] = table["positives"].astype(int)
     table["gated"] = (table["count"] >= config.min_group_size) & (table["positives"] >= config.min_group_positives)
