@@ -139,6 +139,8 @@ def group_standard_errors(
         raise TrainingError(
             f"outcomes, probabilities and persons must be 1-D of equal length; got shapes {y.shape}, {p.shape} and {np.shape(persons)}."
         )
+    if n_bootstrap < 2:
+        raise TrainingError(f"n_bootstrap must be >= 2 to estimate a spread; got {n_bootstrap}. Use [evaluation] n_bootstrap, e.g. 200.")
     person, n_persons = _person_codes(persons)
     layouts = []
     for codes in groupings:
