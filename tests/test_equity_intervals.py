@@ -12,7 +12,7 @@ from scipy.stats import norm, rankdata
 
 from features.build import build_features
 from training.config import EquityConfig
-from training.equity import audit_equity, auroc_standard_error
+from training.equity import audit_equity
 from training.equity_intervals import GroupStandardErrors, group_standard_errors
 from training.errors import TrainingError
 from training.metrics import auroc
@@ -24,6 +24,13 @@ def _binormal(positives: int, negatives: int, area: float, seed: int) -> tuple[n
     y = np.r_[np.ones(positives, dtype=int), np.zeros(negatives, dtype=int)]
     raw = np.r_[rng.normal(np.sqrt(2.0) * float(norm.ppf(area)), 1.0, positives), rng.normal(0.0, 1.0, negatives)]
     return y, raw.argsort().argsort() / len(raw) * (2 * y.mean())
+
+
+def _hanley_mcneil_standard_error(area: float, positives: int, negatives: int) -> float:
+    """Hanley and McNeil's (1982) row-level standard error of an AUROC (the equity gate's interval before people were resampled)."""
+    q1, q2 = area / (2.0 - area), 2.0 * area**2 / (1.0 + area)
+    variance = (area * (1 - area) + (positives - 1) * (q1 - area**2) + (negatives - 1) * (q2 - area**2)) / (positives * negatives)
+    return float(np.sqrt(variance))
 
 
 def _delong_standard_error(y: np.ndarray, scores: np.ndarray) -> float:
@@ -54,6 +61,12 @@ def _recurring(people: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.nda
         "band": np.repeat(rng.choice(["18-44", "45-64", "65+"], people), 2),
     })
     return frame, y, p
+
+
+def test_the_hanley_mcneil_reference_matches_the_published_formula_on_a_worked_case() -> None:
+    # A = 0.8, 50 positives, 100 negatives: Q1 = 0.8/1.2, Q2 = 2*0.64/1.8.
+    q1, q2 = 0.8 / 1.2, 1.28 / 1.8
+    assert _hanley_mcneil_standard_error(0.8, 50, 100) == pytest.approx(np.sqrt((0.8 * 0.2 + 49 * (q1 - 0.64) + 99 * (q2 - 0.64)) / 5000))
 
 
 def test_group_estimates_equal_the_row_metrics_and_spreads_equal_a_brute_force_person_bootstrap() -> None:
@@ -99,7 +112,7 @@ def test_with_every_person_once_the_errors_agree_with_the_row_level_formulas() -
         binomial = np.sqrt(outcome.mean() * (1.0 - outcome.mean()) / outcome.size)
         assert result.auroc_se[k] == pytest.approx(_delong_standard_error(outcome, score), rel=0.08)
         # Hanley-McNeil (the old gate) is itself an approximation, conservative at high AUROC under a binormal model.
-        assert result.auroc_se[k] == pytest.approx(auroc_standard_error(result.auroc[k], positives, outcome.size - positives), rel=0.15)
+        assert result.auroc_se[k] == pytest.approx(_hanley_mcneil_standard_error(result.auroc[k], positives, outcome.size - positives), rel=0.15)
         assert result.observed_rate_se[k] == pytest.approx(binomial, rel=0.08)
         assert result.calibration_in_the_large_se[k] == pytest.approx(np.std(score - outcome) / np.sqrt(outcome.size), rel=0.08)
 
@@ -116,7 +129,7 @@ def test_duplicating_every_persons_rows_keeps_the_person_level_width_while_the_r
     assert doubled["count"] == 2 * once["count"] and doubled["auroc"] == pytest.approx(once["auroc"], abs=1e-12)
     for column in ("auroc_se", "prevalence_se", "calibration_in_the_large_se"):
         assert doubled[column] == pytest.approx(once[column], rel=1e-9)
-    row_level = [auroc_standard_error(row["auroc"], row["positives"], row["count"] - row["positives"]) for row in (once, doubled)]
+    row_level = [_hanley_mcneil_standard_error(row["auroc"], row["positives"], row["count"] - row["positives"]) for row in (once, doubled)]
     assert row_level[1] / row_level[0] == pytest.approx(1.0 / np.sqrt(2.0), rel=0.01)
     # With a floor between the two upper bounds the row-level interval on the doubled rows would refuse the group; the person-level one does not.
     z = norm.ppf(0.5 + config.gate_level / 2.0)

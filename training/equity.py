@@ -1,4 +1,4 @@
-"""Equity audit: per-subgroup discrimination, calibration and error rates at capacity (fairlearn MetricFrame), and gates."""
+"""Equity audit: per-subgroup discrimination, calibration and error rates at capacity (fairlearn MetricFrame), gated on person-level intervals."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from training.equity_intervals import group_standard_errors
 from training.errors import TrainingError
 from training.metrics import auroc
 
-__all__ = ["EquityAudit", "audit_equity", "auroc_standard_error", "MISSING_GROUP", "PERSON_COLUMN"]
+__all__ = ["EquityAudit", "audit_equity", "MISSING_GROUP", "PERSON_COLUMN"]
 
 #: Group label given to rows whose attribute is missing (reported, never dropped).
 MISSING_GROUP = "missing"
@@ -87,17 +87,6 @@ def _natural_key(group: str) -> tuple[int, float, str]:
     if head == MISSING_GROUP:
         return (2, 0.0, group)
     return (0, float(digits), group) if digits else (1, 0.0, group)
-
-
-def auroc_standard_error(area: float, positives: int, negatives: int) -> float:
-    """Hanley and McNeil's (1982) standard error of an AUROC from ``positives`` and ``negatives`` independent rows.
-
-    Not used by the gates (rows of one person are not independent); kept as the row-level reference
-    the person-level bootstrap reduces to when every person appears once.
-    """
-    q1, q2 = area / (2.0 - area), 2.0 * area**2 / (1.0 + area)
-    variance = (area * (1 - area) + (positives - 1) * (q1 - area**2) + (negatives - 1) * (q2 - area**2)) / (positives * negatives)
-    return float(np.sqrt(max(variance, 0.0)))
 
 
 def _gate(row: pd.Series, config: EquityConfig) -> list[str]:
