@@ -117,6 +117,9 @@ def group_standard_errors(
     Mann-Whitney numerator (ties count one half) needs only sums between consecutive outcomes in
     score order (:class:`_Layout`), so a batch of replicates costs one sparse-times-dense product
     (two non-zeros per row per grouping) and arithmetic on ``outcomes``-sized arrays, not a sort.
+    That is fast enough to keep the bootstrap rather than a cluster-robust analytic approximation:
+    measured on 400,000 rows of 200,000 people with 200 replicates on 2 busy cores, about 6 s for
+    15 groups and 10 s for six groupings (73 groups).
 
     Parameters
     ----------
