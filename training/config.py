@@ -232,8 +232,9 @@ class EquityConfig(_Table):
     )
     gate_level: float = Field(
         0.95,
-        description="A group fails a gate only when its whole interval at this level lies beyond the threshold (AUROC: "
-        "Hanley-McNeil; calibration: binomial), so a small group's noise does not refuse a model; 0 = gate on the point estimates.",
+        description="A group fails a gate only when its whole interval at this level (estimate +/- z standard errors from a "
+        "person-level bootstrap, [evaluation] n_bootstrap and seed) lies beyond the threshold, so a small group's noise does not "
+        "refuse a model; 0 = gate on the point estimates.",
     )
 
     @model_validator(mode="after")

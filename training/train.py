@@ -169,7 +169,10 @@ def train(
         with stage("equity audit"):
             evaluated = data.rows["evaluate"]
             selected = top_mask(evaluation.probabilities["lightgbm"], data.capacity_fraction, config.evaluation.seed)
-            audit = audit_equity(data.frame.iloc[evaluated], evaluation.y, evaluation.probabilities["lightgbm"], selected, config=config.equity)
+            audit = audit_equity(
+                data.frame.iloc[evaluated], evaluation.y, evaluation.probabilities["lightgbm"], selected, config=config.equity,
+                n_bootstrap=config.evaluation.n_bootstrap, seed=config.evaluation.seed,
+            )
         with stage("constraint comparison"):
             comparison = (
                 compare_constraints(model, data, config=config, specs=specs, constrained=evaluation.metrics["lightgbm"], method=choice.method)
