@@ -134,17 +134,25 @@ from features.database import create_database_engine
 from serving.rate_limit import TokenBuckets
 engine = create_database_engine(sys.argv[1])
 buckets = TokenBuckets(rate=1.0, burst=int(sys.argv[2]), database=engine, clock=lambda: float(sys.argv[3]))
-print(sum(buckets.take("tok1") == 0.0 for _ in range(int(sys.argv[4]))))
+buckets.take("warm-up")
+print("ready", flush=True)
+sys.stdin.readline()  # both processes start spending at once
+print(sum(buckets.take("tok1") == 0.0 for _ in range(int(sys.argv[4]))), flush=True)
 """
 
 
 def test_two_worker_processes_hammering_one_token_never_exceed_the_burst(url: str) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    command = [sys.executable, "-c", _WORKER, url, "40", str(T0), "60"]
-    workers = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    command = [sys.executable, "-c", _WORKER, url, "150", str(T0), "200"]
+    workers = [subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    assert [worker.stdout.readline() for worker in workers] == ["ready\n", "ready\n"]
     counts = []
+    for worker in workers:
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
     for worker in workers:
         out, errors = worker.communicate(timeout=300)
         assert worker.returncode == 0, errors
         counts.append(int(out))
-    assert sum(counts) == 40
+    assert sum(counts) == 150
