@@ -19,7 +19,7 @@ _ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 
 
 def _spend_statement(dialect: str) -> Insert:
-    """One atomic statement spending a request: create the bucket full, or refill it and take one if at least one is there.
+    """One atomic statement spending a request: a new bucket starts full, a known one refills; either gives one if it has one.
 
     Bound values: ``token_id``, ``now`` (Unix seconds), ``rate`` (per second), ``burst``. The refill uses the stored
     row under the database's row lock (PostgreSQL) or write lock (SQLite), so concurrent spenders never see the same
