@@ -6,7 +6,7 @@ import math
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Double, Engine, Insert, bindparam, case, text
+from sqlalchemy import BigInteger, Double, Engine, Insert, bindparam, case, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from features.database.engine import WRITE
@@ -16,27 +16,30 @@ __all__ = ["TokenBuckets"]
 
 _TABLE = RateBucket.__table__
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+_MICROSECONDS = 1_000_000.0
 
 
 def _spend_statement(dialect: str) -> Insert:
     """One atomic statement spending a request: a new bucket starts full, a known one refills; either gives one if it has one.
 
-    Bound values: ``token_id``, ``now`` (Unix seconds), ``rate`` (per second), ``burst``. The refill uses the stored
-    row under the database's row lock (PostgreSQL) or write lock (SQLite), so concurrent spenders never see the same
-    level: the bucket is ``min(burst, level + max(0, now - updated_at) × rate)``; at least 1 spends one, else nothing.
+    Bound values: ``token_id``, ``now`` (whole microseconds since the Unix epoch, so elapsed times are exact),
+    ``rate`` (per second), ``burst``. The refill uses the stored row under the database's row lock (PostgreSQL) or
+    write lock (SQLite), so concurrent spenders never see the same level: the bucket is
+    ``min(burst, level + max(0, now - updated_us) × rate / 10⁶)``; at least 1 spends one, else nothing.
     Returns the row's new ``allowed`` and ``level``.
     """
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    now, rate, burst = (bindparam(name, type_=Double()) for name in ("now", "rate", "burst"))
-    level, updated_at = _TABLE.c.level, _TABLE.c.updated_at
-    grown = level + case((now > updated_at, now - updated_at), else_=0.0) * rate
+    now = bindparam("now", type_=BigInteger())
+    rate, burst = (bindparam(name, type_=Double()) for name in ("rate", "burst"))
+    level, updated = _TABLE.c.level, _TABLE.c.updated_us
+    grown = level + case((now > updated, now - updated), else_=0) * rate / _MICROSECONDS
     refilled = case((grown > burst, burst), else_=grown)
-    statement = insert(_TABLE).values(token_id=bindparam("token_id"), level=burst - 1.0, updated_at=now, allowed=True)
+    statement = insert(_TABLE).values(token_id=bindparam("token_id"), level=burst - 1.0, updated_us=now, allowed=True)
     statement = statement.on_conflict_do_update(
         index_elements=[_TABLE.c.token_id],
         set_={
             "level": case((refilled >= 1.0, refilled - 1.0), else_=refilled),
-            "updated_at": case((now > updated_at, now), else_=updated_at),  # a clock stepping back never refills twice
+            "updated_us": case((now > updated, now), else_=updated),  # a clock stepping back never refills twice
             "allowed": refilled >= 1.0,
         },
     )
@@ -73,7 +76,8 @@ class TokenBuckets:
         """Spend one request of ``key``: 0.0 if allowed, else the seconds until one is available again."""
         if self.rate <= 0:
             return 0.0
-        values = {"token_id": key, "now": self.clock(), "rate": float(self.rate), "burst": float(self.burst)}
+        now = round(self.clock() * _MICROSECONDS)
+        values = {"token_id": key, "now": now, "rate": float(self.rate), "burst": float(self.burst)}
         with self._writer.begin() as connection:
             if self._postgresql:
                 # no fsync wait: a server crash may forget the last moments of spending (the bucket reads a little fuller)

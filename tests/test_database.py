@@ -173,9 +173,9 @@ def test_the_db_commands_migrate_the_home_database_and_report_the_imported_audit
     assert not (tmp_path / "risingrisk.sqlite").exists()  # looking does not create the database
     migrated = runner.invoke(app, ["db", "upgrade", "--home", str(tmp_path)], terminal_width=200)
     assert migrated.exit_code == 0, migrated.output
-    assert "│ none            │ 0003         │ 3" in migrated.output
+    assert "│ none            │ 0004         │ 3" in migrated.output
     assert is_up_to_date(sqlite_url(tmp_path / "risingrisk.sqlite"))
     after = runner.invoke(app, ["db", "current", "--home", str(tmp_path)], terminal_width=200)
-    assert "│ 0003     │ 0003   │ yes" in after.output
+    assert "│ 0004     │ 0004   │ yes" in after.output
     refused = runner.invoke(app, ["db", "upgrade", "--url", "mysql://x/y"], terminal_width=200)
     assert refused.exit_code == 2 and "must use sqlite or postgresql" in refused.output

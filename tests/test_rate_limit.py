@@ -81,6 +81,15 @@ def test_a_bucket_refills_at_its_rate_and_never_beyond_its_burst(engines: list[E
     assert [buckets.take("a") == 0.0 for _ in range(4)] == [True, True, True, False]
 
 
+def test_waiting_exactly_the_refill_time_is_enough_at_todays_epoch(engines: list[Engine]) -> None:
+    clock = Clock()
+    buckets = TokenBuckets(rate=20.0, burst=1, database=engines[0], clock=clock)
+    assert [buckets.take("a") for _ in range(2)] == [0.0, pytest.approx(0.05)]
+    for step in range(1, 101):  # T0 + 0.05 k is not exact in floating point near 1.8e9 s; whole microseconds are
+        clock.now = T0 + 0.05 * step
+        assert buckets.take("a") == 0.0
+
+
 def test_a_clock_stepping_back_refills_nothing_and_never_refills_the_same_time_twice(engines: list[Engine]) -> None:
     clock = Clock()
     buckets = TokenBuckets(rate=2.0, burst=2, database=engines[0], clock=clock)
@@ -96,7 +105,7 @@ def test_the_bucket_row_holds_the_token_id_and_its_level_never_the_token(engines
     buckets.take("a1b2c3d4")
     with engines[0].connect() as connection:
         rows = connection.execute(select(RateBucket.__table__)).all()
-    assert [tuple(row) for row in rows] == [("a1b2c3d4", 2.0, T0, True)]
+    assert [tuple(row) for row in rows] == [("a1b2c3d4", 2.0, 1_800_000_000_000_000, True)]
 
 
 def test_a_rate_of_zero_means_no_limit_and_never_touches_the_database(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Double, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Double, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -99,7 +99,7 @@ class PageSession(Base):
 
 
 class RateBucket(Base):
-    """One token's request-rate bucket, shared by every service process: level at a moment (Unix seconds), last decision.
+    """One token's request-rate bucket, shared by every service process: level at a moment (Unix µs), last decision.
 
     Keyed by the token's public id (as in the audit log), never the token or its secret.
     """
@@ -108,5 +108,5 @@ class RateBucket(Base):
 
     token_id: Mapped[str] = mapped_column(String(ID_MAX_LENGTH), primary_key=True)
     level: Mapped[float] = mapped_column(Double())
-    updated_at: Mapped[float] = mapped_column(Double())
+    updated_us: Mapped[int] = mapped_column(BigInteger())  # whole microseconds: exact elapsed times, no float rounding
     allowed: Mapped[bool] = mapped_column(Boolean())

@@ -23,7 +23,7 @@ def upgrade() -> None:
         "rate_buckets",
         sa.Column("token_id", sa.String(ID_MAX_LENGTH), primary_key=True),
         sa.Column("level", sa.Double(), nullable=False),
-        sa.Column("updated_at", sa.Double(), nullable=False),
+        sa.Column("updated_us", sa.BigInteger(), nullable=False),
         sa.Column("allowed", sa.Boolean(), nullable=False),
     )
 
