@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from serving.auth import PRINCIPAL_KEY, Principal
 from serving.csrf import SESSION_KEY, cross_origin_problem
@@ -95,7 +97,8 @@ class SecurityGateMiddleware:
 
     In order: a printable path (400); trusted ``Host`` (400); one ``Authorization`` header at most (400); a valid bearer
     token, or a page session cookie on ``/pages`` (401, or a redirect to sign-in); the token's rate
-    limit (429 with ``Retry-After``, audited); same-origin state-changing page requests (403); JSON
+    limit, shared by every worker through the database (429 with ``Retry-After``, audited; 503 if the database
+    cannot count); same-origin state-changing page requests (403); JSON
     bodies on ``/v1`` and form bodies on ``/pages`` (415); then the body, counted as it arrives
     (413 past ``max_body_bytes``, or ``public_body_bytes`` without a token). A client that goes away
     mid-body ends the request quietly (INFO). Responses lose ``Server`` banners, get relative
@@ -105,7 +108,7 @@ class SecurityGateMiddleware:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self._buckets: dict[bool, TokenBuckets] = {}
+        self._buckets: dict[tuple[float, int, Engine], TokenBuckets] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -160,7 +163,11 @@ class SecurityGateMiddleware:
                 return RedirectResponse(login_redirect(scope), status_code=303)
             return error_response(401, "a valid bearer token is required: send Authorization: Bearer <token>")
         if principal is not None:
-            wait = self._bucket(config, principal.is_phm).take(principal.token_id)
+            try:
+                wait = self._bucket(config, principal.is_phm, state.audit.engine).take(principal.token_id)
+            except SQLAlchemyError as error:
+                logger.warning("rate limit check failed, request refused with 503: %s", type(error).__name__)
+                return self._refusal(live, page, 503, "the service's database is unavailable, so requests cannot be counted; try again shortly")
             if wait > 0:
                 endpoint = f"{method} {route_template(path)}"
                 state.audit.record(token_id=principal.token_id, endpoint=endpoint, neighbourhood=None, status=429, publication_id=state.publication_id)
@@ -186,10 +193,12 @@ class SecurityGateMiddleware:
         scope["risingrisk.body_limit"] = limit
         return None
 
-    def _bucket(self, config: SecurityConfig, phm: bool) -> TokenBuckets:
-        if phm not in self._buckets:
-            self._buckets[phm] = TokenBuckets(config.phm_rate_per_second if phm else config.rate_per_second, config.rate_burst)
-        return self._buckets[phm]
+    def _bucket(self, config: SecurityConfig, phm: bool, database: Engine) -> TokenBuckets:
+        rate = config.phm_rate_per_second if phm else config.rate_per_second
+        key = (rate, config.rate_burst, database)
+        if key not in self._buckets:
+            self._buckets[key] = TokenBuckets(rate, config.rate_burst, database=database)
+        return self._buckets[key]
 
     @staticmethod
     def _refusal(live: LiveState, page: bool, status: int, message: str) -> Response:

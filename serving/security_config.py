@@ -37,7 +37,10 @@ class SecurityConfig(TypedConfig):
         2, ge=0, description="Publications before the current one whose lists still count as 'listed' for need-to-know."
     )
     rate_per_second: float = Field(
-        20.0, ge=0, description="Requests per second a neighbourhood token may sustain (token bucket per worker); 0 = no limit."
+        20.0,
+        ge=0,
+        description="Requests per second a neighbourhood token may sustain (token bucket in the database, shared by every worker); "
+        "0 = no limit.",
     )
     rate_burst: int = Field(40, ge=1, description="Requests a token may make at once before the sustained rate applies (429 beyond).")
     phm_rate_per_second: float = Field(

@@ -71,17 +71,17 @@ def test_an_empty_database_is_migrated_to_the_newest_revision_with_both_tables(d
     assert not is_up_to_date(database_url)
     result = upgrade(database_url)
     assert (result.before, result.after, result.imported_audit_rows) == (None, head_revision(), 0)
-    assert current_revision(database_url) == head_revision() == "0003"
+    assert current_revision(database_url) == head_revision() == "0004"
     assert is_up_to_date(database_url)
     engine = create_database_engine(database_url)
-    assert {"actions", "audit", "alembic_version"} <= set(inspect(engine).get_table_names())
+    assert {"actions", "audit", "rate_buckets", "alembic_version"} <= set(inspect(engine).get_table_names())
     engine.dispose()
 
 
 def test_upgrading_twice_changes_nothing(database_url: str) -> None:
     upgrade(database_url)
     again = upgrade(database_url)
-    assert (again.before, again.after, again.imported_audit_rows) == ("0003", "0003", 0)
+    assert (again.before, again.after, again.imported_audit_rows) == ("0004", "0004", 0)
 
 
 def test_an_unmigrated_database_is_refused_with_the_command_to_run(database_url: str) -> None:
@@ -114,7 +114,7 @@ def test_the_old_audit_file_opened_as_the_database_keeps_its_rows_in_place(tmp_p
     legacy = tmp_path / "audit.sqlite"
     write_legacy_audit(legacy)
     result = upgrade(sqlite_url(legacy), legacy_audit=legacy)
-    assert (result.before, result.after, result.imported_audit_rows) == (None, "0003", 0)
+    assert (result.before, result.after, result.imported_audit_rows) == (None, "0004", 0)
     log = AuditLog(legacy)
     log.record(token_id="c3", endpoint="e", neighbourhood=None, status=200, publication_id=None, person_ids=["P9"])
     entries = log.entries()
@@ -173,9 +173,9 @@ def test_the_db_commands_migrate_the_home_database_and_report_the_imported_audit
     assert not (tmp_path / "risingrisk.sqlite").exists()  # looking does not create the database
     migrated = runner.invoke(app, ["db", "upgrade", "--home", str(tmp_path)], terminal_width=200)
     assert migrated.exit_code == 0, migrated.output
-    assert "│ none            │ 0003         │ 3" in migrated.output
+    assert "│ none            │ 0004         │ 3" in migrated.output
     assert is_up_to_date(sqlite_url(tmp_path / "risingrisk.sqlite"))
     after = runner.invoke(app, ["db", "current", "--home", str(tmp_path)], terminal_width=200)
-    assert "│ 0003     │ 0003   │ yes" in after.output
+    assert "│ 0004     │ 0004   │ yes" in after.output
     refused = runner.invoke(app, ["db", "upgrade", "--url", "mysql://x/y"], terminal_width=200)
     assert refused.exit_code == 2 and "must use sqlite or postgresql" in refused.output

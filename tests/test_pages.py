@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 
 from card_support import HOSTILE, SECRET_DIR, write_card
 from features.caseload import PersonStatus, history
-from features.database import database_url
+from features.database import create_database_engine, database_url, sqlite_url, upgrade
 from features.definitions import PREDICTORS
 from features.home import Home
 from service_support import fit_model, service_app, write_publication
@@ -146,16 +146,19 @@ def test_only_local_page_paths_are_accepted_as_the_place_to_return_to_after_sign
         assert safe_next(target) is None
 
 
-def test_the_default_rate_limit_is_20_a_second_with_a_burst_of_40_then_429_after_the_wait() -> None:
+def test_the_default_rate_limit_is_20_a_second_with_a_burst_of_40_then_429_after_the_wait(tmp_path: Path) -> None:
     config = SecurityConfig()
     assert (config.rate_per_second, config.rate_burst) == (20.0, 40)
-    now = [0.0]
-    buckets = TokenBuckets(config.rate_per_second, config.rate_burst, clock=lambda: now[0])
+    now = [1_800_000_000.0]
+    engine = create_database_engine(sqlite_url(tmp_path / "db.sqlite"))
+    upgrade(engine)
+    buckets = TokenBuckets(config.rate_per_second, config.rate_burst, database=engine, clock=lambda: now[0])
     assert [buckets.take("t") for _ in range(40)] == [0.0] * 40
     assert buckets.take("t") == pytest.approx(0.05)
     assert TokenBuckets.retry_after(0.05) == "1"
-    now[0] = 0.05
+    now[0] += 0.05
     assert buckets.take("t") == 0.0
+    engine.dispose()
 
 
 def test_metrics_route_templates_name_the_caseload_routes_without_ids() -> None:

@@ -22,7 +22,6 @@ from serving.audit_summary import summarise_audit
 from serving.auth import TokenStore
 from serving.config import ServiceConfig
 from serving.csrf import check_login_csrf, cross_origin_problem, login_csrf
-from serving.rate_limit import TokenBuckets
 from serving.redaction import PATH_PLACEHOLDER, redact_paths
 from serving.security_config import SecurityConfig
 from serving.sessions import SessionPolicy, create_session, end_token_sessions, find_session, purge_sessions
@@ -422,19 +421,6 @@ def test_refused_person_lookups_are_audited_with_the_id_that_was_asked_for(site:
     ]
 
 
-def test_a_token_bucket_refills_at_its_rate_up_to_its_burst() -> None:
-    now = [0.0]
-    buckets = TokenBuckets(rate=2.0, burst=3, clock=lambda: now[0])
-    assert [buckets.take("a") for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert buckets.take("a") == pytest.approx(0.5)
-    now[0] = 1.0  # two requests' worth refilled
-    assert [buckets.take("a") == 0.0 for _ in range(3)] == [True, True, False]
-    now[0] = 100.0
-    assert [buckets.take("a") == 0.0 for _ in range(4)] == [True, True, True, False]  # never above the burst
-    assert TokenBuckets(rate=0.0, burst=1).take("a") == 0.0
-    assert TokenBuckets.retry_after(0.01) == "1"
-
-
 def test_repeated_404s_from_one_token_raise_a_warning_in_the_audit_summary(tmp_path: Path) -> None:
     log = AuditLog(tmp_path / "audit.sqlite")
     for i in range(5):
@@ -555,6 +541,31 @@ def test_a_token_over_its_rate_gets_429_with_retry_after_and_the_refusal_is_audi
         assert (limited.status_code, limited.headers["retry-after"]) == (429, "100")
         assert site.get("/v1/model", "brook").status_code == 200  # buckets are per token
         assert sum(e.status == 429 for e in site.audit()) == 3
+
+
+def test_a_token_limit_is_shared_by_two_service_workers_on_one_database(tmp_path: Path, model: TestModel) -> None:
+    config = ServiceConfig(security=SecurityConfig(rate_per_second=0.01, rate_burst=3))
+    for site in start_site(tmp_path, model, config):
+        headers = site.headers("alpha")
+        with TestClient(service_app(site.home, model, config), raise_server_exceptions=False) as second_worker:
+            statuses = [(site.client if i % 2 == 0 else second_worker).get("/v1/model", headers=headers).status_code for i in range(5)]
+        assert statuses == [200, 200, 200, 429, 429]
+
+
+def test_a_rate_limit_the_database_cannot_count_answers_503_not_500(tmp_path: Path, model: TestModel, caplog: pytest.LogCaptureFixture) -> None:
+    config = ServiceConfig(security=SecurityConfig(rate_per_second=1.0, rate_burst=3))
+    for site in start_site(tmp_path, model, config):
+        engine = create_database_engine(database_url(site.home))
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE rate_buckets")
+        engine.dispose()
+        with caplog.at_level(logging.WARNING, logger="serving.gate"):
+            response = site.get("/v1/model", "alpha")
+        assert (response.status_code, response.json()["error"]) == (
+            503, "the service's database is unavailable, so requests cannot be counted; try again shortly")
+        assert [r.getMessage() for r in caplog.records if r.name == "serving.gate"] == [
+            "rate limit check failed, request refused with 503: OperationalError"]
+        assert site.get("/v1/model", "phm").status_code == 200  # PHM tokens are not limited by default
 
 
 def test_trailing_slash_redirects_never_name_the_client_supplied_host(tmp_path: Path, model: TestModel) -> None:

@@ -1,4 +1,4 @@
-"""The caseload database (actions, the audit log and page sessions): SQLAlchemy models, engines and Alembic migrations."""
+"""The caseload database (actions, the audit log, page sessions and rate buckets): SQLAlchemy models, engines and Alembic migrations."""
 
 from features.database.engine import (
     DATABASE_URL_ENV,
@@ -17,7 +17,7 @@ from features.database.migrate import (
     require_up_to_date,
     upgrade,
 )
-from features.database.tables import Action, AuditRecord, Base, PageSession
+from features.database.tables import Action, AuditRecord, Base, PageSession, RateBucket
 
 __all__ = [
     "DATABASE_URL_ENV",
@@ -26,6 +26,7 @@ __all__ = [
     "AuditRecord",
     "Base",
     "PageSession",
+    "RateBucket",
     "UpgradeResult",
     "create_database_engine",
     "current_revision",

@@ -1,16 +1,16 @@
-"""The database's tables as SQLAlchemy 2 models: caseload actions, the audit log and page sessions (migrations create them)."""
+"""The database's tables as SQLAlchemy 2 models: caseload actions, the audit log, page sessions and rate buckets (migrations create them)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Double, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "Action", "AuditRecord", "PageSession", "UtcDateTime", "NOTE_MAX_LENGTH", "ID_MAX_LENGTH", "utc"]
+__all__ = ["Base", "Action", "AuditRecord", "PageSession", "RateBucket", "UtcDateTime", "NOTE_MAX_LENGTH", "ID_MAX_LENGTH", "utc"]
 
 #: Longest free-text note on an action (the API refuses longer ones; the column holds no more).
 NOTE_MAX_LENGTH = 500
@@ -96,3 +96,17 @@ class PageSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     csrf_secret: Mapped[str] = mapped_column(String(64))
+
+
+class RateBucket(Base):
+    """One token's request-rate bucket, shared by every service process: level at a moment (Unix µs), last decision.
+
+    Keyed by the token's public id (as in the audit log), never the token or its secret.
+    """
+
+    __tablename__ = "rate_buckets"
+
+    token_id: Mapped[str] = mapped_column(String(ID_MAX_LENGTH), primary_key=True)
+    level: Mapped[float] = mapped_column(Double())
+    updated_us: Mapped[int] = mapped_column(BigInteger())  # whole microseconds: exact elapsed times, no float rounding
+    allowed: Mapped[bool] = mapped_column(Boolean())
