@@ -15,7 +15,8 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 from rich.text import Text
 
-from features.errors import ConfigError
+from features.database import current_revision, database_url, require_up_to_date
+from features.errors import ConfigError, DatabaseNotMigratedError
 from features.home import HOME_ENV, Home, home as resolve_home
 from training.config import ExperimentConfig, load_config
 
@@ -34,6 +35,7 @@ __all__ = [
     "log_file",
     "new_console",
     "print_raw",
+    "refuse_stale_database",
     "read_experiment",
     "stage_progress",
 ]
@@ -88,6 +90,22 @@ ExperimentOption = Annotated[
 LOG_NAME = "risingrisk.log"
 #: Loggers of the libraries whose INFO lines would otherwise land in the middle of the progress display.
 CHATTY_LOGGERS = ("mlflow", "alembic", "bentoml", "sqlalchemy", "huey", "lightgbm", "shap", "py.warnings")
+
+
+def refuse_stale_database(console: Console, where: Home) -> None:
+    """Exit 2 with the command to run when the home's database exists but is behind the code's migrations.
+
+    Checked before long work (features, training), not after it; a home without a database is fine
+    (no caseload action can have been recorded there).
+    """
+    url = database_url(where)
+    if current_revision(url) is None:
+        return
+    try:
+        require_up_to_date(url)
+    except DatabaseNotMigratedError as error:
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)  # one line: the command to run must copy whole
+        raise typer.Exit(2) from None
 
 
 def new_console() -> Console:

@@ -12,7 +12,7 @@ from features.caseload import read_actions
 from features.database import database_url
 from features.errors import ConfigError
 from features.home import home as resolve_home
-from risingrisk.console import DATE, DIR, DataOption, ExperimentOption, FittedTable, HomeOption, new_console, stage_progress
+from risingrisk.console import DATE, DIR, DataOption, ExperimentOption, FittedTable, HomeOption, new_console, refuse_stale_database, stage_progress
 from serving.impact_records import ImpactRecords, impact_records
 from training.impact import MEASURES, ImpactConfig, ImpactError, evaluate_impact, log_impact_run, write_impact
 from training.impact.enrolment import enrolled_actions
@@ -75,6 +75,7 @@ def impact_command(
     """
     console = new_console()
     where = resolve_home(home)
+    refuse_stale_database(console, where)
     try:
         given = {"code": code, "follow_up_months": follow_up_months, "enrol_from": enrol_from, "enrol_to": enrol_to}
         impact_config = ImpactConfig.load(

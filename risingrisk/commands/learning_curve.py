@@ -9,7 +9,7 @@ import typer
 from features.errors import ContractError, FeatureConfigError
 from features.home import home as resolve_home
 from risingrisk.commands.engine_options import EngineOption, SparkMasterOption, start_engine
-from risingrisk.console import DataOption, ExperimentOption, FittedTable, HomeOption, new_console, stage_progress
+from risingrisk.console import DataOption, ExperimentOption, FittedTable, HomeOption, new_console, refuse_stale_database, stage_progress
 from training.errors import TrainingError
 from training.learning_curve import LearningCurve, learning_curve
 
@@ -63,6 +63,7 @@ def learning_curve_command(
     """Fit the model on growing person-level samples of the training slice; show out-of-time AUROC and calibration for each."""
     console = new_console()
     where = resolve_home(home)
+    refuse_stale_database(console, where)
     wanted = parse_sizes(sizes)
     chosen = start_engine(console, engine, spark_master, experiment.spark)
     try:

@@ -14,7 +14,7 @@ from features.errors import ConfigError
 from features.home import home as resolve_home
 from features.typed_config import read_toml
 from risingrisk.commands.engine_options import EngineOption, SparkMasterOption, start_engine
-from risingrisk.console import DATE, DIR, FILE, DataOption, ExperimentOption, FittedTable, HomeOption, new_console, stage_progress
+from risingrisk.console import DATE, DIR, DataOption, ExperimentOption, FILE, FittedTable, HomeOption, new_console, refuse_stale_database, stage_progress
 from serving.capacity import CapacityConfig, CapacityFile
 from serving.errors import PublicationRefusedError
 from serving.monitoring.alerts import Alert
@@ -140,6 +140,7 @@ def score_command(
     """
     console = new_console()
     where = resolve_home(home)
+    refuse_stale_database(console, where)
     accepted = tuple(accept_alert or ())
     try:
         for text in accepted:

@@ -7,7 +7,7 @@ import typer
 from features.errors import ContractError, FeatureConfigError
 from features.home import home as resolve_home
 from risingrisk.commands.engine_options import EngineOption, SparkMasterOption, start_engine
-from risingrisk.console import DataOption, ExperimentOption, FittedTable, HomeOption, new_console, stage_progress
+from risingrisk.console import DataOption, ExperimentOption, FittedTable, HomeOption, new_console, refuse_stale_database, stage_progress
 from training.errors import TrainingError
 from training.train import TrainResult, train
 
@@ -47,6 +47,7 @@ def train_command(
     """Train, calibrate and validate the model out-of-time against the baselines; register it as the challenger."""
     console = new_console()
     where = resolve_home(home)
+    refuse_stale_database(console, where)
     chosen = start_engine(console, engine, spark_master, experiment.spark)
     try:
         with stage_progress("train", console, where=where) as progress:
