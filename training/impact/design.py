@@ -1,4 +1,4 @@
-"""Sequential target-trial emulation: one trial per enrolment month, exact + propensity matching, balance and censoring weights.
+"""Sequential target-trial emulation: one trial per enrolment month, exact + propensity matching, balance table and censoring weights.
 
 Trial for calendar month ``T`` (its first day): the *enrolled* arm is everyone first enrolled
 during the month, day zero = their enrolment day; the *control* arm is drawn from people
@@ -27,13 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
 
 from training.impact.config import ImpactConfig
 from training.impact.followup import Timeline, count_between, counts_in_months, month_first_day, month_index
 
-__all__ = ["Matched", "BalanceRow", "covariate_matrix", "match_trials", "balance_table", "entropy_weights", "censoring_weights"]
+__all__ = ["Matched", "BalanceRow", "covariate_matrix", "match_trials", "balance_table", "censoring_weights"]
 
 #: Inverse L2 strength of the enrolment-hazard model: weak, only so coefficients stay finite when a
 #: band or month has no enrolments at all (its hazard is then ~0, as observed); sklearn's default
@@ -171,53 +170,6 @@ def match_trials(
         eligible_sd=pooled,
         unmatched=unmatched,
     )
-
-
-def entropy_weights(x_controls: np.ndarray, base: np.ndarray, target: np.ndarray, tolerance: float = 0.05) -> np.ndarray | None:
-    """Reweight controls so their weighted covariate means equal ``target`` (entropy balancing); ``None`` if it fails.
-
-    Exact balance can be infeasible (an enrolled mean outside the controls' range); then a ridge
-    penalty on the dual is tried at several strengths and the most balanced solution is kept if its
-    largest imbalance is within ``tolerance`` control SDs (approximate balancing, Wang & Zubizarreta 2020).
-
-    Parameters
-    ----------
-    x_controls
-        Covariates of the control rows.
-    base
-        Starting (matching) weights; the solution stays as close to them as possible (relative entropy).
-    target
-        Covariate means of the enrolled rows.
-    tolerance
-        Largest accepted imbalance of any covariate, in control standard deviations.
-    """
-    sd = x_controls.std(axis=0)
-    use = sd > 1e-12
-    if not use.any():  # every covariate is constant among the controls: nothing can move their means
-        return base.copy() if np.allclose(x_controls.mean(axis=0), target) else None
-    z = (x_controls[:, use] - target[use]) / sd[use]
-    q = base / base.sum()
-    best, best_gap = None, tolerance
-    for ridge in (0.0, 1e-4, 1e-3, 1e-2, 1e-1):
-
-        def dual(lam: np.ndarray, ridge: float = ridge) -> tuple[float, np.ndarray]:
-            s = z @ lam
-            m = s.max()
-            w = q * np.exp(s - m)
-            total = w.sum()
-            return float(np.log(total) + m + 0.5 * ridge * lam @ lam), (w[:, None] * z).sum(axis=0) / total + ridge * lam
-
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverging search is detected below, not warned about
-            result = minimize(dual, np.zeros(z.shape[1]), jac=True, method="BFGS", options={"maxiter": 2000, "gtol": 1e-8})
-            s = z @ result.x
-            w = q * np.exp(s - s.max())
-            w = w / w.sum()
-        gap = float(np.abs((w[:, None] * z).sum(axis=0)).max()) if np.all(np.isfinite(w)) else np.inf
-        if gap <= best_gap:
-            best, best_gap = w * base.sum(), gap
-        if gap <= 1e-3:
-            break
-    return best
 
 
 def censoring_weights(
