@@ -9,7 +9,7 @@ import pytest
 from training.impact import ImpactConfig
 from training.impact.balance import CONVERGENCE_SMD, balancing_weights, effective_sample_size, smallest_max_smd
 
-LADDER = (0.0, 0.05, 0.1, 0.15, 0.2)
+STEP = 0.05
 
 
 def _controls(seed: int = 3, n: int = 300) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -36,9 +36,9 @@ def test_when_exact_balance_is_infeasible_the_tightest_rung_above_the_least_achi
     # reached only by putting all weight on flagged rows (a corner the entropy dual cannot reach), so 0.15 is the rung.
     target = np.array([0.8, 1.1, 1.6])
     scale = np.ones(3)
-    result = balancing_weights(x, base, target, scale, person, LADDER)
+    result = balancing_weights(x, base, target, scale, person, STEP)
     assert result.least_achievable_smd == pytest.approx(0.1, abs=1e-9)
-    assert (result.method, result.tolerance, result.tolerances) == ("approximate_entropy", 0.15, LADDER)
+    assert (result.method, result.tolerance, result.step) == ("approximate_entropy", pytest.approx(0.15), STEP)
     assert 0.1 < result.max_smd <= 0.15 + CONVERGENCE_SMD
     matching = _direct_max_smd(x, base, target, scale)
     assert result.max_smd_matching == pytest.approx(matching, rel=1e-12) and matching > 0.6
@@ -48,7 +48,7 @@ def test_when_exact_balance_is_infeasible_the_tightest_rung_above_the_least_achi
 def test_the_reported_balance_and_effective_sample_sizes_match_a_direct_computation():
     x, base, person = _controls()
     target, scale = np.array([0.8, 1.1, 1.6]), np.array([1.3, 0.5, 2.0])
-    result = balancing_weights(x, base, target, scale, person, LADDER)
+    result = balancing_weights(x, base, target, scale, person, STEP)
     assert result.weights.shape == base.shape and (result.weights > 0).all()
     assert result.weights.sum() == pytest.approx(base.sum(), rel=1e-12)
     assert result.max_smd == pytest.approx(_direct_max_smd(x, result.weights, target, scale), abs=1e-12)
@@ -60,31 +60,32 @@ def test_the_reported_balance_and_effective_sample_sizes_match_a_direct_computat
 def test_rows_of_one_reused_control_share_its_weight_in_proportion_to_their_matching_weights():
     x, base, person = _controls(n=60)
     x, base, person = np.vstack([x, x[:1]]), np.append(base, base[0] * 2), np.append(person, person[0])
-    result = balancing_weights(x, base, np.array([0.3, 0.4, 1.2]), np.ones(3), person, LADDER)
+    result = balancing_weights(x, base, np.array([0.3, 0.4, 1.2]), np.ones(3), person, STEP)
     assert result.weights[-1] == pytest.approx(2 * result.weights[0], rel=1e-12)
 
 
 def test_when_the_enrolled_means_lie_inside_the_controls_range_balance_is_exact():
     x, base, person = _controls()
     target = np.array([0.3, 0.4, 1.2])
-    result = balancing_weights(x, base, target, np.ones(3), person, LADDER)
+    result = balancing_weights(x, base, target, np.ones(3), person, STEP)
     assert (result.method, result.tolerance, result.least_achievable_smd) == ("entropy", 0.0, 0.0)
     assert result.max_smd <= CONVERGENCE_SMD and _direct_max_smd(x, result.weights, target, np.ones(3)) <= CONVERGENCE_SMD
 
 
-def test_when_no_rung_is_reachable_the_matching_weights_are_kept_and_the_floor_is_reported():
+def test_when_no_weighting_can_beat_the_matching_weights_they_are_kept_and_the_floor_is_reported():
     x, base, person = _controls()
-    target = np.array([0.0, 1.5, 1.0])  # 0.5 SD beyond every control's flag
-    result = balancing_weights(x, base, target, np.ones(3), person, LADDER)
+    x = np.column_stack([x, np.ones(len(x))])  # every control has 1; the enrolled mean is 1.5: 0.5 SD apart whatever the weights
+    target = np.array([0.3, 0.4, 1.2, 1.5])
+    result = balancing_weights(x, base, target, np.ones(4), person, STEP)
     assert (result.method, result.tolerance) == ("matching", None)
-    assert result.least_achievable_smd == pytest.approx(0.5, abs=1e-9)
+    assert result.least_achievable_smd == pytest.approx(0.5, abs=1e-9) and result.max_smd_matching == pytest.approx(0.5)
     assert np.array_equal(result.weights, base) and result.max_smd == result.max_smd_matching
 
 
-def test_an_empty_ladder_keeps_the_matching_weights():
+def test_without_a_ladder_the_matching_weights_are_kept():
     x, base, person = _controls()
-    result = balancing_weights(x, base, np.array([0.3, 0.4, 1.2]), np.ones(3), person, ())
-    assert (result.method, result.tolerance, result.tolerances) == ("matching", None, ())
+    result = balancing_weights(x, base, np.array([0.3, 0.4, 1.2]), np.ones(3), person, None)
+    assert (result.method, result.tolerance, result.step) == ("matching", None, None)
     assert np.array_equal(result.weights, base) and result.ess == result.ess_matching
 
 
@@ -94,7 +95,6 @@ def test_the_least_achievable_imbalance_is_the_distance_to_the_controls_hull_in_
     assert smallest_max_smd(z - np.array([0.0, 0.5])) == pytest.approx(0.0, abs=1e-12)
 
 
-@pytest.mark.parametrize("ladder", [(0.1, 0.05), (-0.01, 0.1), (0.05, 0.05)])
-def test_a_ladder_that_is_not_increasing_and_non_negative_is_refused_with_the_fix(ladder):
-    with pytest.raises(ValueError, match=r"balance_tolerances must be increasing and >= 0; got .*Use e\.g\."):
-        ImpactConfig(balance_tolerances=ladder)
+def test_the_ladder_step_must_be_positive():
+    with pytest.raises(ValueError, match="balance_tolerance_step"):
+        ImpactConfig(balance_tolerance_step=0)

@@ -21,8 +21,9 @@ class Balancing:
 
     ``method`` is ``"entropy"`` (exact entropy balancing: every covariate mean equal to the enrolled
     mean), ``"approximate_entropy"`` (every covariate within ``tolerance`` SDs: the tightest rung of the
-    ladder these controls allow) or ``"matching"`` (the matching weights kept: balancing was switched
-    off, or no rung was feasible). SMDs use the caller's ``scale`` (the balance table's pooled SD).
+    ladder ``0, step, 2 step, ...`` these controls reach) or ``"matching"`` (the matching weights kept:
+    balancing was switched off, ``step`` is ``None``, or no rung below the matching weights' own largest
+    |SMD| was reached). SMDs use the caller's ``scale`` (the balance table's pooled SD).
     ``least_achievable_smd`` is the smallest largest-|SMD| that *any* non-negative weighting of these
     controls reaches (a linear programme): no method can do better. Effective sample sizes are Kish's
     ``(sum w)^2 / sum w^2`` over distinct control people, a person's weights summed over their rows.
@@ -31,7 +32,7 @@ class Balancing:
     weights: np.ndarray
     method: str
     tolerance: float | None
-    tolerances: tuple[float, ...]
+    step: float | None
     least_achievable_smd: float
     max_smd: float
     max_smd_matching: float
@@ -104,14 +105,15 @@ def balancing_weights(
     target: np.ndarray,
     scale: np.ndarray,
     groups: np.ndarray,
-    tolerances: tuple[float, ...],
+    step: float | None,
 ) -> Balancing:  # noqa: PLR0913 - the problem's parts travel together
-    """Reweight controls so their covariate means come as close to ``target`` as ``tolerances`` allow.
+    """Reweight controls so their covariate means come as close to ``target`` as a ladder of tolerances allows.
 
     The linear programme :func:`smallest_max_smd` gives the least achievable largest |SMD|; then the
-    rungs of ``tolerances`` above it are tried in increasing order, and the first whose entropy dual
-    converges (every covariate within the rung plus :data:`CONVERGENCE_SMD`) is kept. Rung 0 is exact
-    entropy balancing. When no rung works (or ``tolerances`` is empty) the matching weights are kept.
+    rungs ``0, step, 2 step, ...`` above it and below the matching weights' own largest |SMD| are tried
+    in increasing order, and the first whose entropy dual converges (every covariate within the rung
+    plus :data:`CONVERGENCE_SMD`) is kept. Rung 0 is exact entropy balancing. When no rung works (or
+    ``step`` is ``None``) the matching weights are kept.
 
     Parameters
     ----------
@@ -125,8 +127,8 @@ def balancing_weights(
         SMD denominator per covariate (a non-positive value counts as 1, as in the balance table).
     groups
         Person per control row, for the effective sample size.
-    tolerances
-        Ladder of largest accepted |SMD|, in increasing order; empty keeps the matching weights.
+    step
+        Spacing of the ladder of largest accepted |SMD|; ``None`` keeps the matching weights.
     """
     denominator = np.where(scale > 0, scale, 1.0)
     unique, row = np.unique((x_controls - target) / denominator, axis=0, return_inverse=True)
@@ -135,9 +137,11 @@ def balancing_weights(
     floor = smallest_max_smd(unique)
     floor = 0.0 if floor <= 1e-9 else floor  # the programme's own round-off
     chosen, tolerance, method = q, None, "matching"
-    for rung in tolerances:
-        if rung < floor * (1.0 + 1e-6):
-            continue  # infeasible, or feasible only at a corner where the entropy dual has no finite solution
+    matching = _largest(q, unique)
+    # rungs below the floor are infeasible; at the floor only a corner is feasible, where the dual has no finite solution
+    first = 0 if floor == 0 or step is None else int(np.floor(floor * (1.0 + 1e-6) / step)) + 1
+    rungs = [] if step is None else [round(k * step, 12) for k in range(first, int(np.ceil(matching / step)))]
+    for rung in rungs:
         w = _solve(unique, np.log(q), rung)
         if np.all(np.isfinite(w)) and _largest(w, unique) <= rung + CONVERGENCE_SMD:
             chosen, tolerance, method = w, rung, "entropy" if rung == 0 else "approximate_entropy"
@@ -147,10 +151,10 @@ def balancing_weights(
         weights=weights,
         method=method,
         tolerance=tolerance,
-        tolerances=tuple(tolerances),
+        step=step,
         least_achievable_smd=floor,
         max_smd=_largest(chosen, unique),
-        max_smd_matching=_largest(q, unique),
+        max_smd_matching=matching,
         ess=effective_sample_size(weights, groups),
         ess_matching=effective_sample_size(base, groups),
     )

@@ -49,13 +49,17 @@ class ImpactConfig(TypedConfig):
     balance_weights: Literal["entropy", "none"] = Field(
         "entropy",
         description="After matching, reweight controls so their covariate means equal the enrolled people's "
-        "(entropy balancing, Hainmueller 2012) or, when that is impossible, come within the tightest feasible rung of "
-        "balance_tolerances (approximate entropy balancing); 'none' keeps the matching weights.",
+        "(entropy balancing, Hainmueller 2012) or, when that is impossible, come within the tightest tolerance the "
+        "controls reach on a ladder of balance_tolerance_step steps (approximate entropy balancing); 'none' keeps the "
+        "matching weights.",
     )
-    balance_tolerances: tuple[float, ...] = Field(
-        (0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25),
-        description="Ladder of largest accepted |standardised mean difference| after weighting, increasing; the first "
-        "rung the controls can reach is used (0 = exact balance). When none is reachable the matching weights are kept.",
+    balance_tolerance_step: float = Field(
+        0.01,
+        gt=0,
+        le=0.1,
+        description="Spacing of the ladder of tolerances (largest |standardised mean difference| after weighting) tried "
+        "when exact balance is impossible: 0, step, 2 x step, ... up to the matching weights' own largest SMD; the first "
+        "the controls reach is used.",
     )
     later_enrolment: Literal["adjust", "censor"] = Field(
         "adjust",
@@ -101,13 +105,6 @@ class ImpactConfig(TypedConfig):
             raise ValueError(f"enrol_to must not be before enrol_from; got {self.enrol_from} to {self.enrol_to}")
         if not self.exact_months or min(self.exact_months) < 1:
             raise ValueError(f"exact_months must hold month counts >= 1; got {self.exact_months}")
-        if any(b <= a for a, b in zip(self.balance_tolerances, self.balance_tolerances[1:])) or any(
-            t < 0 for t in self.balance_tolerances
-        ):
-            raise ValueError(
-                f"balance_tolerances must be increasing and >= 0; got {list(self.balance_tolerances)}. "
-                "Use e.g. [0, 0.02, 0.05, 0.1]"
-            )
         if list(self.ed_bands) != sorted(set(self.ed_bands)) or self.ed_bands[0] != 0:
             raise ValueError(f"ed_bands must be increasing lower edges starting at 0; got {self.ed_bands}")
         return self

@@ -152,9 +152,9 @@ def _weighting_sentence(result: ImpactResult) -> str:
     b = result.balancing
     how = {
         "entropy": "Weights: exact entropy balancing (every feature mean equal to the enrolled people's).",
-        "approximate_entropy": f"Weights: approximate entropy balancing within {b.tolerance:g} SD, the tightest tolerance tried "
-        f"that these controls reach (exact balance is impossible: no weighting of them gets every feature closer than "
-        f"{b.least_achievable_smd:.3f}).",
+        "approximate_entropy": f"Weights: approximate entropy balancing within {b.tolerance:g} SD, the tightest tolerance on a "
+        f"ladder of {b.step:g} steps that these controls reach (exact balance is impossible: no weighting of them gets every "
+        f"feature closer than {b.least_achievable_smd:.3f}).",
         "matching": f"Weights: the matching weights (no weighting of these controls gets every feature closer than "
         f"{b.least_achievable_smd:.3f}).",
     }[b.method]

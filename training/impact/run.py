@@ -56,7 +56,8 @@ BALANCING_TEXT = {
     "entropy": ", then reweighted so every feature mean matches (entropy balancing)",
     "approximate_entropy": ", then reweighted so every feature mean comes within {tolerance} standard deviations of the "
     "enrolled people's (approximate entropy balancing: exact balance is impossible with these controls, and {tolerance} is "
-    "the tightest tolerance tried that they reach; no weighting of them gets every feature closer than {least})",
+    "the tightest tolerance on a ladder of {step} steps that they reach; no weighting of them gets every feature closer "
+    "than {least})",
     "matching": " (matching weights only{why})",
 }
 _STEPS = 6
@@ -129,7 +130,7 @@ class ImpactResult:
                 "limit": self.config.smd_limit,
                 "weighting": self.balancing.method,
                 "tolerance": self.balancing.tolerance,
-                "tolerances_tried": list(self.balancing.tolerances),
+                "tolerance_step": self.balancing.step,
                 "least_achievable_max_abs_smd": self.balancing.least_achievable_smd,
                 "max_abs_smd_matching_weights": self.balancing.max_smd_matching,
                 "effective_sample_size_controls": self.balancing.ess,
@@ -169,11 +170,13 @@ class ImpactResult:
 
 def method_text(balancing: Balancing, later_enrolment: str) -> str:
     """The one-paragraph method description for ``impact.json`` and the report."""
-    why = "" if not balancing.tolerances else (
-        f": no weighting of these controls gets every feature within {balancing.tolerances[-1]:g} standard deviations"
+    why = "" if balancing.step is None else (
+        f": no weighting of these controls gets every feature within {balancing.least_achievable_smd:.3f} standard "
+        "deviations, and none of the tolerances tried above that was reached"
     )
     text = BALANCING_TEXT[balancing.method].format(
-        tolerance=f"{balancing.tolerance or 0:g}", least=f"{balancing.least_achievable_smd:.3f}", why=why
+        tolerance=f"{balancing.tolerance or 0:g}", step=f"{balancing.step or 0:g}", least=f"{balancing.least_achievable_smd:.3f}",
+        why=why,
     )
     return METHOD.format(balancing=text, later=LATER_ENROLMENT_TEXT[later_enrolment])
 
@@ -396,9 +399,9 @@ def evaluate_impact(
     treated = rows["treated"].to_numpy()
     person = rows["person"].to_numpy(dtype=int)
     weight = rows["weight"].to_numpy(dtype=float).copy()
-    tolerances = config.balance_tolerances if config.balance_weights == "entropy" else ()
+    step = config.balance_tolerance_step if config.balance_weights == "entropy" else None
     balancing = balancing_weights(
-        matched.x[~treated], weight[~treated], matched.x[treated].mean(axis=0), matched.eligible_sd, person[~treated], tolerances
+        matched.x[~treated], weight[~treated], matched.x[treated].mean(axis=0), matched.eligible_sd, person[~treated], step
     )
     weight[~treated] = balancing.weights
     report(progress, "Counting follow-up", 3, _STEPS)
