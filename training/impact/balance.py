@@ -138,9 +138,11 @@ def balancing_weights(
     floor = 0.0 if floor <= 1e-9 else floor  # the programme's own round-off
     chosen, tolerance, method = q, None, "matching"
     matching = _largest(q, unique)
-    # rungs below the floor are infeasible; at the floor only a corner is feasible, where the dual has no finite solution
-    first = 0 if floor == 0 or step is None else int(np.floor(floor * (1.0 + 1e-6) / step)) + 1
-    rungs = [] if step is None else [round(k * step, 12) for k in range(first, int(np.ceil(matching / step)))]
+    rungs: list[float] = []
+    if step is not None:
+        # rungs below the floor are infeasible; at the floor only a corner is, where the dual has no finite solution
+        first = 0 if floor == 0 else int(np.floor(floor * (1.0 + 1e-6) / step)) + 1
+        rungs = [round(k * step, 12) for k in range(first, int(np.ceil(matching / step)))]
     for rung in rungs:
         w = _solve(unique, np.log(q), rung)
         if np.all(np.isfinite(w)) and _largest(w, unique) <= rung + CONVERGENCE_SMD:
