@@ -8,6 +8,7 @@ import pytest
 
 from training.impact import ImpactConfig
 from training.impact.balance import CONVERGENCE_SMD, balancing_weights, effective_sample_size, smallest_max_smd
+from training.impact.design import smd_scale
 
 STEP = 0.05
 
@@ -98,3 +99,14 @@ def test_the_least_achievable_imbalance_is_the_distance_to_the_controls_hull_in_
 def test_the_ladder_step_must_be_positive():
     with pytest.raises(ValueError, match="balance_tolerance_step"):
         ImpactConfig(balance_tolerance_step=0)
+
+
+def test_a_covariate_constant_in_both_arms_has_smd_scale_zero_not_floating_point_noise():
+    rng = np.random.default_rng(0)
+    eligible = np.column_stack([np.full(1000, 0.1), rng.normal(size=1000)])
+    pool_weight = np.concatenate([np.ones(300), np.full(700, 37.43)])  # recent users, then a sampled quiet pool
+    assert np.average((eligible[:, 0] - np.average(eligible[:, 0], weights=pool_weight)) ** 2, weights=pool_weight) > 0
+    means, scale = smd_scale(np.full((20, 2), 0.1), eligible, pool_weight)
+    assert scale[0] == 0.0 and means[0] == pytest.approx(0.1)
+    expected = np.sqrt((0.0 + np.average((eligible[:, 1] - means[1]) ** 2, weights=pool_weight)) / 2.0)
+    assert scale[1] == pytest.approx(expected, rel=1e-12)
