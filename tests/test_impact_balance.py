@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from training.impact import ImpactConfig
-from training.impact.balance import CONVERGENCE_SMD, balancing_weights, effective_sample_size, smallest_max_smd
+from training.impact.balance import CONVERGENCE_SMD, Balancing, balancing_weights, effective_sample_size, smallest_max_smd
 from training.impact.design import smd_scale
+from training.impact.run import method_text
 
 STEP = 0.05
 
@@ -110,3 +111,21 @@ def test_a_covariate_constant_in_both_arms_has_smd_scale_zero_not_floating_point
     assert scale[0] == 0.0 and means[0] == pytest.approx(0.1)
     expected = np.sqrt((0.0 + np.average((eligible[:, 1] - means[1]) ** 2, weights=pool_weight)) / 2.0)
     assert scale[1] == pytest.approx(expected, rel=1e-12)
+
+
+def _balancing(method: str, tolerance: float | None, step: float | None) -> Balancing:
+    return Balancing(weights=np.ones(2), method=method, tolerance=tolerance, step=step, least_achievable_smd=0.0312,
+                     max_smd=0.04, max_smd_matching=0.32, ess=150.0, ess_matching=170.0)
+
+
+@pytest.mark.parametrize(("balancing", "says"), [
+    (_balancing("entropy", 0.0, 0.01), "then reweighted so every feature mean matches (entropy balancing)."),
+    (_balancing("approximate_entropy", 0.04, 0.01), "comes within 0.04 standard deviations of the enrolled people's (approximate "
+     "entropy balancing: exact balance is impossible with these controls, and 0.04 is the tightest tolerance on a ladder of "
+     "0.01 steps that they reach; no weighting of them gets every feature closer than 0.031)."),
+    (_balancing("matching", None, 0.01), "within a caliper), with the matching weights only: no weighting of these controls gets every "
+     "feature within 0.031 standard deviations, and none of the tolerances tried above that was reached."),
+    (_balancing("matching", None, None), "within a caliper), with the matching weights only."),
+])
+def test_the_method_text_says_how_the_controls_were_weighted(balancing, says):
+    assert says in method_text(balancing, "adjust")

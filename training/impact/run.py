@@ -58,7 +58,7 @@ BALANCING_TEXT = {
     "enrolled people's (approximate entropy balancing: exact balance is impossible with these controls, and {tolerance} is "
     "the tightest tolerance on a ladder of {step} steps that they reach; no weighting of them gets every feature closer "
     "than {least})",
-    "matching": " (matching weights only{why})",
+    "matching": ", with the matching weights only{why}",
 }
 _STEPS = 6
 #: Feature rows whose person cannot be in a trial at its month start.
