@@ -6,9 +6,11 @@ A&E use is planted with :func:`features.simulation.enrolment.enrol_after_bursts`
 urgent-care event of an enrolled person kept with probability = the true ratio), and
 :func:`training.impact.evaluate_impact` estimates the effect. Recorded per run: the A&E and
 emergency-admission rate ratios with their bootstrap 95% CIs, whether the CI covers the truth, and
-the naive before/after ratio. Per mechanism: the mean estimate per ratio, the mean error, the bias
-factor ``exp(mean log(estimate / truth))`` with its 95% CI (1 = unbiased; above 1 = towards the null
-for true ratios below 1), and the coverage count.
+the naive before/after ratio, and how the controls were weighted (exact or approximate entropy
+balancing or the matching weights; the tolerance; the least achievable and the reached largest
+|SMD|; the controls' effective sample size). Per mechanism: the mean estimate per ratio, the mean
+error, the bias factor ``exp(mean log(estimate / truth))`` with its 95% CI (1 = unbiased; above 1 =
+towards the null for true ratios below 1), the coverage count and a balance summary.
 
 Mechanisms (structurally different population processes, the same planting function):
 
@@ -89,7 +91,10 @@ def run_one(mechanism: str, people: int, seed: int, rate_ratio: float, work: Pat
         shutil.rmtree(out, ignore_errors=True)
     row |= {
         "matched_enrolled": result.n_enrolled, "unmatched_enrolled": result.unmatched, "controls": result.n_controls,
-        "balance_weighting": result.balance_weighting, "max_abs_smd_after": round(result.max_smd_after, 4),
+        "balance_weighting": result.balancing.method, "balance_tolerance": result.balancing.tolerance,
+        "least_achievable_smd": round(result.balancing.least_achievable_smd, 4), "max_abs_smd_after": round(result.max_smd_after, 4),
+        "max_abs_smd_matching_weights": round(result.balancing.max_smd_matching, 4),
+        "ess_controls": round(result.balancing.ess, 1), "ess_controls_matching_weights": round(result.balancing.ess_matching, 1),
         "seconds": round(time.perf_counter() - began, 1),
     }
     for name in MEASURES:
@@ -110,7 +115,7 @@ def summarise(runs: list[dict[str, object]]) -> dict[str, object]:
         if not mine:
             out[mechanism] = {"runs_failed": failed}
             continue
-        per_measure = {}
+        per_measure: dict[str, object] = {"balance": _balance_summary(mine)}
         for name in MEASURES:
             logs = [math.log(r[name]["estimate"] / r["true_rate_ratio"]) for r in mine]
             by_ratio = {}
@@ -136,6 +141,18 @@ def summarise(runs: list[dict[str, object]]) -> dict[str, object]:
             }
         out[mechanism] = per_measure
     return out
+
+
+def _balance_summary(runs: list[dict[str, object]]) -> dict[str, object]:
+    """How the runs' controls were weighted: runs per method, range of the largest |SMD| after, effective sample size share."""
+    smd = [float(r["max_abs_smd_after"]) for r in runs]
+    share = [float(r["ess_controls"]) / float(r["controls"]) for r in runs]
+    return {
+        "runs_by_weighting": {m: sum(r["balance_weighting"] == m for r in runs) for m in sorted({str(r["balance_weighting"]) for r in runs})},
+        "max_abs_smd_after_range": [round(min(smd), 4), round(max(smd), 4)],
+        "runs_over_0_1": sum(v >= 0.1 for v in smd),
+        "ess_over_control_people_range": [round(min(share), 3), round(max(share), 3)],
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:

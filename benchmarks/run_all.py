@@ -8,7 +8,9 @@ Usage (from the repository root, in the project's virtual environment)::
 Steps: simulate the population once into ``benchmarks/work/`` (ignored by git); the simulator
 benchmark; validate; features (one and eight index dates, pandas reference ratio); a full train
 (features included) into a benchmark home, then promote; scoring, explanations and TreeSHAP
-against shap; publish; the service under load with wrk. Each step writes its own
+against shap; publish; the service under load with wrk; the impact estimator's bias and CI coverage
+against planted rate ratios (``bench_impact.py``, on its own 40,000- and 20,000-person populations,
+whatever ``--people`` says; label ``run_all``). Each step writes its own
 ``benchmarks/results/NAME.json`` (median of runs, machine, date); ``benchmarks/summary.py`` then
 writes ``benchmarks/RESULTS.md``. Each step holds ``/work/heavy.lock``-style exclusivity by
 running alone; do not run other heavy work at the same time, or the numbers are not the machine's.
@@ -51,11 +53,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["simulate", "validate", "features", "train", "score", "service"],
+        choices=["simulate", "validate", "features", "train", "score", "service", "impact"],
         help="run only these steps (the population and the benchmark home are reused when present)",
     )
     args = parser.parse_args(argv)
-    steps = set(args.only or ["simulate", "validate", "features", "train", "score", "service"])
+    steps = set(args.only or ["simulate", "validate", "features", "train", "score", "service", "impact"])
     repeats = "1" if args.quick else "3"
     results = args.results or (WORK / "results-quick" if args.quick else HERE / "results")
     python = sys.executable
@@ -90,6 +92,10 @@ def main(argv: list[str] | None = None) -> None:
         seconds = ["--seconds", "5", "--long-seconds", "30"] if args.quick else []
         _run([python, "benchmarks/bench_service.py", "--home", str(home), *seconds,
               "--out", str(results / "service.json")], env)
+    if "impact" in steps:
+        few = ["--seeds", "1", "--ratios", "0.7", "1.0"] if args.quick else []
+        _run([python, "benchmarks/bench_impact.py", "--label", "run_all", "--estimator", "the current defaults (run_all.py)", *few,
+              "--out", str(results / "impact_bias.json")], env)
     _run([python, "benchmarks/summary.py", "--results", str(results), *([] if results == HERE / "results" else ["--no-readme"])], env)
 
 

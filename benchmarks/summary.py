@@ -125,6 +125,33 @@ def _import(d: dict[str, Any]) -> Iterator[Row]:
     yield f"import fhir {size}: peak memory", "< 2 GiB at 4 GB", _fmt(d.get("peak_rss_gib"), "GiB"), _run(d)
 
 
+def _impact(d: dict[str, Any]) -> Iterator[Row]:
+    """The newest labelled entry of ``impact_bias.json``: bias factor, coverage and balance per mechanism."""
+    entries = d.get("entries") or {}
+    if not entries:
+        return
+    label, entry = max(entries.items(), key=lambda item: str(item[1].get("date", "")))
+    for mechanism, body in (entry.get("summary") or {}).items():
+        ed, admissions = body.get("ed") or {}, body.get("emergency_admission") or {}
+        if ed:
+            runs = sum(v["runs"] for v in ed["by_true_ratio"].values())
+            low, high = ed["bias_factor_95ci"]
+            yield (
+                f"impact bias factor exp(mean log(estimate/truth)), A&E, {mechanism}, {runs} runs (entry '{label}')",
+                "1 inside the 95% CI",
+                f"{ed['bias_factor']:.3f} ({low:.3f}–{high:.3f})",
+                _run(entry),
+            )
+            yield f"impact 95% CI covers the planted ratio, A&E / emergency admissions, {mechanism}", "about 95% of runs", (
+                f"{ed['coverage']} / {admissions.get('coverage', '?')}"), _run(entry)
+        balance = body.get("balance")
+        if balance:
+            methods = ", ".join(f"{name} {count}" for name, count in balance["runs_by_weighting"].items())
+            low, high = balance["max_abs_smd_after_range"]
+            yield f"impact balance, {mechanism}: runs by weighting; largest SMD after", "every SMD < 0.1", (
+                f"{methods}; {low:.3f}–{high:.3f}"), _run(entry)
+
+
 EXTRACTORS: dict[str, Callable[[dict[str, Any]], Iterator[Row]]] = {
     "simulate": _simulate,
     "import": _import,
@@ -133,6 +160,7 @@ EXTRACTORS: dict[str, Callable[[dict[str, Any]], Iterator[Row]]] = {
     "train": _train,
     "score": _score,
     "service": _service,
+    "impact_bias": _impact,
 }
 
 

@@ -49,7 +49,17 @@ class ImpactConfig(TypedConfig):
     balance_weights: Literal["entropy", "none"] = Field(
         "entropy",
         description="After matching, reweight controls so their covariate means equal the enrolled people's "
-        "(entropy balancing, Hainmueller 2012); 'none' keeps the matching weights.",
+        "(entropy balancing, Hainmueller 2012) or, when that is impossible, come within the tightest tolerance the "
+        "controls reach on a ladder of balance_tolerance_step steps (approximate entropy balancing); 'none' keeps the "
+        "matching weights.",
+    )
+    balance_tolerance_step: float = Field(
+        0.01,
+        gt=0,
+        le=0.1,
+        description="Spacing of the ladder of tolerances (largest |standardised mean difference| after weighting) tried "
+        "when exact balance is impossible: 0, step, 2 x step, ... up to the matching weights' own largest SMD; the first "
+        "the controls reach is used.",
     )
     later_enrolment: Literal["adjust", "censor"] = Field(
         "adjust",

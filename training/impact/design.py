@@ -1,4 +1,4 @@
-"""Sequential target-trial emulation: one trial per enrolment month, exact + propensity matching, balance and censoring weights.
+"""Sequential target-trial emulation: one trial per enrolment month, exact + propensity matching, balance table and censoring weights.
 
 Trial for calendar month ``T`` (its first day): the *enrolled* arm is everyone first enrolled
 during the month, day zero = their enrolment day; the *control* arm is drawn from people
@@ -27,19 +27,20 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
 
 from training.impact.config import ImpactConfig
 from training.impact.followup import Timeline, count_between, counts_in_months, month_first_day, month_index
 
-__all__ = ["Matched", "BalanceRow", "covariate_matrix", "match_trials", "balance_table", "entropy_weights", "censoring_weights"]
+__all__ = ["Matched", "BalanceRow", "covariate_matrix", "match_trials", "balance_table", "smd_scale", "censoring_weights"]
 
 #: Inverse L2 strength of the enrolment-hazard model: weak, only so coefficients stay finite when a
 #: band or month has no enrolments at all (its hazard is then ~0, as observed); sklearn's default
 #: C=1 shrank an observed hazard of 0.83 after a burst to 0.75 and gave months without any
 #: enrolment a hazard of 0.13-0.16 (simulator, 40,000 people).
 _HAZARD_C = 1e4
+#: A pooled SD below this (times the covariate's size) is floating-point noise of a constant covariate.
+_CONSTANT_SD = 1e-9
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,20 @@ def covariate_matrix(features: pd.DataFrame, names: list[str]) -> tuple[np.ndarr
             columns.append(missing.astype(float))
             labels.append(f"{name}_missing")
     return np.column_stack(columns), labels
+
+
+def smd_scale(x_treated: np.ndarray, x_eligible: np.ndarray, pool_weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pool-weighted covariate means of the eligible rows, and the pooled SD (enrolled, eligible) that SMDs divide by.
+
+    A covariate constant in both arms gets SD 0 (the balance table then divides by 1) instead of the
+    ~1e-14 that a weighted variance leaves in floating point: dividing differences of ~1e-16 by that
+    noise showed SMDs of 0.02-0.48 for mechanism B's always-missing flags. Without enrolled rows the
+    SD is the eligible rows'.
+    """
+    means = np.average(x_eligible, axis=0, weights=pool_weight)
+    variance = np.average((x_eligible - means) ** 2, axis=0, weights=pool_weight)
+    pooled = np.sqrt((x_treated.var(axis=0) + variance) / 2.0) if len(x_treated) else np.sqrt(variance)
+    return means, np.where(pooled > _CONSTANT_SD * np.maximum(1.0, np.abs(means)), pooled, 0.0)
 
 
 def _band(counts: np.ndarray, edges: tuple[int, ...]) -> np.ndarray:
@@ -159,10 +174,7 @@ def match_trials(
                 rows.append((j, day, later_day[j], 1.0 / chosen.size, False, i, trial, logit[j]))
     frame = pd.DataFrame(rows, columns=["row", "start", "later", "weight", "treated", "pair", "trial", "logit"])
     frame["person"] = person[frame["row"].to_numpy()] if len(frame) else np.array([], dtype=int)
-    pw = features["pool_weight"].to_numpy(dtype=float)[eligible]
-    eligible_means = np.average(x[eligible], axis=0, weights=pw)
-    eligible_var = np.average((x[eligible] - eligible_means) ** 2, axis=0, weights=pw)
-    pooled = np.sqrt((x[treated].var(axis=0) + eligible_var) / 2.0) if treated.any() else sd
+    eligible_means, pooled = smd_scale(x[treated], x[eligible], features["pool_weight"].to_numpy(dtype=float)[eligible])
     return Matched(
         rows=frame,
         covariates=labels,
@@ -171,53 +183,6 @@ def match_trials(
         eligible_sd=pooled,
         unmatched=unmatched,
     )
-
-
-def entropy_weights(x_controls: np.ndarray, base: np.ndarray, target: np.ndarray, tolerance: float = 0.05) -> np.ndarray | None:
-    """Reweight controls so their weighted covariate means equal ``target`` (entropy balancing); ``None`` if it fails.
-
-    Exact balance can be infeasible (an enrolled mean outside the controls' range); then a ridge
-    penalty on the dual is tried at several strengths and the most balanced solution is kept if its
-    largest imbalance is within ``tolerance`` control SDs (approximate balancing, Wang & Zubizarreta 2020).
-
-    Parameters
-    ----------
-    x_controls
-        Covariates of the control rows.
-    base
-        Starting (matching) weights; the solution stays as close to them as possible (relative entropy).
-    target
-        Covariate means of the enrolled rows.
-    tolerance
-        Largest accepted imbalance of any covariate, in control standard deviations.
-    """
-    sd = x_controls.std(axis=0)
-    use = sd > 1e-12
-    if not use.any():  # every covariate is constant among the controls: nothing can move their means
-        return base.copy() if np.allclose(x_controls.mean(axis=0), target) else None
-    z = (x_controls[:, use] - target[use]) / sd[use]
-    q = base / base.sum()
-    best, best_gap = None, tolerance
-    for ridge in (0.0, 1e-4, 1e-3, 1e-2, 1e-1):
-
-        def dual(lam: np.ndarray, ridge: float = ridge) -> tuple[float, np.ndarray]:
-            s = z @ lam
-            m = s.max()
-            w = q * np.exp(s - m)
-            total = w.sum()
-            return float(np.log(total) + m + 0.5 * ridge * lam @ lam), (w[:, None] * z).sum(axis=0) / total + ridge * lam
-
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverging search is detected below, not warned about
-            result = minimize(dual, np.zeros(z.shape[1]), jac=True, method="BFGS", options={"maxiter": 2000, "gtol": 1e-8})
-            s = z @ result.x
-            w = q * np.exp(s - s.max())
-            w = w / w.sum()
-        gap = float(np.abs((w[:, None] * z).sum(axis=0)).max()) if np.all(np.isfinite(w)) else np.inf
-        if gap <= best_gap:
-            best, best_gap = w * base.sum(), gap
-        if gap <= 1e-3:
-            break
-    return best
 
 
 def censoring_weights(

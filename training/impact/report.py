@@ -140,11 +140,28 @@ includes 1, the data are consistent with no effect.</p>
 {enrol['not_registered_at_month_start']} not registered at the month start, {enrol['no_control_within_caliper']} without a
 comparable control (left out).</p>
 <h2>Balance</h2><p>Standardised mean differences (SMD) of every matching feature; below {result.config.smd_limit} after
-matching is good balance. Largest after: {_fmt(result.max_smd_after, 3)}.</p>
+matching is good balance. Largest after: {_fmt(result.max_smd_after, 3)}. {html.escape(_weighting_sentence(result))}</p>
 <table><tr><th>Feature</th><th>Enrolled mean</th><th>Not enrolled mean</th><th>Matched controls mean</th>
 <th>SMD before</th><th>SMD after</th></tr>{balance}</table>
 </body></html>
 """
+
+
+def _weighting_sentence(result: ImpactResult) -> str:
+    """How the controls were weighted, the balance that reached and what it cost in effective sample size."""
+    b = result.balancing
+    how = {
+        "entropy": "Weights: exact entropy balancing (every feature mean equal to the enrolled people's).",
+        "approximate_entropy": f"Weights: approximate entropy balancing within {b.tolerance:g} SD, the tightest tolerance on a "
+        f"ladder of {b.step:g} steps that these controls reach (exact balance is impossible: no weighting of them gets every "
+        f"feature closer than {b.least_achievable_smd:.3f}).",
+        "matching": f"Weights: the matching weights (no weighting of these controls gets every feature closer than "
+        f"{b.least_achievable_smd:.3f}).",
+    }[b.method]
+    return (
+        f"{how} Largest SMD with the matching weights alone: {b.max_smd_matching:.3f}. Effective sample size of the "
+        f"controls: {b.ess:.0f} of {result.n_controls} people (matching weights alone: {b.ess_matching:.0f})."
+    )
 
 
 def write_impact(result: ImpactResult, out_dir: Path | str) -> ImpactFiles:
@@ -166,7 +183,11 @@ def log_impact_run(result: ImpactResult, files: ImpactFiles, home: Home) -> str:
         params = {f"impact.{k}": v for k, v in result.config.to_dict().items()}
         params |= {"impact.enrol_from": result.enrol_from.isoformat(), "impact.enrol_to": result.enrol_to.isoformat()}
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
-        metrics = {"n_enrolled": result.n_enrolled, "n_controls": result.n_controls, "max_abs_smd_after": result.max_smd_after}
+        metrics = {"n_enrolled": result.n_enrolled, "n_controls": result.n_controls, "max_abs_smd_after": result.max_smd_after,
+                   "effective_sample_size_controls": result.balancing.ess}
+        if result.balancing.tolerance is not None:
+            metrics["balance_tolerance"] = result.balancing.tolerance
+        mlflow.set_tag("risingrisk.impact.weighting", result.balancing.method)
         for name, est in result.measures.items():
             metrics |= {f"{name}_rate_ratio": est.rate_ratio, f"{name}_ci_low": est.ci_low, f"{name}_ci_high": est.ci_high,
                         f"{name}_naive_pre_post_ratio": result.naive[name]}

@@ -16,7 +16,8 @@ from features.dates import add_months, extract_date
 from features.definitions import DAYS_PER_MONTH, predictor_specs
 from features.progress import ProgressCallback, report
 from training.impact.config import MEASURES, ImpactConfig
-from training.impact.design import BalanceRow, balance_table, censoring_weights, entropy_weights, match_trials
+from training.impact.balance import Balancing, balancing_weights
+from training.impact.design import BalanceRow, balance_table, censoring_weights, match_trials
 from training.impact.enrolment import Enrolments, extract_enrolments
 from training.impact.errors import ImpactError
 from training.impact.estimate import Estimate, EventStudyPoint, arm_estimates, discontinuity, event_study, naive_ratio
@@ -32,14 +33,13 @@ from training.impact.followup import (
 )
 from training.impact.randomised import randomised_comparison
 
-__all__ = ["ImpactResult", "evaluate_impact", "METHOD", "LATER_ENROLMENT_TEXT", "method_text"]
+__all__ = ["ImpactResult", "evaluate_impact", "METHOD", "BALANCING_TEXT", "LATER_ENROLMENT_TEXT", "method_text"]
 
 METHOD = (
     "Sequential target-trial emulation: one trial per calendar month of enrolment. People enrolled in the month are "
     "compared with people not enrolled by the month's end who had the same A&E use bands in the calendar months before "
     "it and in the days of the month before the enrolment day, and the nearest propensity score on the model's "
-    "point-in-time features (matched with replacement within a caliper), then reweighted so every feature mean matches "
-    "(entropy balancing). {later} Outcomes are person-time rates over the follow-up; 95% CIs from a person-level "
+    "point-in-time features (matched with replacement within a caliper){balancing}. {later} Outcomes are person-time rates over the follow-up; 95% CIs from a person-level "
     "bootstrap."
 )
 #: How the method text describes each ``later_enrolment`` choice.
@@ -50,6 +50,15 @@ LATER_ENROLMENT_TEXT = {
     "censor": "A control enrolled in a later month is censored from that month's first day; the controls left are "
     "weighted by the inverse probability of staying unenrolled, month by month, given the same A&E history, the "
     "baseline score and the calendar month.",
+}
+#: How the method text describes each balancing outcome (see :class:`training.impact.balance.Balancing`).
+BALANCING_TEXT = {
+    "entropy": ", then reweighted so every feature mean matches (entropy balancing)",
+    "approximate_entropy": ", then reweighted so every feature mean comes within {tolerance} standard deviations of the "
+    "enrolled people's (approximate entropy balancing: exact balance is impossible with these controls, and {tolerance} is "
+    "the tightest tolerance on a ladder of {step} steps that they reach; no weighting of them gets every feature closer "
+    "than {least})",
+    "matching": ", with the matching weights only{why}",
 }
 _STEPS = 6
 #: Feature rows whose person cannot be in a trial at its month start.
@@ -73,7 +82,7 @@ class ImpactResult:
     n_controls: int
     n_control_rows: int
     balance: list[BalanceRow]
-    balance_weighting: str
+    balancing: Balancing
     event_study: list[EventStudyPoint]
     enrolments: Enrolments
     enrol_from: date
@@ -115,11 +124,18 @@ class ImpactResult:
             }
         doc: dict[str, Any] = {
             "measures": measures,
-            "method": method_text(self.balance_weighting, self.config.later_enrolment),
+            "method": method_text(self.balancing, self.config.later_enrolment),
             "balance": {
                 "max_abs_smd_after": self.max_smd_after,
                 "limit": self.config.smd_limit,
-                "weighting": self.balance_weighting,
+                "weighting": self.balancing.method,
+                "tolerance": self.balancing.tolerance,
+                "tolerance_step": self.balancing.step,
+                "least_achievable_max_abs_smd": self.balancing.least_achievable_smd,
+                "max_abs_smd_matching_weights": self.balancing.max_smd_matching,
+                "effective_sample_size_controls": self.balancing.ess,
+                "effective_sample_size_controls_matching_weights": self.balancing.ess_matching,
+                "control_people": self.n_controls,
                 "covariates": [row.__dict__ for row in self.balance],
             },
             "window": {"enrol_from": self.enrol_from.isoformat(), "enrol_to": self.enrol_to.isoformat(),
@@ -152,12 +168,17 @@ class ImpactResult:
         return doc
 
 
-def method_text(balance_weighting: str, later_enrolment: str) -> str:
+def method_text(balancing: Balancing, later_enrolment: str) -> str:
     """The one-paragraph method description for ``impact.json`` and the report."""
-    text = METHOD.format(later=LATER_ENROLMENT_TEXT[later_enrolment])
-    if balance_weighting == "entropy":
-        return text
-    return text.replace(", then reweighted so every feature mean matches (entropy balancing)", "")
+    why = "" if balancing.step is None else (
+        f": no weighting of these controls gets every feature within {balancing.least_achievable_smd:.3f} standard "
+        "deviations, and none of the tolerances tried above that was reached"
+    )
+    text = BALANCING_TEXT[balancing.method].format(
+        tolerance=f"{balancing.tolerance or 0:g}", step=f"{balancing.step or 0:g}", least=f"{balancing.least_achievable_smd:.3f}",
+        why=why,
+    )
+    return METHOD.format(balancing=text, later=LATER_ENROLMENT_TEXT[later_enrolment])
 
 
 NAIVE_EXPLANATION = (
@@ -376,18 +397,16 @@ def evaluate_impact(
             "Widen caliper_sd or the ed_bands in [impact], or use a longer enrolment window."
         )
     treated = rows["treated"].to_numpy()
-    weight = rows["weight"].to_numpy(dtype=float)
-    weighting = "none"
-    if config.balance_weights == "entropy":
-        balanced = entropy_weights(matched.x[~treated], weight[~treated], matched.x[treated].mean(axis=0))
-        if balanced is not None:
-            weight = weight.copy()
-            weight[~treated] = balanced
-            weighting = "entropy"
+    person = rows["person"].to_numpy(dtype=int)
+    weight = rows["weight"].to_numpy(dtype=float).copy()
+    step = config.balance_tolerance_step if config.balance_weights == "entropy" else None
+    balancing = balancing_weights(
+        matched.x[~treated], weight[~treated], matched.x[treated].mean(axis=0), matched.eligible_sd, person[~treated], step
+    )
+    weight[~treated] = balancing.weights
     report(progress, "Counting follow-up", 3, _STEPS)
     before = max(config.history_months, 12)
     last_bin = max(config.follow_up_months - 1, 12)
-    person = rows["person"].to_numpy(dtype=int)
     rows = rows.assign(stop=_censoring_day(rows, config))
     matrices, exposed = _follow_up(timeline, rows, config, -before, last_bin)
     post = slice(before, before + config.follow_up_months)
@@ -417,7 +436,7 @@ def evaluate_impact(
         n_controls=int(np.unique(person[~treated]).size),
         n_control_rows=int((~treated).sum()),
         balance=balance,
-        balance_weighting=weighting,
+        balancing=balancing,
         event_study=study,
         enrolments=enrolments,
         enrol_from=enrol_from,
