@@ -100,7 +100,8 @@ def _false_positives(seeds: int, people: int) -> dict[str, object]:
                 report = run_monitor(Path(tmp), as_of=as_of, backtest=False)
                 runs += 1
                 judged += all(series.judged for series in report.feeds.settings)
-                with_critical += bool(report.critical)
+                # a short_history alert before the lookback is covered is right, not a false alarm of the feed checks
+                with_critical += any(a.kind != "short_history" for a in report.critical)
                 with_warning += any(a.severity == "warning" for a in report.alerts)
                 for alert in report.alerts:
                     if alert.severity == "warning":

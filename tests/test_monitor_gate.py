@@ -112,6 +112,21 @@ def test_a_feed_outage_stops_the_publication_and_the_previous_lists_stay_current
 
 
 @pytest.mark.slow
+def test_scoring_a_date_the_extract_does_not_cover_back_to_the_lookback_is_refused(home: Home, sim_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "pubs"
+    assert _score(home, sim_dir, out).exit_code == 0
+    before = current_publication(out)
+    result = _score(home, sim_dir, out, "--as-of", "2022-07-01")  # events start January 2021: 18 of the 24 months
+    assert result.exit_code == 1, result.output
+    assert "short_history:events" in result.output and "nothing was published" in result.output
+    assert [p.id for p in list_publications(out)] == [before.id]
+    report = read_report(home.root / "monitoring")
+    critical = [a for a in report["alerts"] if a["severity"] == "critical"]
+    assert [(a["kind"], a["subject"]) for a in critical] == [("short_history", "events")]
+    assert "Score on 2023-01-01 or later, or export history from 2020-07-01" in critical[0]["message"]
+
+
+@pytest.mark.slow
 def test_an_accepted_outage_is_published_and_the_acceptance_recorded(home: Home, sim_dir: Path, tmp_path: Path) -> None:
     data = _copy(sim_dir, tmp_path / "outage")
     plant_feed_outage(data, "nhs111", 60)

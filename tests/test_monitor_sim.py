@@ -50,6 +50,7 @@ def test_clean_data_raise_no_critical_alert_at_the_last_four_month_ends(sim_dir)
 def test_clean_data_raise_no_critical_alert_at_any_month_end_over_several_seeds(tmp_path):
     """No critical alert over seeds x month-ends (8,000 people each; benchmarks/bench_monitor.py records the rate)."""
     runs = critical = 0
+    short = []
     for seed in CLEAN_SEEDS:
         out = tmp_path / f"seed{seed}"
         simulate(people=8_000, seed=seed, out=out, start=date(2021, 1, 1), end=date(2025, 1, 1))
@@ -57,10 +58,14 @@ def test_clean_data_raise_no_critical_alert_at_any_month_end_over_several_seeds(
         while as_of <= date(2025, 1, 1):
             report = run_monitor(out, as_of=as_of, backtest=False)
             runs += 1
-            critical += len(report.critical)
+            critical += sum(a.kind != "short_history" for a in report.critical)
+            short += [as_of for a in report.critical if a.kind == "short_history"]
             as_of = add_months(as_of, 1)
     assert runs == len(CLEAN_SEEDS) * 37
     assert critical == 0
+    # the 24-month lookback is covered from 2023-01-01: every earlier month end, and only those, is refused for it
+    assert sorted(set(short)) == [add_months(date(2022, 1, 1), k) for k in range(12)]
+    assert len(short) == 12 * len(CLEAN_SEEDS)
 
 
 def test_a_feed_outage_is_a_critical_alert_naming_the_setting(sim_dir, tmp_path):

@@ -174,6 +174,9 @@ def score_command(
     except ModelNotFoundError as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from None
+    except MonitorInputError as error:  # the extract cannot be checked (no events before the scoring date)
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
+        raise typer.Exit(2) from None
     except PublicationRefusedError as error:
         console.print(alerts_table("Publication refused: critical monitoring alerts", error.alerts))
         console.print(f"[red]error:[/red] {error}", soft_wrap=True)

@@ -8,12 +8,12 @@ from typing import Literal
 __all__ = ["KINDS", "SEVERITIES", "Alert", "AlertKind", "Severity"]
 
 AlertKind = Literal[
-    "feed_drop", "unmapped_codes", "recording_lag", "feature_drift", "score_drift", "calibration_drift", "stale"
+    "short_history", "feed_drop", "unmapped_codes", "recording_lag", "feature_drift", "score_drift", "calibration_drift", "stale"
 ]
 Severity = Literal["critical", "warning"]
 #: Every alert kind, in the order the report lists them.
 KINDS: tuple[str, ...] = (
-    "feed_drop", "unmapped_codes", "recording_lag", "feature_drift", "score_drift", "calibration_drift", "stale"
+    "short_history", "feed_drop", "unmapped_codes", "recording_lag", "feature_drift", "score_drift", "calibration_drift", "stale"
 )
 SEVERITIES: tuple[str, ...] = ("critical", "warning")
 

@@ -27,6 +27,7 @@ from serving.monitoring.drift import DriftResult, check_drift
 from serving.monitoring.errors import MonitorInputError
 from serving.monitoring.expectation import SeriesJudgement
 from serving.monitoring.feeds import FeedChecks, check_feeds
+from serving.monitoring.history import check_history
 from serving.monitoring.html import render_html
 from serving.monitoring.lag import LagCheck, check_lags
 from serving.monitoring.staleness import Staleness, check_staleness
@@ -153,7 +154,7 @@ def run_monitor(
     home: Home | None = None,
     progress: ProgressCallback | None = None,
 ) -> MonitorReport:
-    """Run the feed, code, recording-lag, drift, backtest and staleness checks on one extract.
+    """Run the history, feed, code, recording-lag, drift, backtest and staleness checks on one extract.
 
     Parameters
     ----------
@@ -198,7 +199,8 @@ def run_monitor(
     new_codes, code_alerts = new_unmapped_codes(aggs, config)
     lags, lag_alerts = check_lags(aggs, config)
     seconds["judge"] = time.perf_counter() - tick
-    alerts = [*feeds.alerts, *code_alerts, *lag_alerts]
+    history_alerts = check_history(aggs.data_start, as_of, feature_config or FeatureConfig())
+    alerts = [*history_alerts, *feeds.alerts, *code_alerts, *lag_alerts]
 
     tick = time.perf_counter()
     report_progress(progress, "Measuring drift", 2, steps)
