@@ -121,6 +121,11 @@ class FeatureSpec:
         (``"none"`` or the number), e.g. ``"{count} in the 3 months before"``.
     onset
         Name of the months-since-onset feature of a flag (social needs), for "since March 2026".
+    history_months
+        Months before T the value counts events over (``None``: not a count over history). Where a
+        row's data start later than ``T - history_months`` the value is unobserved, not zero:
+        training sets it missing (``training.dataset.prepare``) and scoring is refused by the
+        ``short_history`` monitoring alert.
     """
 
     name: str
@@ -140,6 +145,7 @@ class FeatureSpec:
     context: str | None = None
     context_phrase: str | None = None
     onset: str | None = None
+    history_months: int | None = None
 
 
 def window_name(setting: str, window: tuple[int, int]) -> str:
@@ -179,6 +185,7 @@ def _count_specs(config: FeatureConfig) -> list[FeatureSpec]:
                     context_phrase=(
                         f"{{count}} in the {earlier[1] - earlier[0]} months before" if earlier else None
                     ),
+                    history_months=window[1],
                 )
             )
     return specs
@@ -205,6 +212,7 @@ def _trend_specs(config: FeatureConfig) -> list[FeatureSpec]:
                 reference=lambda r, s=setting: r.count(s, 0, m) - r.count(s, m, 2 * m),
                 setting=setting,
                 none=f"Same number of {many} in the last {m} months as in the {m} months before",
+                history_months=2 * m,
             )
         )
     return specs
@@ -249,6 +257,7 @@ def _use_specs(config: FeatureConfig) -> list[FeatureSpec]:
             reference=lambda r: r.settings_used(0, m),
             singular=f"Used 1 service in the last {m} months",
             none=f"Used no services in the last {m} months",
+            history_months=m,
         ),
         FeatureSpec(
             name="cost_12m",
@@ -261,6 +270,7 @@ def _use_specs(config: FeatureConfig) -> list[FeatureSpec]:
             sql=lambda q: q.cost(0, m),
             reference=lambda r: r.cost(0, m),
             none=f"No recorded care costs in the last {m} months",
+            history_months=m,
         ),
     ]
 

@@ -150,8 +150,11 @@ def drift_reference(model: RiskModel, data: TrainingData, *, rows: int, seed: in
     """A seeded random sample of at most ``rows`` training rows: the model's features, ``neighbourhood`` and calibrated ``score``.
 
     Monitoring measures drift of the population scored later against it (``serving.monitoring``).
+    Only rows with full history are drawn (as every scored row has, by the ``short_history``
+    check), so counts set missing at early training dates do not read as drift.
     """
-    pool = data.training_rows
+    full = data.training_rows[data.full_history[data.training_rows]]
+    pool = full if len(full) else data.training_rows
     chosen = np.sort(np.random.default_rng(seed).choice(pool, min(rows, len(pool)), replace=False))
     sample = data.X.iloc[chosen].reset_index(drop=True)
     sample["neighbourhood"] = data.frame["neighbourhood"].iloc[chosen].astype("string").to_numpy()

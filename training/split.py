@@ -44,10 +44,15 @@ ROLES: tuple[str, ...] = ("fit", "early_stop", "calibrate", "evaluate")
 
 @dataclass(frozen=True)
 class IndexDates:
-    """Training and validation index dates (every training date precedes every validation date)."""
+    """Training and validation index dates (every training date precedes every validation date).
+
+    ``data_start`` is the first date the data cover, when known: a count predictor whose window
+    reaches before it is unobserved at that index date (``training.dataset.prepare`` sets it missing).
+    """
 
     train: tuple[date, ...]
     valid: tuple[date, ...]
+    data_start: date | None = None
 
     def as_dict(self) -> dict[str, list[str]]:
         return {"train": [d.isoformat() for d in self.train], "valid": [d.isoformat() for d in self.valid]}
@@ -115,7 +120,7 @@ def choose_index_dates(
             f"training dates must all precede validation dates; got latest training {max(train)} and earliest "
             f"validation {min(valid)}. Fix split.train_dates / split.valid_dates."
         )
-    return IndexDates(train, valid)
+    return IndexDates(train, valid, start)
 
 
 def person_fraction(person_id: pd.Series, seed: int) -> np.ndarray:
