@@ -62,7 +62,7 @@ def write_card(run: Path) -> Path:
         model_name="risingrisk-high-intensity-use", version="3", run_id="run0", created_at="2026-11-24 12:00 UTC",
         experiment="default", outcome="high_intensity_use", outcome_definition="high intensity use", outcome_window=(6, 18),
         data_dir=SECRET_DIR, data_start="2022-11-01", extract_date="2026-10-31", train_dates=["2024-11-01"],
-        valid_dates=["2025-02-01", "2025-05-01"], hyperparameters={"learning_rate": 0.05}, best_iteration=120,
+        valid_dates=["2025-02-01", "2025-05-01"], partial_history_rows=0, hyperparameters={"learning_rate": 0.05}, best_iteration=120,
         calibration_method="platt", calibration_cv_brier={"isotonic": 0.0141, "platt": 0.0139}, capacity_per_1000=6.0,
         capacity_fraction=0.0064, top_fractions=[0.01, 0.05],
         headline={"auroc": "0.812", "ppv_capacity": "0.31", "calibration_slope": "0.98"},

@@ -13,7 +13,7 @@ def _facts(oracle: dict[str, float] | None) -> CardFacts:
         model_name="risingrisk-high-intensity-use", version="3", run_id="abc", created_at="2026-11-24 12:00 UTC",
         experiment="default", outcome="high_intensity_use", outcome_definition="high intensity use", outcome_window=(6, 18),
         data_dir="/data", data_start="2022-11-01", extract_date="2026-10-31", train_dates=["2024-11-01"],
-        valid_dates=["2025-02-01", "2025-05-01"], hyperparameters={"learning_rate": 0.05}, best_iteration=120,
+        valid_dates=["2025-02-01", "2025-05-01"], partial_history_rows=0, hyperparameters={"learning_rate": 0.05}, best_iteration=120,
         calibration_method="platt", calibration_cv_brier={"isotonic": 0.0141, "platt": 0.0139}, capacity_per_1000=6.0,
         capacity_fraction=0.0064, top_fractions=[0.01, 0.05], headline={"auroc": "0.812", "ppv_capacity": "0.3", "calibration_slope": "1.0"},
         oracle=oracle, equity_passed=False, equity_failures=["sex = F: AUROC 0.600 < 0.65"],
@@ -59,3 +59,11 @@ def test_model_card_states_failed_equity_gates_and_the_oracle_ratio() -> None:
 def test_markdown_table_formats_floats_and_shows_missing_as_a_dash() -> None:
     frame = pd.DataFrame({"group": ["1", "missing"], "auroc": [0.81234, float("nan")], "count": [10, 2]})
     assert markdown_table(frame) == "| group | auroc | count |\n|---|---|---|\n| 1 | 0.812 | 10 |\n| missing | – | 2 |"
+
+
+def test_model_card_says_how_many_training_rows_had_unobserved_counts_only_when_some_did() -> None:
+    facts = _facts(None)
+    assert "set missing (not zero)" not in render_model_card(facts)[0]
+    markdown, _ = render_model_card(CardFacts(**{**facts.__dict__, "partial_history_rows": 12345}))
+    assert "- 12,345 training rows sit at dates with less history than the longest count window" in markdown
+    assert f"months before {facts.data_start} are unobserved and set missing (not zero)" in markdown

@@ -165,6 +165,7 @@ def card_facts(
         extract_date=str(extract),
         train_dates=dates.as_dict()["train"],
         valid_dates=dates.as_dict()["valid"],
+        partial_history_rows=int((~data.full_history[data.training_rows]).sum()),
         hyperparameters=config.model.model_dump(),
         best_iteration=int(best_iteration),
         calibration_method=choice.method,

@@ -67,6 +67,7 @@ class CardFacts:
     extract_date: str
     train_dates: list[str]
     valid_dates: list[str]
+    partial_history_rows: int
     hyperparameters: dict[str, Any]
     best_iteration: int
     calibration_method: str
