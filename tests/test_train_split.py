@@ -12,20 +12,13 @@ from training.config import ExperimentConfig, SplitConfig, load_config
 from training.errors import ConfigError, SplitError
 from training.split import assign_roles, choose_index_dates, person_fraction
 
-SPAN = dict(start=date(2022, 11, 1), data_end=date(2026, 10, 31), outcome_window=(6, 18))
+SPAN = dict(start=date(2022, 11, 1), data_end=date(2026, 10, 31), outcome_window=(6, 18), lookback_months=24)
 
 
-def test_default_dates_validate_on_the_last_quarters_with_complete_follow_up_and_train_quarterly_back_to_12_months_of_history() -> None:
-    dates = choose_index_dates(SplitConfig(), **SPAN)
+def test_default_dates_validate_on_the_last_quarters_with_complete_follow_up_and_train_monthly_before_them() -> None:
+    dates = choose_index_dates(SplitConfig(train_step_months=1), **SPAN)
     # 2025-05-01 + 18 months = 2026-11-01: the window ends the day the data end.
     assert dates.valid == (date(2025, 2, 1), date(2025, 5, 1))
-    # 2023-08-01 is dropped: it has only 9 months of history after 2022-11-01.
-    assert dates.train == (date(2023, 11, 1), date(2024, 2, 1), date(2024, 5, 1), date(2024, 8, 1), date(2024, 11, 1))
-    assert dates.data_start == date(2022, 11, 1)
-
-
-def test_the_full_lookback_as_minimum_history_keeps_only_dates_with_every_window_observed() -> None:
-    dates = choose_index_dates(SplitConfig(train_step_months=1, n_train_dates=4, min_history_months=24), **SPAN)
     # 2024-10-01 is dropped: it has only 23 months of history after 2022-11-01.
     assert dates.train == (date(2024, 11, 1), date(2024, 12, 1), date(2025, 1, 1))
 
@@ -43,7 +36,7 @@ def test_a_validation_date_without_complete_follow_up_raises_split_error() -> No
 
 def test_too_little_history_for_any_training_date_raises_split_error_with_the_fix() -> None:
     with pytest.raises(SplitError, match="set split.min_history_months lower"):
-        choose_index_dates(SplitConfig(), start=date(2024, 6, 1), data_end=date(2026, 10, 31), outcome_window=(6, 18))
+        choose_index_dates(SplitConfig(), start=date(2023, 6, 1), data_end=date(2026, 10, 31), outcome_window=(6, 18), lookback_months=24)
 
 
 def test_training_dates_after_validation_dates_are_rejected_by_the_config() -> None:
@@ -91,6 +84,6 @@ def test_experiment_config_rejects_unknown_keys_and_reads_the_default_file() -> 
     with pytest.raises(ConfigError, match=r"key 'split.n_valid_date' is not a setting; did you mean 'n_valid_dates'\?"):
         ExperimentConfig.load({"split": {"n_valid_date": 2}})
     config = load_config("experiments/default.toml")
-    assert (config.split.train_step_months, config.split.n_train_dates, config.split.min_history_months) == (3, 8, 12)
+    assert config.split.train_step_months == 1
     assert config.evaluation.capacity_per_1000 == 6.0
     assert config.features.outcome_window == (6, 18)

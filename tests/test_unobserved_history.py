@@ -82,7 +82,7 @@ def test_without_a_data_start_nothing_is_masked() -> None:
 
 
 def test_derived_dates_carry_the_data_start() -> None:
-    dates = choose_index_dates(SplitConfig(), start=START, data_end=date(2024, 12, 31), outcome_window=(6, 18))
+    dates = choose_index_dates(SplitConfig(), start=START, data_end=date(2024, 12, 31), outcome_window=(6, 18), lookback_months=24)
     assert dates.data_start == START
 
 
@@ -103,6 +103,6 @@ def test_the_drift_reference_is_drawn_from_full_history_rows_only() -> None:
 def test_a_min_history_below_the_lookback_gives_earlier_training_dates(months: int) -> None:
     dates = choose_index_dates(
         SplitConfig(min_history_months=months, train_step_months=3, n_train_dates=8), start=START, data_end=date(2024, 12, 31),
-        outcome_window=(6, 18),
+        outcome_window=(6, 18), lookback_months=24,
     )
     assert min(dates.train) == date(2021 + months // 12, 1 + months % 12, 1)

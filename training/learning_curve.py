@@ -222,7 +222,7 @@ def learning_curve(
     extract = extract_date(data_dir)
     dates = choose_index_dates(
         config.split, start=data_start(data_dir), data_end=feature_config.data_end or extract,
-        outcome_window=feature_config.outcome_window,
+        outcome_window=feature_config.outcome_window, lookback_months=feature_config.lookback_months,
     )
     report(progress, "Building features", 0, 1)
     frame = (engine or DuckDBEngine()).build_features(data_dir, as_of=[*dates.train, *dates.valid], labels=True, config=feature_config)

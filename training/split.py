@@ -4,9 +4,7 @@ Design (documented in the model card):
 
 * Training index dates are all earlier than validation index dates. By default validation takes
   the last ``n_valid_dates`` quarterly dates whose outcome window is fully observed, and training
-  the ``n_train_dates`` dates before them that still have ``min_history_months`` of history; a
-  count window reaching before the first event is unobserved at that date and set missing
-  (``IndexDates.data_start``, ``training.dataset.prepare``).
+  the ``n_train_dates`` dates before them that still have ``min_history_months`` of history.
 * Only cohort rows (``in_cohort``) with a non-missing label are used.
 * The same person can appear at several index dates. Every slice is made of whole people (a hash
   of ``person_id`` and the seed), and **each person belongs to one slice only**:
@@ -68,7 +66,9 @@ def data_start(data_dir: Path) -> date:
     return first.date()
 
 
-def choose_index_dates(config: SplitConfig, *, start: date, data_end: date, outcome_window: tuple[int, int]) -> IndexDates:
+def choose_index_dates(
+    config: SplitConfig, *, start: date, data_end: date, outcome_window: tuple[int, int], lookback_months: int
+) -> IndexDates:
     """Training and validation index dates: the config's if given, else derived from the data span.
 
     Parameters
@@ -81,13 +81,15 @@ def choose_index_dates(config: SplitConfig, *, start: date, data_end: date, outc
         Last date the data cover (the extract date); labels need ``T + outcome_end <= data_end``.
     outcome_window
         ``(start_months, end_months)`` after T.
+    lookback_months
+        Default history a training date needs (``config.min_history_months`` overrides).
 
     Raises
     ------
     SplitError
         If no validation date has complete follow-up or no training date has enough history.
     """
-    history = config.min_history_months
+    history = lookback_months if config.min_history_months is None else config.min_history_months
     earliest = add_months(start, history)
     if config.valid_dates:
         valid = tuple(sorted(config.valid_dates))

@@ -137,6 +137,7 @@ def train(
             start = data_start(data_dir)
             dates = choose_index_dates(
                 config.split, start=start, data_end=feature_config.data_end or extract, outcome_window=feature_config.outcome_window,
+                lookback_months=feature_config.lookback_months,
             )
         with stage("features"):
             frame = (engine or DuckDBEngine()).build_features(
