@@ -84,7 +84,9 @@ class SplitConfig(_Table):
         1, description="Months between derived training dates (4 years of data leave one quarterly date with 24 months of history; monthly gives 3)."
     )
     min_history_months: int | None = Field(
-        None, description="History a training date needs after the first event; omitted = the features' longest lookback."
+        None,
+        description="History a training date needs after the first event; omitted = the features' longest lookback. Below it, "
+        "counts over months before the first event are set missing (unobserved, not zero) at that date.",
     )
     validation_fraction: float = Field(
         0.4,
