@@ -232,6 +232,8 @@ def test_the_impact_command_writes_json_html_and_an_mlflow_run(burst, tmp_path, 
     assert "A&E attendances" in result.output and "Naive before/after" in result.output
     doc = json.loads((tmp_path / "out" / "impact.json").read_text())
     assert doc["window"] == {"enrol_from": "2022-01-01", "enrol_to": "2023-12-01", "follow_up_months": 12}
+    balance = doc["balance"]
+    assert f"Effective sample size of the controls: {balance['effective_sample_size_controls']:.0f} of" in " ".join(result.output.split())
     assert (tmp_path / "out" / "impact.html").exists() and (tmp_path / "home" / "mlflow.db").exists()
 
 

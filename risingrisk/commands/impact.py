@@ -16,7 +16,7 @@ from risingrisk.console import DATE, DIR, DataOption, ExperimentOption, FittedTa
 from serving.impact_records import ImpactRecords, impact_records
 from training.impact import MEASURES, ImpactConfig, ImpactError, evaluate_impact, log_impact_run, write_impact
 from training.impact.enrolment import enrolled_actions
-from training.impact.report import MEASURE_NAMES
+from training.impact.report import MEASURE_NAMES, weighting_sentence
 from training.impact.run import NAIVE_EXPLANATION, ImpactResult
 
 __all__ = ["impact_command", "impact_table", "records_line"]
@@ -93,8 +93,8 @@ def impact_command(
         raise typer.Exit(code=2) from None
     files = write_impact(result, out)
     console.print(impact_table(result))
-    console.print(f"Balance: largest standardised mean difference after matching {result.max_smd_after:.3f} "
-                  f"(limit {impact_config.smd_limit}).")
+    console.print(f"Balance: largest standardised mean difference after weighting {result.max_smd_after:.3f} "
+                  f"(limit {impact_config.smd_limit}). {weighting_sentence(result)}", soft_wrap=True)
     console.print(f"[yellow]Why the naive figure differs:[/] {NAIVE_EXPLANATION}")
     if records is not None:
         console.print(records_line(records))

@@ -15,7 +15,7 @@ from training.impact.config import MEASURES
 from training.impact.run import NAIVE_EXPLANATION, ImpactResult
 from training.tracking import configure_tracking
 
-__all__ = ["ImpactFiles", "write_impact", "log_impact_run", "MEASURE_NAMES"]
+__all__ = ["ImpactFiles", "write_impact", "log_impact_run", "MEASURE_NAMES", "weighting_sentence"]
 
 #: Plain names of the measures, as a commissioner reads them.
 MEASURE_NAMES: dict[str, str] = {
@@ -140,14 +140,14 @@ includes 1, the data are consistent with no effect.</p>
 {enrol['not_registered_at_month_start']} not registered at the month start, {enrol['no_control_within_caliper']} without a
 comparable control (left out).</p>
 <h2>Balance</h2><p>Standardised mean differences (SMD) of every matching feature; below {result.config.smd_limit} after
-matching is good balance. Largest after: {_fmt(result.max_smd_after, 3)}. {html.escape(_weighting_sentence(result))}</p>
+matching is good balance. Largest after: {_fmt(result.max_smd_after, 3)}. {html.escape(weighting_sentence(result))}</p>
 <table><tr><th>Feature</th><th>Enrolled mean</th><th>Not enrolled mean</th><th>Matched controls mean</th>
 <th>SMD before</th><th>SMD after</th></tr>{balance}</table>
 </body></html>
 """
 
 
-def _weighting_sentence(result: ImpactResult) -> str:
+def weighting_sentence(result: ImpactResult) -> str:
     """How the controls were weighted, the balance that reached and what it cost in effective sample size."""
     b = result.balancing
     how = {
