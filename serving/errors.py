@@ -6,7 +6,7 @@ from typing import Any
 
 from features.errors import ConfigError
 
-__all__ = ["ServingError", "CapacityError", "CapacityConfigError", "ScoreConfigError", "PublicationError", "PublicationNotFoundError", "PublicationRefusedError", "ScoringError", "SessionError", "TokenError"]
+__all__ = ["ServingError", "CapacityError", "CapacityConfigError", "ScoreConfigError", "PublicationError", "PublicationNotFoundError", "PublicationRefusedError", "OlderThanCurrentError", "ScoringError", "SessionError", "TokenError"]
 
 
 class ServingError(Exception):
@@ -35,6 +35,10 @@ class PublicationError(ServingError, OSError):
 
 class PublicationNotFoundError(ServingError, LookupError):
     """No publication exists where one was asked for."""
+
+
+class OlderThanCurrentError(ServingError, ValueError):
+    """A scoring date earlier than the current lists' would replace them with older data; the message names ``--out`` for a backtest."""
 
 
 class TokenError(ServingError, ValueError):

@@ -16,14 +16,14 @@ from sqlalchemy.engine import URL
 from features.caseload import read_actions
 from features.config import FeatureConfig
 from features.database import database_url, display_url
-from features.dates import extract_date
+from features.dates import extract_date, to_date
 from features.engines import FeatureEngine
 from features.home import Home, home as default_home
 from features.progress import ProgressCallback, report
 from models.explain import EXPLANATION_SPACE
 from models.risk_model import RiskModel
 from serving.engine_scoring import scoring_inputs
-from serving.errors import PublicationRefusedError
+from serving.errors import OlderThanCurrentError, PublicationRefusedError
 from serving.monitoring.config import MonitorConfig
 from serving.monitoring.gate import GateDecision, decide
 from serving.monitoring.report import NO_REFERENCE, DriftInputs, MonitorReport, home_report_dir, run_monitor, write_report
@@ -166,6 +166,8 @@ def score_and_publish(
     ------
     PublicationRefusedError
         If a critical monitoring alert fires that ``monitor.accept`` does not name; nothing is published.
+    OlderThanCurrentError
+        If ``as_of`` is earlier than the current publication's: it would replace newer lists; nothing is built.
     """
     config = config or ScoreConfig()
     steps = STEPS if monitor is not None else tuple(s for s in STEPS if s != "Monitoring")
@@ -185,12 +187,18 @@ def score_and_publish(
     step("Building features")
     extracted = extract_date(data_dir)
     when = as_of or extracted
+    root = publications_root(where)
+    previous = current_publication(root)
+    current_as_of = previous.metadata.get("as_of") if previous is not None else None
+    if current_as_of is not None and to_date(current_as_of) > when:
+        raise OlderThanCurrentError(
+            f"the scoring date must not be earlier than the current lists' ({previous.id}, as of {current_as_of}); got {when}. "
+            "Publishing would replace them with older data: to score a past date (a backtest), pass --out DIR for another folder."
+        )
     inputs = scoring_inputs(engine, data_dir, model, as_of=when, feature_config=feature_config)
     table = inputs.table
     lap("features")
     step("Scoring and explaining")
-    root = publications_root(where)
-    previous = current_publication(root)
     source = database if database is not None else database_url(where if isinstance(where, Home) else default_home())
     actions = read_actions(source, when)
     earlier = (

@@ -114,16 +114,29 @@ def test_a_feed_outage_stops_the_publication_and_the_previous_lists_stay_current
 @pytest.mark.slow
 def test_scoring_a_date_the_extract_does_not_cover_back_to_the_lookback_is_refused(home: Home, sim_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "pubs"
-    assert _score(home, sim_dir, out).exit_code == 0
-    before = current_publication(out)
     result = _score(home, sim_dir, out, "--as-of", "2022-07-01")  # events start January 2021: 18 of the 24 months
     assert result.exit_code == 1, result.output
     assert "short_history:events" in result.output and "nothing was published" in result.output
-    assert [p.id for p in list_publications(out)] == [before.id]
+    assert list_publications(out) == []
     report = read_report(home.root / "monitoring")
     critical = [a for a in report["alerts"] if a["severity"] == "critical"]
     assert [(a["kind"], a["subject"]) for a in critical] == [("short_history", "events")]
     assert "Score on 2023-01-01 or later, or export history from 2020-07-01" in critical[0]["message"]
+
+
+@pytest.mark.slow
+def test_a_scoring_date_before_the_current_lists_is_refused_before_any_work_and_a_backtest_goes_elsewhere(
+    home: Home, sim_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "pubs"
+    assert _score(home, sim_dir, out).exit_code == 0
+    before = current_publication(out)
+    result = _score(home, sim_dir, out, "--as-of", "2024-06-01")
+    assert result.exit_code == 2, result.output
+    assert f"must not be earlier than the current lists' ({before.id}, as of {before.metadata['as_of']}); got 2024-06-01" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    assert [p.id for p in list_publications(out)] == [before.id]
+    assert _score(home, sim_dir, tmp_path / "backtest", "--as-of", "2024-06-01").exit_code == 0
 
 
 @pytest.mark.slow

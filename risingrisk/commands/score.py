@@ -16,7 +16,7 @@ from features.typed_config import read_toml
 from risingrisk.commands.engine_options import EngineOption, SparkMasterOption, start_engine
 from risingrisk.console import DATE, DIR, DataOption, ExperimentOption, FILE, FittedTable, HomeOption, new_console, refuse_stale_database, stage_progress
 from serving.capacity import CapacityConfig, CapacityFile
-from serving.errors import PublicationRefusedError
+from serving.errors import OlderThanCurrentError, PublicationRefusedError
 from serving.monitoring.alerts import Alert
 from serving.monitoring.config import MonitorConfig
 from serving.monitoring.errors import MonitorInputError
@@ -174,7 +174,7 @@ def score_command(
     except ModelNotFoundError as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from None
-    except MonitorInputError as error:  # the extract cannot be checked (no events before the scoring date)
+    except (MonitorInputError, OlderThanCurrentError) as error:  # nothing built or checked: say why, no traceback
         console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         raise typer.Exit(2) from None
     except PublicationRefusedError as error:
