@@ -32,6 +32,8 @@ from training.tracking import configure_tracking
 DATES = IndexDates(train=(date(2022, 1, 1), date(2022, 2, 1)), valid=(date(2022, 6, 1), date(2022, 9, 1)))
 #: The first index date whose 6-18 month outcome window starts when the last training label's (2022-02-01: to 2023-08-01) has ended.
 UNSEEN_FROM = date(2023, 2, 1)
+#: A date with the full 24-month lookback whose outcome window still overlaps the training labels' (2022-02-01's ends 2023-08).
+OVERLAPPING = date(2023, 1, 1)
 SPLIT = ExperimentConfig().split
 
 
@@ -65,7 +67,7 @@ def _labelled(sim_dir: Path, when: date) -> pd.DataFrame:
 
 @pytest.mark.slow
 def test_external_validation_on_the_same_population_leaves_out_the_training_people_at_overlapping_dates(home: Home, sim_dir: Path) -> None:
-    when = DATES.valid[-1]
+    when = OVERLAPPING
     validation = external_validation(sim_dir, [when], home=home, n_bootstrap=20, seed=7)
     rows = _labelled(sim_dir, when)
     unseen = validation_people(rows["person_id"], SPLIT)
@@ -96,12 +98,22 @@ def test_external_validation_at_dates_no_training_label_overlaps_keeps_everyone(
 
 
 @pytest.mark.slow
+def test_external_validation_refuses_a_date_whose_lookback_the_extract_does_not_cover(home: Home, sim_dir: Path) -> None:
+    with pytest.raises(TrainingError) as raised:
+        external_validation(sim_dir, [date(2022, 6, 1), date(2023, 4, 1)], home=home, n_bootstrap=20, seed=7)
+    assert str(raised.value) == (
+        "each --as-of date must have the predictors' 24-month lookback inside the data (events start 2021-01-01); got "
+        "['2022-06-01'], whose uncovered months would count as no contacts. Choose dates on or after 2023-01-01."
+    )
+
+
+@pytest.mark.slow
 def test_external_validation_of_an_old_split_model_at_overlapping_dates_has_nobody_left_and_says_which_dates_would_do(home: Home, sim_dir: Path) -> None:
     with pytest.raises(TrainingError) as raised:
-        external_validation(sim_dir, [DATES.valid[-1]], home=home, alias="old", n_bootstrap=20, seed=7)
+        external_validation(sim_dir, [OVERLAPPING], home=home, alias="old", n_bootstrap=20, seed=7)
     message = str(raised.value)
     assert message.startswith("the external rows of people the model never saw must hold both outcomes; got 0 outcomes in 0 labelled rows")
-    assert f"({len(_labelled(sim_dir, DATES.valid[-1]))} more left out: v2 trained with the old split" in message
+    assert f"({len(_labelled(sim_dir, OVERLAPPING))} more left out: v2 trained with the old split" in message
     assert message.endswith("(index dates from 2023-02-01 on overlap no training label).")
 
 

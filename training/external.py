@@ -28,11 +28,13 @@ import numpy as np
 import pandas as pd
 
 from features.build import build_features
+from features.dates import add_months
 from features.home import Home
 from features.progress import ProgressCallback, report
 from training.errors import TrainingError
 from training.metrics import MetricCI, evaluate_scores
 from training.registry import CHAMPION, LoadedModel, load_model, model_name
+from training.split import data_start
 
 __all__ = ["THRESHOLD_MULTIPLES", "ExternalValidation", "net_benefit", "external_validation", "validate_loaded"]
 
@@ -133,6 +135,16 @@ def validate_loaded(
 ) -> ExternalValidation:
     """Score the labelled cohort rows of ``data_dir`` at ``as_of`` of people ``loaded`` never saw and measure it (see :func:`external_validation`)."""
     report(progress, _STEPS[1], 1, len(_STEPS))
+    start = data_start(data_dir)
+    lookback = loaded.feature_config.lookback_months
+    first_month = date(start.year, start.month, 1)
+    short = [d for d in as_of if add_months(d, -lookback) < first_month]
+    if short:
+        raise TrainingError(
+            f"each --as-of date must have the predictors' {lookback}-month lookback inside the data (events start {start}); got "
+            f"{[str(d) for d in short]}, whose uncovered months would count as no contacts. Choose dates on or after "
+            f"{add_months(first_month, lookback)}."
+        )
     built = build_features(data_dir, as_of=as_of, labels=True, config=loaded.feature_config)
     trained = loaded.training_people
     seen = trained.seen(built["person_id"], built["as_of"])
