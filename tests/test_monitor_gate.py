@@ -11,22 +11,16 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.build import build_features
-from features.config import FeatureConfig
 from features.dates import add_months, extract_date
-from features.definitions import predictor_names
 from features.home import Home
 from features.simulation.faults import plant_feed_outage
-from models.risk_model import RiskModel
 from risingrisk.cli import app
 from serving.monitoring import read_report
 from serving.publish import current_publication, list_publications
-from training.config import ExperimentConfig
-from training.dataset import prepare
 from training.record import drift_reference
 from training.registry import MODEL_NAME, load_model, log_and_register
 from training.split import IndexDates
-from training.tracking import configure_tracking
+from model_support import small_model, tracked_home
 
 REFERENCE_ROWS = 3000
 
@@ -41,24 +35,16 @@ def _copy(sim_dir: Path, out: Path) -> Path:
 @pytest.fixture(scope="module")
 def home(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Home:
     """A home with the champion (registered with a drift reference) and a 'legacy' version registered without one."""
-    config = FeatureConfig()
     extract = extract_date(sim_dir)
     dates = IndexDates(train=(add_months(extract, -30), add_months(extract, -27)), valid=(add_months(extract, -24), add_months(extract, -21)))
-    frame = build_features(sim_dir, as_of=[*dates.train, *dates.valid], labels=True, config=config)
-    names = predictor_names(config)
-    data = prepare(frame, dates, predictors=names, config=ExperimentConfig())
-    fit, stop, cal = data.rows["fit"], data.rows["early_stop"], data.rows["calibrate"]
-    model = RiskModel(n_estimators=60, learning_rate=0.1, num_leaves=15, min_child_samples=50, early_stopping_rounds=20, n_jobs=1)
-    model.fit(data.X.iloc[fit], data.y[fit], X_valid=data.X.iloc[stop], y_valid=data.y[stop])
-    model.calibrate(data.X.iloc[cal], data.y[cal], method="platt")
-    where = Home(tmp_path_factory.mktemp("home")).ensure()
-    configure_tracking(where)
-    metadata = {"feature_names": names, "outcome": config.outcome, "feature_config": config.to_dict(), "training_window": dates.as_dict()}
-    reference = drift_reference(model, data, rows=REFERENCE_ROWS, seed=7)
+    small = small_model(sim_dir, dates)
+    where = tracked_home(tmp_path_factory)
+    reference = drift_reference(small.model, small.data, rows=REFERENCE_ROWS, seed=7)
+    example = small.data.X.head(5)
     with mlflow.start_run():
-        log_and_register(model, name=MODEL_NAME, example=data.X.head(5), metadata=metadata, aliases=("champion",), drift_reference=reference)
+        log_and_register(small.model, name=MODEL_NAME, example=example, metadata=small.metadata, aliases=("champion",), drift_reference=reference)
     with mlflow.start_run():
-        log_and_register(model, name=MODEL_NAME, example=data.X.head(5), metadata=metadata, aliases=("legacy",))
+        log_and_register(small.model, name=MODEL_NAME, example=example, metadata=small.metadata, aliases=("legacy",))
     return where
 
 

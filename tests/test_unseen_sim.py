@@ -13,21 +13,19 @@ import pytest
 
 from features.build import build_features
 from features.config import FeatureConfig
-from features.definitions import predictor_names
 from features.home import Home
 from models.risk_model import RiskModel
 from serving.monitoring import MonitorConfig
 from serving.monitoring.backtest import backtest_publications
 from serving.publish import list_publications, publish
 from training.config import ExperimentConfig
-from training.dataset import prepare
 from training.errors import TrainingError
 from training.external import external_validation
 from training.metrics import evaluate_scores
 from training.record import flatten
 from training.registry import MODEL_NAME, load_model, log_and_register
 from training.split import IndexDates, validation_people
-from training.tracking import configure_tracking
+from model_support import small_model, tracked_home
 
 DATES = IndexDates(train=(date(2022, 1, 1), date(2022, 2, 1)), valid=(date(2022, 6, 1), date(2022, 9, 1)))
 #: The first index date whose 6-18 month outcome window starts when the last training label's (2022-02-01: to 2023-08-01) has ended.
@@ -40,23 +38,14 @@ SPLIT = ExperimentConfig().split
 @pytest.fixture(scope="module")
 def home(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Home:
     """Aliases ``champion`` (split recorded as training records it) and ``old`` (no split.validation_fraction: the old split)."""
-    config = FeatureConfig()
-    names = predictor_names(config)
-    frame = build_features(sim_dir, as_of=[*DATES.train, *DATES.valid], labels=True, config=config)
-    data = prepare(frame, DATES, predictors=names, config=ExperimentConfig())
-    fit, stop, cal = data.rows["fit"], data.rows["early_stop"], data.rows["calibrate"]
-    model = RiskModel(n_estimators=60, learning_rate=0.1, num_leaves=15, min_child_samples=50, early_stopping_rounds=20, n_jobs=1)
-    model.fit(data.X.iloc[fit], data.y[fit], X_valid=data.X.iloc[stop], y_valid=data.y[stop])
-    model.calibrate(data.X.iloc[cal], data.y[cal], method="platt")
-    where = Home(tmp_path_factory.mktemp("home")).ensure()
-    configure_tracking(where)
-    metadata = {"feature_names": names, "outcome": config.outcome, "feature_config": config.to_dict(), "training_window": DATES.as_dict()}
+    small = small_model(sim_dir, DATES)
+    where = tracked_home(tmp_path_factory)
     params = {**flatten(ExperimentConfig().to_dict()), "resolved.train_dates": json.dumps(DATES.as_dict()["train"])}
     old = {k: v for k, v in params.items() if k != "split.validation_fraction"}
     for alias, recorded in (("champion", params), ("old", old)):
         with mlflow.start_run():
             mlflow.log_params(recorded)
-            log_and_register(model, name=MODEL_NAME, example=data.X.head(5), metadata=metadata, aliases=(alias,))
+            log_and_register(small.model, name=MODEL_NAME, example=small.data.X.head(5), metadata=small.metadata, aliases=(alias,))
     return where
 
 
