@@ -9,7 +9,7 @@ from pathlib import Path
 from features.errors import ContractError
 from features.sources import event_date_range
 
-__all__ = ["DAYS_PER_MONTH", "TIMELINE_MONTHS", "extract_date", "add_months", "to_date", "window_covered"]
+__all__ = ["DAYS_PER_MONTH", "TIMELINE_MONTHS", "extract_date", "add_months", "to_date", "window_covered", "lookback_covered"]
 
 #: Days in an average Gregorian month: ``*_months`` predictors are days / DAYS_PER_MONTH, so the
 #: day is recoverable exactly.
@@ -41,6 +41,11 @@ def add_months(day: date, months: int) -> date:
 def window_covered(window_end: date, data_end: date) -> bool:
     """True when the data cover every day of a half-open window ending (exclusively) at ``window_end``."""
     return window_end - timedelta(days=1) <= data_end
+
+
+def lookback_covered(as_of: date, months: int, data_start: date) -> bool:
+    """True when the ``months`` before ``as_of`` lie inside data starting ``data_start`` (from its month's first day, so a mid-month start counts)."""
+    return add_months(as_of, -months) >= date(data_start.year, data_start.month, 1)
 
 
 def extract_date(data_dir: Path) -> date:

@@ -8,7 +8,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from features.dates import add_months
+from features.dates import lookback_covered
 from features.definitions import predictor_specs
 from training.config import ExperimentConfig
 from training.split import ROLES, IndexDates, assign_roles, validation_people
@@ -59,12 +59,11 @@ def slice_summary(frame: pd.DataFrame, roles: pd.Series, label: str) -> pd.DataF
 
 def unobserved_history(as_of: pd.Series, history_months: dict[str, int], data_start: date) -> dict[str, np.ndarray]:
     """Per predictor, the rows whose count window reaches before the first month the data cover (``T - months`` earlier than it)."""
-    first_month = date(data_start.year, data_start.month, 1)
     days = pd.to_datetime(as_of).dt.date
     unique = days.unique()
     masks = {}
     for name, months in history_months.items():
-        short = {d for d in unique if add_months(d, -months) < first_month}
+        short = {d for d in unique if not lookback_covered(d, months, data_start)}
         if short:
             masks[name] = days.isin(short).to_numpy()
     return masks

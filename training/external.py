@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from features.build import build_features
-from features.dates import add_months
+from features.dates import add_months, lookback_covered
 from features.home import Home
 from features.progress import ProgressCallback, report
 from training.errors import TrainingError
@@ -137,13 +137,12 @@ def validate_loaded(
     report(progress, _STEPS[1], 1, len(_STEPS))
     start = data_start(data_dir)
     lookback = loaded.feature_config.lookback_months
-    first_month = date(start.year, start.month, 1)
-    short = [d for d in as_of if add_months(d, -lookback) < first_month]
+    short = [d for d in as_of if not lookback_covered(d, lookback, start)]
     if short:
         raise TrainingError(
             f"each --as-of date must have the predictors' {lookback}-month lookback inside the data (events start {start}); got "
             f"{[str(d) for d in short]}, whose uncovered months would count as no contacts. Choose dates on or after "
-            f"{add_months(first_month, lookback)}."
+            f"{add_months(date(start.year, start.month, 1), lookback)}."
         )
     built = build_features(data_dir, as_of=as_of, labels=True, config=loaded.feature_config)
     trained = loaded.training_people

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from features.config import FeatureConfig
-from features.dates import add_months
+from features.dates import add_months, lookback_covered
 from serving.monitoring.alerts import Alert
 
 __all__ = ["HISTORY_SUBJECT", "check_history"]
@@ -22,9 +22,9 @@ def check_history(data_start: date, as_of: date, feature_config: FeatureConfig) 
     event (the month, so an extract starting mid-month is not refused for its first days).
     """
     months = feature_config.lookback_months
-    needed = add_months(as_of, -months)
-    if data_start <= needed:
+    if lookback_covered(as_of, months, data_start):
         return []
+    needed = add_months(as_of, -months)
     return [Alert(
         "short_history", HISTORY_SUBJECT, "critical",
         f"the predictors look back {months} months from {as_of} (to {needed}) but the extract's events start in "
