@@ -58,7 +58,7 @@ from training.config import ExperimentConfig
 from training.dataset import prepare
 from training.evaluate import oracle_comparison
 from training.fit import fit_risk_model
-from training.metrics import auroc, evaluate_scores, top_fraction_metrics
+from training.metrics import auroc, evaluate_scores, resample_counts, top_fraction_metrics
 from training.oracle import truth_path
 from training.split import choose_index_dates, data_start
 
@@ -133,7 +133,7 @@ def paired_differences(
     }
     draws: dict[str, list[float]] = {k: [] for k in point}
     for _ in range(n_bootstrap):
-        weight = np.bincount(rng.integers(0, n_people, n_people), minlength=n_people)[person_index].astype(float)
+        weight = resample_counts(rng, n_people)[person_index]
         draws["auroc"].append(auroc(y, scores, weight) - auroc(y, baseline, weight))
         draws["ppv_capacity"].append(
             top_fraction_metrics(y, scores, fraction, sample_weight=weight)["ppv"]

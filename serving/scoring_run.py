@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL
 from features.caseload import read_actions
 from features.config import FeatureConfig
 from features.database import database_url, display_url
-from features.dates import extract_date, to_date
+from features.dates import extract_date
 from features.engines import FeatureEngine
 from features.home import Home, home as default_home
 from features.progress import ProgressCallback, report
@@ -27,6 +27,7 @@ from serving.errors import OlderThanCurrentError, PublicationRefusedError
 from serving.monitoring.config import MonitorConfig
 from serving.monitoring.gate import GateDecision, decide
 from serving.monitoring.report import NO_REFERENCE, DriftInputs, MonitorReport, home_report_dir, run_monitor, write_report
+from serving.monitoring.staleness import publication_date
 from serving.monitoring.tracking import log_report
 from serving.holdout import holdout_history, holdout_months
 from serving.publish import Publication, current_publication, list_publications, publications_root, publish, utc_now
@@ -189,10 +190,9 @@ def score_and_publish(
     when = as_of or extracted
     root = publications_root(where)
     previous = current_publication(root)
-    current_as_of = previous.metadata.get("as_of") if previous is not None else None
-    if current_as_of is not None and to_date(current_as_of) > when:
+    if previous is not None and publication_date(previous) > when:
         raise OlderThanCurrentError(
-            f"the scoring date must not be earlier than the current lists' ({previous.id}, as of {current_as_of}); got {when}. "
+            f"the scoring date must not be earlier than the current lists' ({previous.id}, as of {publication_date(previous)}); got {when}. "
             "Publishing would replace them with older data: to score a past date (a backtest), pass --out DIR for another folder."
         )
     inputs = scoring_inputs(engine, data_dir, model, as_of=when, feature_config=feature_config)

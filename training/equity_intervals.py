@@ -10,6 +10,7 @@ import numpy as np
 from scipy import sparse
 
 from training.errors import TrainingError
+from training.metrics import resample_counts
 
 __all__ = ["GroupStandardErrors", "group_standard_errors"]
 
@@ -160,7 +161,7 @@ def group_standard_errors(
         size = min(batch, n_bootstrap - first)
         weights = np.empty((n_persons, size))
         for j in range(size):
-            weights[:, j] = np.bincount(rng.integers(0, n_persons, n_persons), minlength=n_persons)
+            weights[:, j] = resample_counts(rng, n_persons)
         for layout, kept in zip(layouts, replicates):
             for sample, values in zip(kept, layout.statistics(weights)):
                 sample.append(values)

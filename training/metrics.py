@@ -19,6 +19,7 @@ __all__ = [
     "expected_calibration_error",
     "top_fraction_metrics",
     "evaluate_scores",
+    "resample_counts",
     "PROBABILITY_METRICS",
     "RANK_METRICS",
     "LISTED_CALIBRATION_METRICS",
@@ -263,6 +264,11 @@ def expected_calibration_error(
     return _ece(*ranked.sums(w), ranked.values, bins)
 
 
+def resample_counts(rng: np.random.Generator, n: int) -> np.ndarray:
+    """One bootstrap replicate of ``n`` clusters (people): how many times each is drawn in ``n`` draws with replacement."""
+    return np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
+
+
 def top_fraction_metrics(
     y: np.ndarray, scores: np.ndarray, fraction: float, *, seed: int = 0, sample_weight: np.ndarray | None = None
 ) -> dict[str, float]:
@@ -357,7 +363,7 @@ def evaluate_scores(
     n_groups = int(codes.max()) + 1 if codes.size else 0
     replicates: dict[str, list[float]] = {name: [] for name in point}
     for _ in range(n_bootstrap):
-        draws = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups).astype(float)
+        draws = resample_counts(rng, n_groups)
         values = _all_metrics(ranked, draws[codes], fractions, bins, start)
         values.pop("_coefficients", None)
         for name, value in values.items():
